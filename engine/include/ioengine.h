@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libioengine: one asynchronous file-IO API over io_uring or Linux AIO.
+ *
+ * A context owns a submitter thread, a poller thread and optional callback
+ * workers. Callers fill caller-owned events (the engine never allocates per IO)
+ * and queue them on one of three channels. Every accepted event is called back
+ * exactly once, with ev->res set to the bytes done or to -errno. Which kernel
+ * interface runs is chosen once, when the context is created, and is never
+ * visible in this API except through ioe_backend_name() for diagnostics.
+ */
+#ifndef IOENGINE_H
+#define IOENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOE_API __attribute__((visibility("default")))
+
+/* Limits of ioe_context_new(): anything outside is -EINVAL, never clamped. */
+#define IOE_MAX_DEPTH	4096	/* in-flight IOs per context */
+#define IOE_MAX_WORKERS	64	/* callback worker threads */
+
+enum ioe_action {
+	IOE_READ = 0,		/* buf, len at offset */
+	IOE_WRITE,
+	IOE_READV,		/* iov, iovcnt at offset */
+	IOE_WRITEV,
+	IOE_FSYNC,
+	IOE_FDATASYNC,
+	IOE_ACTION_MAX
+};
+
+enum ioe_channel {
+	IOE_CHAN_PRIO = 0,	/* always taken first */
+	IOE_CHAN_READ,		/* read and write alternate who goes first */
+	IOE_CHAN_WRITE,
+	IOE_CHAN_MAX
+};
+
+enum ioe_backend {
+	IOE_BACKEND_AUTO = 0,	/* IOENGINE_BACKEND, else io_uring, else AIO */
+	IOE_BACKEND_URING,
+	IOE_BACKEND_AIO,
+};
+
+struct ioe_event;
+typedef void (*ioe_callback_fn)(struct ioe_event *ev, void *arg);
+
+/*
+ * One IO. Embed it in your own structure; keep it alive and untouched from
+ * ioe_submit() until its callback runs. The callback is the engine's last
+ * access: the event may be freed or reused from inside it.
+ */
+struct ioe_event {
+	/* Request: set with ioe_prep_*(). */
+	int fd;
+	uint32_t action;		/* enum ioe_action */
+	union {
+		void *buf;		/* IOE_READ / IOE_WRITE */
+		const struct iovec *iov;	/* IOE_READV / IOE_WRITEV */
+	};
+	size_t len;			/* bytes, or iovcnt for the vectored actions */
+	int64_t offset;			/* must be >= 0 */
+
+	/* Completion. */
+	ssize_t res;			/* bytes done, or -errno */
+	ioe_callback_fn cb;
+	void *cb_arg;
+
+	/* Sub-events of a merged IO (see merge.h); NULL for a plain event. */
+	struct ioe_event *merged;
+	struct ioe_event *merged_next;
+
+	/* Engine-private. */
+	struct ioe_event *next_;	/* queue link */
+	void *priv_;			/* free for the submitting layer (shim, merger) */
+};
+
+struct ioe_options {
+	unsigned int depth;		/* 1..IOE_MAX_DEPTH */
+	unsigned int workers;		/* 0: callbacks run inline in the poller */
+	enum ioe_backend backend;	/* AUTO honours IOENGINE_BACKEND */
+};
+
+struct ioe_context;
+
+/*
+ * Create a context. Returns NULL and sets errno on failure: EINVAL for a
+ * depth or worker count out of range or a bad IOENGINE_BACKEND value,
+ * ENOSYS/EPERM/... when an explicitly chosen backend cannot start (an explicit
+ * choice never falls back to the other backend).
+ */
+IOE_API struct ioe_context *ioe_context_new(unsigned int depth, unsigned int workers);
+IOE_API struct ioe_context *ioe_context_new_opts(const struct ioe_options *opts);
+
+/*
+ * Stop accepting events (ioe_submit() then returns -ESHUTDOWN), complete and
+ * call back every queued and in-flight event, join the threads, free the
+ * context. Must not be called from a callback.
+ */
+IOE_API void ioe_context_free(struct ioe_context *ctx);
+
+/*
+ * Queue an event. Returns 0 when accepted (the callback will run exactly
+ * once), or -errno without calling back: -EINVAL (NULL argument, unknown action
+ * or channel, no callback, negative offset, iovcnt out of range), -ESHUTDOWN
+ * (context being freed). Errors of the IO itself arrive in ev->res, as the
+ * matching syscall would report them: -EBADF, -ESPIPE for a pipe or socket,
+ * -EINVAL for misaligned O_DIRECT, -EFAULT for a bad buffer, ...
+ *
+ * Callbacks run in an engine thread: a callback worker, or with workers == 0
+ * the poller (or the submitter, for an IO the kernel refused before starting
+ * it). They may call ioe_submit(); they must not block for long.
+ */
+IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
+
+/* Events queued but not yet taken by the submitter. */
+IOE_API size_t ioe_pending(const struct ioe_context *ctx);
+/* Events with the kernel (taken, not yet completed). */
+IOE_API size_t ioe_running(const struct ioe_context *ctx);
+/* "io_uring" or "aio": for logs and diagnostics only. */
+IOE_API const char *ioe_backend_name(const struct ioe_context *ctx);
+
+/* Event preparation: set the request and callback, clear the result. */
+IOE_API void ioe_prep_read(struct ioe_event *ev, int fd, void *buf, size_t len, int64_t offset);
+IOE_API void ioe_prep_write(struct ioe_event *ev, int fd, const void *buf, size_t len, int64_t offset);
+IOE_API void ioe_prep_readv(struct ioe_event *ev, int fd, const struct iovec *iov, int iovcnt, int64_t offset);
+IOE_API void ioe_prep_writev(struct ioe_event *ev, int fd, const struct iovec *iov, int iovcnt, int64_t offset);
+IOE_API void ioe_prep_fsync(struct ioe_event *ev, int fd);
+IOE_API void ioe_prep_fdatasync(struct ioe_event *ev, int fd);
+IOE_API void ioe_set_callback(struct ioe_event *ev, ioe_callback_fn cb, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

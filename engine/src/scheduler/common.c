@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "common.h"
+#include "../fault.h"
+#include "../tasks.h"
+
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
+#define IOE_MAX_RW 0x7ffff000u
+
+static unsigned int take(struct ioe_shared_ctx *sh, enum ioe_channel ch,
+			 struct ioe_event **out, unsigned int budget)
+{
+	unsigned int n = 0;
+	struct ioe_event *ev;
+
+	while (n < budget && (ev = ioe_mpsc_pop(&sh->queues[ch])))
+		out[n++] = ev;
+	return n;
+}
+
+unsigned int poll_request_from_queues(struct ioe_shared_ctx *sh, struct ioe_event **out,
+				      unsigned int budget)
+{
+	enum ioe_channel first = sh->read_first ? IOE_CHAN_READ : IOE_CHAN_WRITE;
+	enum ioe_channel second = sh->read_first ? IOE_CHAN_WRITE : IOE_CHAN_READ;
+	unsigned int n;
+
+	n = take(sh, IOE_CHAN_PRIO, out, budget);
+	n += take(sh, first, out + n, budget - n);
+	n += take(sh, second, out + n, budget - n);
+	sh->read_first = !sh->read_first;
+	if (n)
+		atomic_fetch_sub_explicit(&sh->total_count, n, memory_order_relaxed);
+	return n;
+}
+
+int ioe_fd_check(struct ioe_fd_check *c, int fd)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->seen[i].fd == fd)
+			return c->seen[i].err;
+	if (lseek(fd, 0, SEEK_CUR) < 0)
+		err = -errno;
+	if (c->n < sizeof(c->seen) / sizeof(c->seen[0])) {
+		c->seen[c->n].fd = fd;
+		c->seen[c->n].err = err;
+		c->n++;
+	}
+	return err;
+}
+
+void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev)
+{
+	p->done = 0;
+	p->want = ioe_event_is_rw(ev) ? ioe_event_bytes(ev) : 0;
+	p->iov_rest = NULL;
+	p->iovcnt_rest = 0;
+	p->retries = 0;
+}
+
+static void finish(struct ioe_progress *p, struct ioe_event *ev, ssize_t res)
+{
+	ev->res = res;
+	free(p->iov_rest);
+	p->iov_rest = NULL;
+}
+
+/* After this many EINTR/EAGAIN in a row without progress, give up with the error. */
+#define IOE_MAX_RETRIES 1000
+
+bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
+{
+	if (res == -EINTR || res == -EAGAIN) {
+		if (++p->retries < IOE_MAX_RETRIES)
+			return false;
+	}
+	if (res < 0) {
+		/* As pread() does: bytes already moved win over a later error. */
+		finish(p, ev, p->done ? (ssize_t)p->done : res);
+		return true;
+	}
+	p->retries = 0;
+	if (!ioe_event_is_rw(ev)) {
+		finish(p, ev, res);
+		return true;
+	}
+	p->done += (size_t)res;
+	/* 0 means EOF for a read (and no progress for a write): stop there. */
+	if (res == 0 || p->done >= p->want) {
+		finish(p, ev, (ssize_t)p->done);
+		return true;
+	}
+	if (ioe_event_is_vectored(ev)) {
+		struct iovec *rest = ioe_iov_advance(ev->iov, (int)ev->len, p->done, &p->iovcnt_rest);
+
+		if (!rest) {
+			/* Cannot continue: report the bytes done, a valid short count. */
+			finish(p, ev, (ssize_t)p->done);
+			return true;
+		}
+		free(p->iov_rest);
+		p->iov_rest = rest;
+	}
+	return false;
+}
+
+void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev, struct ioe_piece *out)
+{
+	out->offset = ev->offset + (int64_t)p->done;
+	if (ioe_event_is_vectored(ev)) {
+		out->buf = NULL;
+		out->iov = p->iov_rest ? p->iov_rest : ev->iov;
+		out->len = p->iov_rest ? (size_t)p->iovcnt_rest : ev->len;
+	} else {
+		size_t len = ev->len - p->done;
+
+		out->buf = (char *)ev->buf + p->done;
+		out->iov = NULL;
+		out->len = ioe_fault_len(len < IOE_MAX_RW ? len : IOE_MAX_RW);
+	}
+}
+
+int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int ret;
+
+	/* The new thread inherits the mask: it never runs the host's handlers. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret)
+		return -ret;
+	pthread_setname_np(*t, name);
+	return 0;
+}
+
+unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			    unsigned int budget, struct ioe_cb_batch *cbb)
+{
+	unsigned int n = poll_request_from_queues(sh, out, budget), kept = 0;
+	struct ioe_fd_check fdc;
+
+	ioe_fd_check_reset(&fdc);
+	for (unsigned int i = 0; i < n; i++) {
+		struct ioe_event *ev = out[i];
+		int err = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+
+		if (err) {
+			ev->res = err;
+			ioe_cb_dispatch(&sh->cb_workers, cbb, ev);
+		} else {
+			out[kept++] = ev;
+		}
+	}
+	if (kept != n)
+		ioe_cb_flush(&sh->cb_workers, cbb);
+	return kept;
+}
+
+void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct ioe_event *done,
+			struct ioe_cb_batch *cbb)
+{
+	if (freed) {
+		/* seq_cst: the slots are visible with the count, and the count before
+		 * the checks below (the submitter checks the other way round). */
+		atomic_fetch_add(&sh->free_slots_count, freed);
+		if (atomic_load_explicit(&sh->total_count, memory_order_relaxed) ||
+		    atomic_load_explicit(&sh->stopping, memory_order_relaxed))
+			ioe_wake(&sh->submit_wake);
+	}
+	while (done) {
+		struct ioe_event *next = done->next_;
+
+		ioe_cb_dispatch(&sh->cb_workers, cbb, done);
+		done = next;
+	}
+	ioe_cb_flush(&sh->cb_workers, cbb);
+}

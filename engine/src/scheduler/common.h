@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/* Scheduling and bookkeeping shared by the io_uring and AIO drivers. */
+#ifndef IOE_COMMON_H
+#define IOE_COMMON_H
+
+#include <pthread.h>
+#include "context.h"
+
+/*
+ * Take at most `budget` events: the priority queue first, then read and
+ * write, the one that goes first alternating between rounds so that a flood
+ * on one cannot starve the other. Returns how many were put in out[].
+ */
+unsigned int poll_request_from_queues(struct ioe_shared_ctx *sh, struct ioe_event **out,
+				      unsigned int budget);
+
+/*
+ * pread() says -ESPIPE for a pipe or socket and -EBADF for a bad fd before it
+ * looks at anything else; io_uring and AIO would read a pipe instead (or block
+ * the submitter on it). One lseek() per distinct fd per submit round tells.
+ */
+struct ioe_fd_check {
+	unsigned int n;
+	struct { int fd; int err; } seen[8];
+};
+
+static inline void ioe_fd_check_reset(struct ioe_fd_check *c)
+{
+	c->n = 0;
+}
+
+int ioe_fd_check(struct ioe_fd_check *c, int fd);
+
+/* Short-IO bookkeeping that both drivers' slots carry. */
+struct ioe_progress {
+	size_t done;		/* bytes moved so far */
+	size_t want;		/* bytes asked for */
+	struct iovec *iov_rest;	/* remainder of a vectored IO, once short */
+	int iovcnt_rest;
+	unsigned int retries;	/* EINTR/EAGAIN in a row */
+};
+
+void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev);
+
+/*
+ * Account one kernel result. Returns true when the event is finished
+ * (ev->res set, progress released), false when the remainder must be
+ * submitted again: see ioe_progress_next().
+ */
+bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res);
+
+/* Where the next piece of a read or write goes: the non-vectored length is
+ * capped at what the kernel moves at once (MAX_RW_COUNT), and shortened by
+ * fault injection when that is on. */
+struct ioe_piece {
+	void *buf;			/* non-vectored */
+	const struct iovec *iov;	/* vectored */
+	size_t len;			/* bytes, or iovcnt */
+	int64_t offset;
+};
+
+void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev, struct ioe_piece *out);
+
+/*
+ * Free slots travel poller -> submitter through a lock-free stack; the
+ * submitter keeps a private list it refills with one exchange.
+ */
+struct ioe_slot_link {
+	struct ioe_slot_link *next;
+};
+
+struct ioe_slot_stack {
+	_Atomic(struct ioe_slot_link *) shared;
+	struct ioe_slot_link *local;	/* consumer only */
+};
+
+static inline void ioe_slot_push(struct ioe_slot_stack *s, struct ioe_slot_link *l)
+{
+	struct ioe_slot_link *old = atomic_load_explicit(&s->shared, memory_order_relaxed);
+
+	do {
+		l->next = old;
+	} while (!atomic_compare_exchange_weak_explicit(&s->shared, &old, l,
+			memory_order_release, memory_order_relaxed));
+}
+
+static inline struct ioe_slot_link *ioe_slot_pop(struct ioe_slot_stack *s)
+{
+	struct ioe_slot_link *l = s->local;
+
+	if (!l)
+		l = atomic_exchange_explicit(&s->shared, NULL, memory_order_acquire);
+	if (l)
+		s->local = l->next;
+	return l;
+}
+
+static inline bool ioe_slot_stack_empty(struct ioe_slot_stack *s)
+{
+	return !s->local && !atomic_load_explicit(&s->shared, memory_order_relaxed);
+}
+
+/* Engine threads block every signal and carry a name for top -H. */
+int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
+
+#endif
+
+/*
+ * One submit round's intake: take at most `budget` events and complete at
+ * once (through cbb) those the kernel must not see: a bad fd, a pipe or a
+ * socket. The accepted ones stay in out[]; returns how many.
+ */
+unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			    unsigned int budget, struct ioe_cb_batch *cbb);
+
+/* The submitter may sleep while this is false. */
+static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pending)
+{
+	if (retry_pending)
+		return true;
+	if (atomic_load_explicit(&sh->total_count, memory_order_relaxed))
+		return atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) > 0;
+	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
+	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
+}
+
+/* Shutting down, nothing queued, every slot home: the submitter may leave. */
+static inline bool ioe_submitter_done(struct ioe_shared_ctx *sh)
+{
+	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
+	       !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
+	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
+}
+
+/*
+ * Poller side, after a batch: give `freed` slots back, wake the submitter if
+ * it can use them, and deliver the finished events (linked through next_).
+ */
+void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct ioe_event *done,
+			struct ioe_cb_batch *cbb);

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* The public context: backend choice, submission, shutdown. */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common.h"
+#include "../tasks.h"
+
+static int backend_from_env(enum ioe_backend *b)
+{
+	const char *v = getenv("IOENGINE_BACKEND");
+
+	if (!v || !*v || !strcmp(v, "auto"))
+		*b = IOE_BACKEND_AUTO;
+	else if (!strcmp(v, "uring") || !strcmp(v, "io_uring"))
+		*b = IOE_BACKEND_URING;
+	else if (!strcmp(v, "aio"))
+		*b = IOE_BACKEND_AIO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
+{
+	sh->depth = depth;
+	atomic_init(&sh->running, 0);
+	atomic_init(&sh->stopping, false);
+	atomic_init(&sh->total_count, 0);
+	atomic_init(&sh->free_slots_count, depth);
+	for (int i = 0; i < IOE_CHAN_MAX; i++)
+		ioe_mpsc_init(&sh->queues[i]);
+	sh->read_first = true;
+	ioe_waiter_init(&sh->submit_wake);
+}
+
+static int start_driver(struct ioe_context *ctx, const struct ioe_driver_ops *ops)
+{
+	int ret = ops->start(&ctx->shared, &ctx->driver);
+
+	if (!ret)
+		ctx->ops = ops;
+	return ret;
+}
+
+struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
+{
+	enum ioe_backend backend;
+	struct ioe_context *ctx;
+	int ret;
+
+	if (!o || !o->depth || o->depth > IOE_MAX_DEPTH || o->workers > IOE_MAX_WORKERS ||
+	    o->backend > IOE_BACKEND_AIO) {
+		errno = EINVAL;
+		return NULL;
+	}
+	backend = o->backend;
+	if (backend == IOE_BACKEND_AUTO && backend_from_env(&backend)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	shared_init(&ctx->shared, o->depth);
+	ret = ioe_cb_workers_start(&ctx->shared.cb_workers, o->workers);
+	if (ret)
+		goto fail;
+	if (backend == IOE_BACKEND_AIO) {
+		ret = start_driver(ctx, &ioe_aio_ops);
+	} else {
+		ret = start_driver(ctx, &ioe_uring_ops);
+		/* Only auto falls back: an explicit choice that cannot start is an error. */
+		if (ret && backend == IOE_BACKEND_AUTO)
+			ret = start_driver(ctx, &ioe_aio_ops);
+	}
+	if (ret) {
+		ioe_cb_workers_stop(&ctx->shared.cb_workers);
+		goto fail;
+	}
+	return ctx;
+fail:
+	free(ctx);
+	errno = -ret;
+	return NULL;
+}
+
+struct ioe_context *ioe_context_new(unsigned int depth, unsigned int workers)
+{
+	struct ioe_options o = { .depth = depth, .workers = workers, .backend = IOE_BACKEND_AUTO };
+
+	return ioe_context_new_opts(&o);
+}
+
+void ioe_context_free(struct ioe_context *ctx)
+{
+	struct ioe_shared_ctx *sh;
+
+	if (!ctx)
+		return;
+	sh = &ctx->shared;
+	/* Refuse new events, then wait for the pushes already under way. */
+	atomic_fetch_or(&sh->running, IOE_STOPPED);
+	while (atomic_load(&sh->running) != IOE_STOPPED)
+		sched_yield();
+	atomic_store_explicit(&sh->stopping, true, memory_order_release);
+	ioe_wake(&sh->submit_wake);
+	ctx->ops->stop(ctx->driver);
+	ioe_cb_workers_stop(&sh->cb_workers);
+	free(ctx);
+}
+
+int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	struct ioe_shared_ctx *sh;
+	int ret;
+
+	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
+		return -EINVAL;
+	ret = ioe_event_check(ev);
+	if (ret)
+		return ret;
+	sh = &ctx->shared;
+	if (atomic_fetch_add(&sh->running, 1) & IOE_STOPPED) {
+		atomic_fetch_sub(&sh->running, 1);
+		return -ESHUTDOWN;
+	}
+	atomic_fetch_add_explicit(&sh->total_count, 1, memory_order_relaxed);
+	ioe_mpsc_push(&sh->queues[channel], ev);
+	ioe_wake(&sh->submit_wake);
+	/* Release: the push is complete before ioe_context_free() sees 0. */
+	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
+	return 0;
+}
+
+size_t ioe_pending(const struct ioe_context *ctx)
+{
+	return ctx ? atomic_load_explicit(&ctx->shared.total_count, memory_order_relaxed) : 0;
+}
+
+size_t ioe_running(const struct ioe_context *ctx)
+{
+	if (!ctx)
+		return 0;
+	return ctx->shared.depth -
+	       atomic_load_explicit(&ctx->shared.free_slots_count, memory_order_relaxed);
+}
+
+const char *ioe_backend_name(const struct ioe_context *ctx)
+{
+	return ctx ? ctx->ops->name : NULL;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shared context: what callers and the worker threads have in common.
+ * It holds no backend state (no ring, no AIO context, no slots): those belong
+ * to the driver that ioe_uring_start() or ioe_aio_start() created.
+ */
+#ifndef IOE_CONTEXT_H
+#define IOE_CONTEXT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include "../callback_worker.h"
+#include "../embedded_list.h"
+#include "../wake.h"
+
+#define IOE_STOPPED 0x80000000u
+
+struct ioe_shared_ctx {
+	unsigned int depth;
+	/* ioe_submit() calls under way, plus IOE_STOPPED once freeing began:
+	 * one atomic add tells a producer whether it may still push. */
+	_Atomic unsigned int running;
+	_Atomic bool stopping;		/* set once no producer can push any more */
+
+	/* Queued, not yet taken by the submitter. Empty queues are known from
+	 * the queues themselves; this count is for ioe_pending() and idling. */
+	_Atomic size_t total_count;
+	_Atomic size_t free_slots_count;
+
+	struct ioe_mpsc queues[IOE_CHAN_MAX];
+	bool read_first;		/* submitter only: fairness toggle */
+
+	struct ioe_waiter submit_wake;	/* submitter: new events or free slots */
+	struct ioe_cb_workers cb_workers;
+};
+
+/* A driver is chosen once; its stop is the only call made through a pointer. */
+struct ioe_driver_ops {
+	const char *name;
+	int (*start)(struct ioe_shared_ctx *sh, void **driver);
+	/* Submit what is queued, reap everything in flight, join, free. */
+	void (*stop)(void *driver);
+};
+
+extern const struct ioe_driver_ops ioe_uring_ops;
+extern const struct ioe_driver_ops ioe_aio_ops;
+
+struct ioe_context {
+	struct ioe_shared_ctx shared;
+	const struct ioe_driver_ops *ops;
+	void *driver;
+};
+
+#endif
