@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals of libioengine-preload.so shared by its parts: the real libc
+ * functions, the per-process engine, configuration, logging and statistics.
+ * Nothing here is exported from the library (see exports.map).
+ */
+#ifndef IOE_SHIM_H
+#define IOE_SHIM_H
+
+#include <aio.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include "ioengine.h"
+
+/* The functions the shim interposes, as libc has them: dlsym(RTLD_NEXT), once. */
+struct shim_real {
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*pwrite)(int, const void *, size_t, off_t);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
+	ssize_t (*pwritev)(int, const struct iovec *, int, off_t);
+	ssize_t (*preadv2)(int, const struct iovec *, int, off_t, int);
+	ssize_t (*pwritev2)(int, const struct iovec *, int, off_t, int);
+	int (*aio_read)(struct aiocb *);
+	int (*aio_write)(struct aiocb *);
+	int (*aio_error)(const struct aiocb *);
+	ssize_t (*aio_return)(struct aiocb *);
+	int (*aio_suspend)(const struct aiocb *const[], int, const struct timespec *);
+	int (*aio_cancel)(int, struct aiocb *);
+	int (*aio_fsync)(int, struct aiocb *);
+	int (*lio_listio)(int, struct aiocb *const[], int, struct sigevent *);
+	void (*aio_init)(const struct aioinit *);
+};
+
+extern struct shim_real shim_real;
+
+/* Resolve shim_real (idempotent, thread-safe, cheap after the first call). */
+void shim_resolve(void);
+
+enum shim_log_level { SHIM_LOG_OFF, SHIM_LOG_ERROR, SHIM_LOG_WARN, SHIM_LOG_INFO, SHIM_LOG_DEBUG };
+
+struct shim_config {
+	enum ioe_backend backend;	/* IOENGINE_BACKEND */
+	unsigned int depth;		/* IOENGINE_DEPTH */
+	unsigned int workers;		/* IOENGINE_WORKERS */
+	bool fastpath;			/* IOENGINE_FASTPATH */
+	enum shim_log_level log;	/* IOENGINE_LOG */
+	const char *stats;		/* IOENGINE_STATS: NULL, "" (stderr) or a path */
+};
+
+extern struct shim_config shim_cfg;
+
+/*
+ * The process's engine, created on first use (thread-safe); NULL when the
+ * shim must use the real calls: no backend could start (one warning was
+ * logged), the shim is not initialised yet or is inside its own
+ * initialisation, or this is a vfork child. A fork child gets its own engine.
+ */
+struct ioe_context *shim_engine(void);
+
+/* One line "ioengine: ..." to stderr if level <= IOENGINE_LOG; async-signal-safe, keeps errno. */
+void shim_log(enum shim_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Statistics for IOENGINE_STATS. Lock-free; cheap enough for every call. */
+enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC };
+void shim_stats_routed(enum shim_stat_op op, size_t bytes, uint64_t latency_ns);
+void shim_stats_fastpath(size_t bytes);		/* served by the non-blocking read */
+void shim_stats_fallback(void);			/* a call that went to the real function */
+void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
+
+#endif
