@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "fault.h"
 
 #ifdef IOENGINE_FAULT_INJECTION
-static double p_short;
+static const char *const names[IOE_FAULT_KINDS] = { "eio", "short", "eagain", "enomem" };
+static double prob[IOE_FAULT_KINDS];
+static _Atomic uint64_t injected[IOE_FAULT_KINDS];
 static uint64_t seed = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Thread_local uint64_t rng;
@@ -20,21 +23,34 @@ static void parse(void)
 		return;
 	strcpy(buf, env);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (!strncmp(tok, "seed=", 5))
-			seed = strtoull(tok + 5, NULL, 0) | 1;
-		else if (!strncmp(tok, "short=", 6))
-			p_short = strtod(tok + 6, NULL);
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (!strcmp(tok, "seed"))
+			seed = strtoull(eq + 1, NULL, 0) | 1;
+		for (int k = 0; k < IOE_FAULT_KINDS; k++)
+			if (!strcmp(tok, names[k]))
+				prob[k] = strtod(eq + 1, NULL);
 	}
 }
 
-static double uniform(void)
+/* True with the probability set for kind; counts what it injects. */
+static int roll(enum ioe_fault_kind kind)
 {
+	pthread_once(&once, parse);
+	if (prob[kind] <= 0)
+		return 0;
 	if (!rng)
-		rng = seed ^ (uint64_t)(uintptr_t)&rng;
+		rng = seed ^ ((uint64_t)(uintptr_t)&rng * 0x9e3779b97f4a7c15ull);
 	rng ^= rng << 13;
 	rng ^= rng >> 7;
 	rng ^= rng << 17;
-	return (double)(rng >> 11) / (double)(1ull << 53);
+	if ((double)(rng >> 11) / (double)(1ull << 53) >= prob[kind])
+		return 0;
+	atomic_fetch_add_explicit(&injected[kind], 1, memory_order_relaxed);
+	return 1;
 }
 
 /* Cut at a multiple of 4096 or 512 where the length allows, so O_DIRECT IO stays aligned. */
@@ -42,9 +58,27 @@ size_t ioe_fault_len(size_t len)
 {
 	size_t unit = len % 4096 == 0 ? 4096 : len % 512 == 0 ? 512 : 1;
 
-	pthread_once(&once, parse);
-	if (len < 2 * unit || p_short <= 0 || uniform() >= p_short)
+	if (len < 2 * unit || !roll(IOE_FAULT_SHORT))
 		return len;
-	return unit * (1 + (size_t)(uniform() * (double)(len / unit - 1)));
+	return unit * (1 + (size_t)(rng % (len / unit - 1)));
+}
+
+int ioe_fault_submit(void)
+{
+	if (roll(IOE_FAULT_EAGAIN))
+		return -EAGAIN;
+	if (roll(IOE_FAULT_ENOMEM))
+		return -ENOMEM;
+	return 0;
+}
+
+long ioe_fault_result(long res)
+{
+	return roll(IOE_FAULT_EIO) ? -EIO : res;
+}
+
+uint64_t ioe_fault_count(enum ioe_fault_kind kind)
+{
+	return atomic_load_explicit(&injected[kind], memory_order_relaxed);
 }
 #endif

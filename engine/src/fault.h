@@ -1,21 +1,49 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fault injection, compiled in only with -DIOENGINE_FAULT_INJECTION=ON and
- * switched on at run time by IOENGINE_FAULT="seed=N,short=P" (P a probability).
- * short: a read or write is submitted for only part of its length, so the
- * kernel really returns a short count and the driver must continue it.
+ * switched on at run time by IOENGINE_FAULT="seed=N,eio=P,short=P,eagain=P,enomem=P"
+ * (P a probability, 0 to 1), in both drivers:
+ *   eio     a completion carries -EIO instead of the kernel's result;
+ *   short   a read or write goes to the kernel for only part of its length, so
+ *           the kernel really returns a short count and the driver continues it;
+ *   eagain  a submission fails with -EAGAIN (ring or AIO context full): retried;
+ *   enomem  a submission fails with -ENOMEM: retried.
+ * Only eio is visible to the caller, exactly as a real EIO would be.
  */
 #ifndef IOE_FAULT_H
 #define IOE_FAULT_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_KINDS };
 
 #ifdef IOENGINE_FAULT_INJECTION
 size_t ioe_fault_len(size_t len);
+int ioe_fault_submit(void);
+long ioe_fault_result(long res);
+/* How many faults of a kind were injected in this process. */
+uint64_t ioe_fault_count(enum ioe_fault_kind kind);
 #else
 static inline size_t ioe_fault_len(size_t len)
 {
 	return len;
+}
+
+static inline int ioe_fault_submit(void)
+{
+	return 0;
+}
+
+static inline long ioe_fault_result(long res)
+{
+	return res;
+}
+
+static inline uint64_t ioe_fault_count(enum ioe_fault_kind kind)
+{
+	(void)kind;
+	return 0;
 }
 #endif
 

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include "common.h"
+#include "../fault.h"
 #include "../tasks.h"
 
 struct aio_slot {
@@ -78,7 +79,7 @@ static struct aio_slot *slot_of(struct iocb *cb)
 /*
  * Submit n iocbs. io_submit() stops at the first iocb the kernel refuses:
  * that one completes with the error (through `fail`), the rest go again.
- * EAGAIN/EINTR are retried. Returns how many reached the kernel.
+ * EAGAIN/EINTR/ENOMEM are retried. Returns how many reached the kernel.
  */
 static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsigned int n,
 				 void (*fail)(struct aio_driver *, struct aio_slot *, int))
@@ -86,9 +87,11 @@ static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsign
 	unsigned int sent = 0;
 
 	while (n) {
-		int ret = io_submit(d->io_ctx, (long)n, cbs);
+		int ret = ioe_fault_submit();
 
-		if (ret == -EAGAIN || ret == -EINTR) {
+		if (!ret)
+			ret = io_submit(d->io_ctx, (long)n, cbs);
+		if (ret == -EAGAIN || ret == -EINTR || ret == -ENOMEM) {
 			sched_yield();
 			continue;
 		}
@@ -243,7 +246,7 @@ static void *poller_main(void *arg)
 			struct aio_slot *s = slot_of(evs[i].obj);
 			struct ioe_event *ev = s->ev;
 
-			if (!ioe_progress_update(&s->prog, ev, (long)evs[i].res)) {
+			if (!ioe_progress_update(&s->prog, ev, ioe_fault_result((long)evs[i].res))) {
 				prep_iocb(s);
 				again[nagain++] = &s->iocb;
 				continue;

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include "common.h"
+#include "../fault.h"
 #include "../tasks.h"
 
 struct uring_slot {
@@ -58,12 +59,17 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 	io_uring_sqe_set_data(sqe, s);
 }
 
-/* Submit every prepared SQE; only transient errors can happen here, so retry. */
+/*
+ * Submit every prepared SQE. The SQEs are in the ring already and an error
+ * here is transient (EAGAIN, EBUSY, ENOMEM, EINTR): retry until all are in.
+ */
 static void submit_all(struct uring_driver *d)
 {
 	while (io_uring_sq_ready(&d->ring)) {
-		int ret = io_uring_submit(&d->ring);
+		int ret = ioe_fault_submit();
 
+		if (!ret)
+			ret = io_uring_submit(&d->ring);
 		if (ret < 0)
 			sched_yield();
 	}
@@ -171,7 +177,7 @@ static void *poller_main(void *arg)
 			struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
 			struct ioe_event *ev = s->ev;
 
-			if (!ioe_progress_update(&s->prog, ev, cqes[i]->res)) {
+			if (!ioe_progress_update(&s->prog, ev, ioe_fault_result(cqes[i]->res))) {
 				ioe_slot_push(&d->retry, &s->link);
 				retried++;
 				continue;
