@@ -7,7 +7,7 @@
 #include "fault.h"
 
 #ifdef IOENGINE_FAULT_INJECTION
-static const char *const names[IOE_FAULT_KINDS] = { "eio", "short", "eagain", "enomem" };
+static const char *const names[IOE_FAULT_KINDS] = { "eio", "short", "eagain", "enomem", "merge_nomem" };
 static double prob[IOE_FAULT_KINDS];
 static _Atomic uint64_t injected[IOE_FAULT_KINDS];
 static uint64_t seed = 1;
@@ -75,6 +75,11 @@ int ioe_fault_submit(void)
 long ioe_fault_result(long res)
 {
 	return roll(IOE_FAULT_EIO) ? -EIO : res;
+}
+
+int ioe_fault_merge_nomem(void)
+{
+	return roll(IOE_FAULT_MERGE_NOMEM);
 }
 
 uint64_t ioe_fault_count(enum ioe_fault_kind kind)

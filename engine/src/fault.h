@@ -8,6 +8,8 @@
  *           the kernel really returns a short count and the driver continues it;
  *   eagain  a submission fails with -EAGAIN (ring or AIO context full): retried;
  *   enomem  a submission fails with -ENOMEM: retried.
+ *   merge_nomem  a merger's run buffer cannot be allocated: the run goes as
+ *           separate events (merge.c).
  * Only eio is visible to the caller, exactly as a real EIO would be.
  */
 #ifndef IOE_FAULT_H
@@ -16,12 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_KINDS };
+enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
+		      IOE_FAULT_KINDS };
 
 #ifdef IOENGINE_FAULT_INJECTION
 size_t ioe_fault_len(size_t len);
 int ioe_fault_submit(void);
 long ioe_fault_result(long res);
+int ioe_fault_merge_nomem(void);
 /* How many faults of a kind were injected in this process. */
 uint64_t ioe_fault_count(enum ioe_fault_kind kind);
 #else
@@ -38,6 +42,11 @@ static inline int ioe_fault_submit(void)
 static inline long ioe_fault_result(long res)
 {
 	return res;
+}
+
+static inline int ioe_fault_merge_nomem(void)
+{
+	return 0;
 }
 
 static inline uint64_t ioe_fault_count(enum ioe_fault_kind kind)
