@@ -69,4 +69,38 @@ void shim_stats_fastpath(size_t bytes);		/* served by the non-blocking read */
 void shim_stats_fallback(void);			/* a call that went to the real function */
 void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
 
+
+/*
+ * pread/pwrite family (rw.c) and what it shares with aio.c. Added after the
+ * declarations above; none of those change.
+ */
+
+/* Read the environment into shim_cfg (constructor; bad values: one message, default). */
+void shim_config_load(void);
+
+/* Nonzero once the constructor ran: before, every call goes to the real function. */
+extern int shim_initialised;
+
+/* IOENGINE_STATS was set: the statistics hooks then record (else they are no-ops). */
+extern bool shim_stats_on;
+
+/* "io_uring", "aio", or NULL while no engine was created in this process. */
+const char *shim_backend_name(void);
+
+/*
+ * Queue a prepared event (its callback is set here) and block the calling
+ * thread until it completes; returns ev->res. Spins a few microseconds, then
+ * sleeps on a futex. Signals run their handlers but never end the wait, and
+ * cancellation is held off while the engine owns the event (so the event may
+ * live on the caller's stack). Returns -errno from ioe_submit() if refused.
+ */
+ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch);
+
+/* Monotonic clock in ns (vDSO; no syscall). */
+uint64_t shim_now_ns(void);
+
+/* Statistics lifecycle: a fork child starts from zero; the summary is written once at exit. */
+void shim_stats_reset(void);
+void shim_stats_flush(void);
+
 #endif

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process's engine: created on first use, forgotten (never touched) in a
+ * fork child, never torn down at exit. Constructor and destructor live here.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+#include "shim.h"
+
+enum { ENG_NONE, ENG_STARTING, ENG_READY, ENG_FAILED };
+
+static _Atomic int eng_state;
+static struct ioe_context *eng;		/* published by eng_state == ENG_READY */
+static const char *_Atomic eng_backend;
+/* The process the state above belongs to: a vfork child (no atfork handler
+ * ran) sees another pid and keeps its hands off. */
+static _Atomic pid_t eng_pid;
+
+int shim_initialised;
+
+static struct ioe_context *start(enum ioe_backend b, int *err)
+{
+	struct ioe_options o = { .depth = shim_cfg.depth, .workers = shim_cfg.workers, .backend = b };
+	struct ioe_context *ctx = ioe_context_new_opts(&o);
+
+	*err = ctx ? 0 : errno;
+	return ctx;
+}
+
+static struct ioe_context *create(void)
+{
+	struct ioe_context *ctx = NULL;
+	int saved = errno, err_uring = 0, err_aio = 0;
+
+	/* Explicit backends here: the engine's own IOENGINE_BACKEND parsing
+	 * would refuse a bad value that the shim already replaced by auto. */
+	if (shim_cfg.backend != IOE_BACKEND_AIO)
+		ctx = start(IOE_BACKEND_URING, &err_uring);
+	if (!ctx && shim_cfg.backend != IOE_BACKEND_URING)
+		ctx = start(IOE_BACKEND_AIO, &err_aio);
+	if (ctx) {
+		shim_log(SHIM_LOG_INFO, "engine started in pid %d: backend=%s depth=%u workers=%u fastpath=%s",
+			 (int)getpid(), ioe_backend_name(ctx), shim_cfg.depth, shim_cfg.workers,
+			 shim_cfg.fastpath ? "on" : "off");
+	} else if (shim_cfg.backend == IOE_BACKEND_AUTO) {
+		shim_log(SHIM_LOG_WARN, "no IO backend could start (io_uring: %s, aio: %s); using the plain system calls",
+			 strerrorname_np(err_uring), strerrorname_np(err_aio));
+	} else {
+		/* An explicit choice does not fall back to the other backend. */
+		shim_log(SHIM_LOG_WARN, "IOENGINE_BACKEND=%s cannot start (%s); using the plain system calls",
+			 shim_cfg.backend == IOE_BACKEND_URING ? "uring" : "aio",
+			 strerrorname_np(err_uring ? err_uring : err_aio));
+	}
+	errno = saved;
+	return ctx;
+}
+
+struct ioe_context *shim_engine(void)
+{
+	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
+
+	if (s == ENG_READY)
+		return getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
+	/* Starting (in this thread or another), failed, or too early: real calls. */
+	if (s != ENG_NONE || !shim_initialised)
+		return NULL;
+	if (getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
+		return NULL;
+	if (!atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
+		return NULL;
+	eng = create();
+	if (eng)
+		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
+	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
+	return eng;
+}
+
+const char *shim_backend_name(void)
+{
+	return atomic_load_explicit(&eng_backend, memory_order_relaxed);
+}
+
+/*
+ * The child has none of the engine's threads, and an io_uring's rings are
+ * still mapped in it: forget the parent's engine without touching it (its
+ * memory is leaked in the child, deliberately). The child starts its own on
+ * first use.
+ */
+static void atfork_child(void)
+{
+	eng = NULL;
+	atomic_store_explicit(&eng_backend, NULL, memory_order_relaxed);
+	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
+	atomic_store_explicit(&eng_state, ENG_NONE, memory_order_release);
+	shim_stats_reset();
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	shim_resolve();
+	shim_config_load();
+	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
+	pthread_atfork(NULL, NULL, atfork_child);
+	__atomic_store_n(&shim_initialised, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Other destructors may still call pread() after this one: the engine keeps
+ * running (the kernel cleans up at exit); only the summary is written.
+ */
+__attribute__((destructor)) static void shim_fini(void)
+{
+	shim_stats_flush();
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pread/pwrite and their 64, v and v2 variants, routed through the engine.
+ *
+ * Every case whose result the engine could phrase differently from the
+ * kernel's positioned-IO syscalls goes to the real function instead, before
+ * or after routing: count 0, negative offset, iovcnt out of range, bad fd,
+ * wrong access mode, O_APPEND writes (Linux appends, whatever the offset),
+ * fds that are not regular files or block devices, flags on the v2 calls.
+ * A routed call that fails without moving a byte is redone by the real
+ * function, which then says exactly what the real call says (misaligned
+ * O_DIRECT, EFBIG with its SIGXFSZ in the right thread, ...): a failed
+ * read or write had no effect, so doing it again is what the program would
+ * have seen.
+ *
+ * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
+ * only what would block is routed, remainder of a partial read included.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "shim.h"
+#include "fdcache.h"
+
+#define SHIM_API __attribute__((visibility("default")))
+
+/* Small vectors are continued from the stack; larger ones need malloc. */
+#define IOV_STACK 16
+/* Non-blocking attempts on a read before the rest is routed. */
+#define FAST_TRIES 4
+
+enum rw_fn { FN_PREAD, FN_PWRITE, FN_PREADV, FN_PWRITEV, FN_PREADV2, FN_PWRITEV2 };
+
+/* One call as the program made it, so that the real function can redo it. */
+struct rw_call {
+	enum rw_fn fn;
+	int fd;
+	void *buf;			/* FN_PREAD, FN_PWRITE */
+	size_t len;
+	const struct iovec *iov;	/* the v variants */
+	int iovcnt;
+	off_t off;
+	int flags;			/* the v2 variants */
+};
+
+static bool is_vec(const struct rw_call *c)
+{
+	return c->fn != FN_PREAD && c->fn != FN_PWRITE;
+}
+
+static bool is_write(const struct rw_call *c)
+{
+	return c->fn == FN_PWRITE || c->fn == FN_PWRITEV || c->fn == FN_PWRITEV2;
+}
+
+#define LO(off) ((long)(off))
+#define HI(off) ((long)((uint64_t)(off) >> 32))
+
+/* The real function; the raw syscall while dlsym() has not answered yet. */
+static ssize_t real_call(const struct rw_call *c)
+{
+	shim_resolve();
+	switch (c->fn) {
+	case FN_PREAD:
+		if (shim_real.pread)
+			return shim_real.pread(c->fd, c->buf, c->len, c->off);
+		return syscall(SYS_pread64, c->fd, c->buf, c->len, c->off);
+	case FN_PWRITE:
+		if (shim_real.pwrite)
+			return shim_real.pwrite(c->fd, c->buf, c->len, c->off);
+		return syscall(SYS_pwrite64, c->fd, c->buf, c->len, c->off);
+	case FN_PREADV:
+		if (shim_real.preadv)
+			return shim_real.preadv(c->fd, c->iov, c->iovcnt, c->off);
+		return syscall(SYS_preadv, c->fd, c->iov, c->iovcnt, LO(c->off), HI(c->off));
+	case FN_PWRITEV:
+		if (shim_real.pwritev)
+			return shim_real.pwritev(c->fd, c->iov, c->iovcnt, c->off);
+		return syscall(SYS_pwritev, c->fd, c->iov, c->iovcnt, LO(c->off), HI(c->off));
+	case FN_PREADV2:
+		if (shim_real.preadv2)
+			return shim_real.preadv2(c->fd, c->iov, c->iovcnt, c->off, c->flags);
+		return syscall(SYS_preadv2, c->fd, c->iov, c->iovcnt, LO(c->off), HI(c->off), c->flags);
+	case FN_PWRITEV2:
+		if (shim_real.pwritev2)
+			return shim_real.pwritev2(c->fd, c->iov, c->iovcnt, c->off, c->flags);
+		return syscall(SYS_pwritev2, c->fd, c->iov, c->iovcnt, LO(c->off), HI(c->off), c->flags);
+	}
+	errno = ENOSYS;
+	return -1;
+}
+
+static ssize_t fallback(const struct rw_call *c)
+{
+	shim_stats_fallback();
+	return real_call(c);
+}
+
+/* Non-blocking read in the caller's thread: the real preadv2 (a cancellation point, as pread is). */
+static ssize_t nowait_read(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	if (shim_real.preadv2)
+		return shim_real.preadv2(fd, iov, iovcnt, off, RWF_NOWAIT);
+	return syscall(SYS_preadv2, fd, iov, iovcnt, LO(off), HI(off), RWF_NOWAIT);
+}
+
+/*
+ * Bytes the call asks for, or -1 when the real function must decide: count
+ * 0, negative offset (preadv2 would even take -1 as "current position"),
+ * iovcnt out of range, a NULL vector, a total the kernel refuses (EINVAL).
+ */
+static ssize_t wanted(const struct rw_call *c)
+{
+	size_t n = 0;
+
+	if (c->off < 0)
+		return -1;
+	if (!is_vec(c))
+		return c->len && c->len <= SSIZE_MAX ? (ssize_t)c->len : -1;
+	if (c->iovcnt <= 0 || c->iovcnt > IOV_MAX || !c->iov)
+		return -1;
+	for (int i = 0; i < c->iovcnt; i++) {
+		if (c->iov[i].iov_len > SSIZE_MAX - n)
+			return -1;
+		n += c->iov[i].iov_len;
+	}
+	return n ? (ssize_t)n : -1;
+}
+
+/* The part of the call after `done` bytes, as an event's buffer or vector. */
+struct rest {
+	struct iovec small[IOV_STACK];
+	struct iovec *iov;		/* NULL for non-vectored */
+	int iovcnt;
+	void *heap;
+};
+
+static int rest_init(struct rest *r, const struct rw_call *c, size_t done)
+{
+	int i = 0;
+
+	r->heap = NULL;
+	r->iov = NULL;
+	if (!is_vec(c))
+		return 0;
+	while (i < c->iovcnt && done >= c->iov[i].iov_len)
+		done -= c->iov[i++].iov_len;
+	r->iovcnt = c->iovcnt - i;
+	if (r->iovcnt <= IOV_STACK) {
+		r->iov = r->small;
+	} else {
+		r->heap = r->iov = malloc(sizeof(*r->iov) * (size_t)r->iovcnt);
+		if (!r->iov)
+			return -ENOMEM;
+	}
+	memcpy(r->iov, c->iov + i, sizeof(*r->iov) * (size_t)r->iovcnt);
+	r->iov[0].iov_base = (char *)r->iov[0].iov_base + done;
+	r->iov[0].iov_len -= done;
+	return 0;
+}
+
+static void rest_free(struct rest *r)
+{
+	free(r->heap);
+}
+
+/*
+ * Route the call from byte `done` on. Returns the call's result: done plus
+ * what the engine moved; or, when the engine cannot take it or it failed
+ * with nothing done, what the real function says.
+ */
+static ssize_t route(const struct rw_call *c, size_t want, size_t done, int saved_errno)
+{
+	struct ioe_context *ctx;
+	struct ioe_event ev;
+	struct rest r;
+	uint64_t t0 = 0;
+	ssize_t res;
+	int flags = fcntl(c->fd, F_GETFL), acc;
+	uint32_t e;
+
+	if (flags < 0)
+		goto real;
+	acc = flags & O_ACCMODE;
+	if ((flags & O_PATH) || acc == (is_write(c) ? O_RDONLY : O_WRONLY))
+		goto real;
+	if (is_write(c) && (flags & O_APPEND))
+		goto real;
+	e = shim_fd_route_info(c->fd, flags);
+	if (!(e & SHIM_FDC_ROUTABLE))
+		goto real;
+	ctx = shim_engine();
+	if (!ctx || rest_init(&r, c, done))
+		goto real;
+	if (is_vec(c)) {
+		if (is_write(c))
+			ioe_prep_writev(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
+		else
+			ioe_prep_readv(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
+	} else {
+		if (is_write(c))
+			ioe_prep_write(&ev, c->fd, (char *)c->buf + done, want - done, c->off + (off_t)done);
+		else
+			ioe_prep_read(&ev, c->fd, (char *)c->buf + done, want - done, c->off + (off_t)done);
+	}
+	if (shim_stats_on) {
+		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
+		t0 = shim_now_ns();
+	}
+	res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
+	rest_free(&r);
+	if (res < 0)
+		goto real;
+	if (shim_stats_on)
+		shim_stats_routed(is_write(c) ? SHIM_STAT_WRITE : SHIM_STAT_READ, (size_t)res,
+				  shim_now_ns() - t0);
+	errno = saved_errno;
+	return (ssize_t)done + res;
+real:
+	/* Bytes already moved win over a later failure, as in pread(). */
+	if (done) {
+		errno = saved_errno;
+		return (ssize_t)done;
+	}
+	return fallback(c);
+}
+
+/*
+ * The fast path. Returns true with *res set when the call is answered,
+ * false with *done set to what was read so far when the rest must be routed.
+ */
+static bool fast_read(const struct rw_call *c, size_t want, size_t *done, ssize_t *res, int saved_errno)
+{
+	struct iovec one = { c->buf, want };
+	struct rest r;
+	ssize_t n;
+
+	n = nowait_read(c->fd, is_vec(c) ? c->iov : &one, is_vec(c) ? c->iovcnt : 1, c->off);
+	if (n < 0) {
+		if (errno == EOPNOTSUPP)
+			shim_fd_nowait_bad(c->fd);
+		/* EAGAIN is the point; any other error is for the routed path to phrase. */
+		return false;
+	}
+	*done = (size_t)n;
+	for (int tries = 1; *done < want && n > 0 && tries < FAST_TRIES; tries++) {
+		/* Short: end of file, or the rest is not cached. One more look tells. */
+		if (rest_init(&r, c, *done)) {
+			n = -1;
+			break;
+		}
+		if (r.iov)
+			n = nowait_read(c->fd, r.iov, r.iovcnt, c->off + (off_t)*done);
+		else
+			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, want - *done }, 1,
+					c->off + (off_t)*done);
+		rest_free(&r);
+		if (n > 0)
+			*done += (size_t)n;
+	}
+	if (*done < want && n != 0) {
+		/* Not at EOF: the rest would block. */
+		errno = saved_errno;
+		return false;
+	}
+	shim_stats_fastpath(*done);
+	errno = saved_errno;
+	*res = (ssize_t)*done;
+	return true;
+}
+
+static ssize_t do_read(const struct rw_call *c)
+{
+	int saved = errno;
+	size_t done = 0;
+	ssize_t want, res;
+
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || (want = wanted(c)) < 0)
+		return real_call(c);
+	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) &&
+	    fast_read(c, (size_t)want, &done, &res, saved))
+		return res;
+	return route(c, (size_t)want, done, saved);
+}
+
+static ssize_t do_write(const struct rw_call *c)
+{
+	ssize_t want;
+
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || (want = wanted(c)) < 0)
+		return real_call(c);
+	return route(c, (size_t)want, 0, errno);
+}
+
+SHIM_API ssize_t pread(int fd, void *buf, size_t count, off_t offset)
+{
+	struct rw_call c = { .fn = FN_PREAD, .fd = fd, .buf = buf, .len = count, .off = offset };
+
+	return do_read(&c);
+}
+
+SHIM_API ssize_t pread64(int fd, void *buf, size_t count, off64_t offset)
+{
+	struct rw_call c = { .fn = FN_PREAD, .fd = fd, .buf = buf, .len = count, .off = offset };
+
+	return do_read(&c);
+}
+
+SHIM_API ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
+{
+	struct rw_call c = { .fn = FN_PWRITE, .fd = fd, .buf = (void *)buf, .len = count, .off = offset };
+
+	return do_write(&c);
+}
+
+SHIM_API ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset)
+{
+	struct rw_call c = { .fn = FN_PWRITE, .fd = fd, .buf = (void *)buf, .len = count, .off = offset };
+
+	return do_write(&c);
+}
+
+SHIM_API ssize_t preadv(int fd, const struct iovec *iov, int iovcnt, off_t offset)
+{
+	struct rw_call c = { .fn = FN_PREADV, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset };
+
+	return do_read(&c);
+}
+
+SHIM_API ssize_t preadv64(int fd, const struct iovec *iov, int iovcnt, off64_t offset)
+{
+	struct rw_call c = { .fn = FN_PREADV, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset };
+
+	return do_read(&c);
+}
+
+SHIM_API ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
+{
+	struct rw_call c = { .fn = FN_PWRITEV, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset };
+
+	return do_write(&c);
+}
+
+SHIM_API ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t offset)
+{
+	struct rw_call c = { .fn = FN_PWRITEV, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset };
+
+	return do_write(&c);
+}
+
+/* Flags change the call's meaning (RWF_APPEND, RWF_NOWAIT, RWF_DSYNC, ...): only 0 is routed. */
+SHIM_API ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags)
+{
+	struct rw_call c = { .fn = FN_PREADV2, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset,
+			     .flags = flags };
+
+	return flags ? real_call(&c) : do_read(&c);
+}
+
+SHIM_API ssize_t preadv64v2(int fd, const struct iovec *iov, int iovcnt, off64_t offset, int flags)
+{
+	return preadv2(fd, iov, iovcnt, offset, flags);
+}
+
+SHIM_API ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags)
+{
+	struct rw_call c = { .fn = FN_PWRITEV2, .fd = fd, .iov = iov, .iovcnt = iovcnt, .off = offset,
+			     .flags = flags };
+
+	return flags ? real_call(&c) : do_write(&c);
+}
+
+SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off64_t offset, int flags)
+{
+	return pwritev2(fd, iov, iovcnt, offset, flags);
+}
