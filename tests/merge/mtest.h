@@ -132,3 +132,92 @@ static inline int direct_refuses_misaligned(int dfd)
 }
 
 #endif
+
+/*
+ * A submit that fails inside flush: a callback that runs while
+ * ioe_context_free() drains (so ioe_submit() says -ESHUTDOWN) uses a merger.
+ * Every event of the run is called back with the error before flush returns.
+ */
+enum { SD_N = 5 };
+
+struct sd_state {
+	struct ioe_merger *m;
+	struct tev t[SD_N + 1];
+	struct tgroup g;
+	atomic_int freeing;
+	int flush_ret, big_ret, done_before_return, fd;
+};
+
+/* Probes live on the heap: an accepted one completes after sd_cb returned. */
+static inline void probe_cb(struct ioe_event *ev, void *arg)
+{
+	struct tev *t = (struct tev *)ev;
+
+	*(ssize_t *)arg = ev->res;
+	free(t->buf);
+	free(t);
+}
+
+static inline void sd_cb(struct ioe_event *ev, void *arg)
+{
+	static ssize_t probe_res;
+	struct sd_state *s = arg;
+
+	(void)ev;
+	while (!atomic_load(&s->freeing))
+		usleep(100);
+	/* Until the context refuses events: a single pending event goes as it is. */
+	for (;;) {
+		struct tev *probe = calloc(1, sizeof(*probe));
+		int r;
+
+		CHECK(probe);
+		tev_prep(probe, NULL, IOE_READ, s->fd, 0, 0);
+		ioe_set_callback(&probe->ev, probe_cb, &probe_res);
+		probe_res = 1;
+		CHECK_EQ(ioe_merger_add(s->m, &probe->ev), 0);
+		r = ioe_merger_flush(s->m);
+		if (r == -ESHUTDOWN) {
+			CHECK_EQ(probe_res, -ESHUTDOWN);	/* called back before flush returned */
+			break;
+		}
+		CHECK_EQ(r, 0);
+		usleep(100);
+	}
+	for (int i = 0; i < SD_N; i++) {
+		tev_prep(&s->t[i], &s->g, IOE_READ, s->fd, 1000, 1000 * i);
+		CHECK_EQ(ioe_merger_add(s->m, &s->t[i].ev), 0);
+	}
+	s->flush_ret = ioe_merger_flush(s->m);
+	s->done_before_return = atomic_load(&s->g.done);
+	/* An event over the limit goes alone, and fails alone: add says so. */
+	tev_prep(&s->t[SD_N], &s->g, IOE_READ, s->fd, 1 << 20, 0);
+	s->big_ret = ioe_merger_add(s->m, &s->t[SD_N].ev);
+}
+
+static inline void t_shutdown(enum ioe_backend b, unsigned int workers)
+{
+	static struct sd_state s;
+	struct ioe_context *ctx = test_context(b, 8, workers);
+	struct ioe_event trig;
+
+	memset(&s, 0, sizeof(s));
+	s.fd = test_file(0);
+	s.m = ioe_merger_new(ctx, s.fd, IOE_READ, IOE_CHAN_READ, 64 * 1024);
+	CHECK(s.m);
+	ioe_prep_fsync(&trig, s.fd);
+	ioe_set_callback(&trig, sd_cb, &s);
+	CHECK_EQ(ioe_submit(ctx, &trig, IOE_CHAN_PRIO), 0);
+	atomic_store(&s.freeing, 1);
+	ioe_context_free(ctx);	/* returns after sd_cb ran */
+	CHECK_EQ(s.flush_ret, -ESHUTDOWN);
+	CHECK_EQ(s.done_before_return, SD_N);
+	CHECK_EQ(s.big_ret, -ESHUTDOWN);
+	CHECK_EQ(atomic_load(&s.g.done), SD_N + 1);
+	check_once(s.t, SD_N + 1);
+	for (int i = 0; i <= SD_N; i++)
+		CHECK_EQ(s.t[i].ev.res, -ESHUTDOWN);
+	ioe_merger_free(s.m);	/* nothing pending: no submit */
+	tev_release(s.t, SD_N + 1);
+	close(s.fd);
+}

@@ -470,6 +470,7 @@ int main(int argc, char **argv)
 		t_nonseq(ctx);
 		ioe_context_free(ctx);
 		t_from_callback(b, workers[i]);
+		t_shutdown(b, workers[i]);
 	}
 	printf("merge tests passed (%s)\n", argv[1]);
 	return 0;

@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 		t_separate(ctx);
 		t_alone(ctx);
 		ioe_context_free(ctx);
+		t_shutdown(b, workers);	/* separate submits failing */
 	}
 	/* The switch really fired (it is behind IOENGINE_FAULT_INJECTION). */
 	CHECK(ioe_fault_count(IOE_FAULT_MERGE_NOMEM) > 0);
