@@ -241,9 +241,14 @@ static bool fast_read(const struct rw_call *c, size_t want, size_t *done, ssize_
 
 	n = nowait_read(c->fd, is_vec(c) ? c->iov : &one, is_vec(c) ? c->iovcnt : 1, c->off);
 	if (n < 0) {
-		if (errno == EOPNOTSUPP)
+		/*
+		 * EAGAIN is the point. Any other error is for the routed path to
+		 * phrase, after a fresh look at the fd: it may have been reused.
+		 * EOPNOTSUPP on a file means its filesystem has no RWF_NOWAIT.
+		 */
+		if (errno != EAGAIN && (shim_fd_refresh(c->fd, -1) & SHIM_FDC_ROUTABLE) &&
+		    errno == EOPNOTSUPP)
 			shim_fd_nowait_bad(c->fd);
-		/* EAGAIN is the point; any other error is for the routed path to phrase. */
 		return false;
 	}
 	*done = (size_t)n;
