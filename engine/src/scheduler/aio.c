@@ -199,10 +199,16 @@ static int user_reap(struct aio_ring *ring, struct io_event *evs, int max)
 	return n;
 }
 
-/* At least one completion: spin on the ring briefly, then sleep in the kernel. */
+/*
+ * Completions: spin on the ring briefly, then sleep in the kernel. The sleep
+ * is bounded: an iocb io_submit() refused was counted in flight first and
+ * never completes, so the caller must re-check the count now and then.
+ * Returns 0 on timeout.
+ */
 static int reap(struct aio_driver *d, struct io_event *evs, int max)
 {
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
 	int n;
 
 	if (d->ring) {
@@ -216,8 +222,8 @@ static int reap(struct aio_driver *d, struct io_event *evs, int max)
 		} while (ioe_now_ns() < deadline);
 	}
 	do {
-		n = io_getevents(d->io_ctx, 1, max, evs, NULL);
-	} while (n == -EINTR || n == 0);
+		n = io_getevents(d->io_ctx, 1, max, evs, &ts);
+	} while (n == -EINTR);
 	return n;
 }
 
@@ -240,7 +246,7 @@ static void *poller_main(void *arg)
 			continue;
 		}
 		n = reap(d, evs, 64);
-		if (n < 0)
+		if (n <= 0)
 			continue;
 		for (i = 0; i < n; i++) {
 			struct aio_slot *s = slot_of(evs[i].obj);
