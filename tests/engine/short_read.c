@@ -27,7 +27,7 @@ static void check_read(struct ioe_context *ctx, int fd, int64_t off, size_t len,
 		verify(a, (size_t)want, (uint64_t)off, 5);
 	/* Nothing written past what was read (O_DIRECT may zero the rest of the
 	 * last block, as pread() does). */
-	for (size_t i = want > 0 ? (size_t)want : 0; i < len && !(fcntl(fd, F_GETFL) & O_DIRECT); i++)
+	for (size_t i = want > 0 ? (size_t)want : 0; i < len && !is_direct(fd); i++)
 		CHECK_EQ(a[i], 0xee);
 	free(a);
 	free(b);
@@ -53,7 +53,7 @@ static void check_readv(struct ioe_context *ctx, int fd, int64_t off, size_t uni
 		for (size_t j = 0; j < iov[i].iov_len; j++, pos++) {
 			if ((ssize_t)pos < want)
 				CHECK_EQ(p[j], pat((uint64_t)off + pos, 5));
-			else if (!(fcntl(fd, F_GETFL) & O_DIRECT))
+			else if (!is_direct(fd))
 				CHECK_EQ(p[j], 0xee);
 		}
 		free(iov[i].iov_base);

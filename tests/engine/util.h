@@ -201,4 +201,47 @@ static inline struct ioe_context *backend_context(enum ioe_backend b, unsigned i
 	return ctx;
 }
 
+/*
+ * An event whose callback blocks until opened. With workers == 0 it holds
+ * the poller: completions pile up unreaped and the submitter runs out of
+ * slots, so a test can queue a backlog in a known state.
+ */
+struct gate {
+	struct ioe_event ev;
+	atomic_int entered, open;
+	char byte;
+};
+
+static inline void gate_cb(struct ioe_event *ev, void *arg)
+{
+	struct gate *g = arg;
+
+	(void)ev;
+	atomic_store(&g->entered, 1);
+	while (!atomic_load(&g->open))
+		usleep(100);
+}
+
+/* Submit a 1-byte read through the gate and wait until it holds the poller. */
+static inline void gate_close(struct ioe_context *ctx, struct gate *g, int fd)
+{
+	atomic_init(&g->entered, 0);
+	atomic_init(&g->open, 0);
+	ioe_prep_read(&g->ev, fd, &g->byte, 1, 0);
+	ioe_set_callback(&g->ev, gate_cb, g);
+	CHECK_EQ(ioe_submit(ctx, &g->ev, IOE_CHAN_READ), 0);
+	while (!atomic_load(&g->entered))
+		usleep(100);
+}
+
+static inline void gate_open(struct gate *g)
+{
+	atomic_store(&g->open, 1);
+}
+
+static inline bool is_direct(int fd)
+{
+	return fcntl(fd, F_GETFL) & O_DIRECT;
+}
+
 #endif
