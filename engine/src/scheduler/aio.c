@@ -29,7 +29,10 @@ struct aio_driver {
 	struct iocb **iocbs;		/* submitter: one round's iocbs */
 	struct ioe_slot_stack free;	/* poller -> submitter */
 	struct aio_ring *ring;		/* completion ring, if its layout is known */
-	_Atomic unsigned int inflight;	/* iocbs the poller has not reaped */
+	/* iocbs the kernel accepted and the poller has not reaped. Counted after
+	 * io_submit() (a refused iocb never completes, and a poller waiting for
+	 * it would hang), so a fast completion can take it below 0 for a moment. */
+	_Atomic int inflight;
 	_Atomic bool submitter_done;
 	struct ioe_waiter poll_wake;
 	struct ioe_cb_batch sub_cbb, poll_cbb;
@@ -97,7 +100,6 @@ static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsign
 		}
 		if (ret < 0) {
 			/* The first one was refused: it will never complete from the kernel. */
-			atomic_fetch_sub_explicit(&d->inflight, 1, memory_order_relaxed);
 			fail(d, slot_of(cbs[0]), ret);
 			ret = 1;
 		} else {
@@ -159,9 +161,8 @@ static void *submitter_main(void *arg)
 				d->iocbs[i] = &s->iocb;
 			}
 			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
-			/* Count first: the poller may reap as soon as the kernel has them. */
-			atomic_fetch_add_explicit(&d->inflight, took, memory_order_relaxed);
-			submit_iocbs(d, d->iocbs, took, submitter_refused);
+			took = submit_iocbs(d, d->iocbs, took, submitter_refused);
+			atomic_fetch_add_explicit(&d->inflight, (int)took, memory_order_relaxed);
 			ioe_wake(&d->poll_wake);
 			continue;
 		}
@@ -178,7 +179,7 @@ static bool poller_ready(void *arg)
 {
 	struct aio_driver *d = arg;
 
-	return atomic_load_explicit(&d->inflight, memory_order_relaxed) ||
+	return atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0 ||
 	       atomic_load_explicit(&d->submitter_done, memory_order_acquire);
 }
 
@@ -199,16 +200,10 @@ static int user_reap(struct aio_ring *ring, struct io_event *evs, int max)
 	return n;
 }
 
-/*
- * Completions: spin on the ring briefly, then sleep in the kernel. The sleep
- * is bounded: an iocb io_submit() refused was counted in flight first and
- * never completes, so the caller must re-check the count now and then.
- * Returns 0 on timeout.
- */
+/* At least one completion: spin on the ring briefly, then sleep in the kernel. */
 static int reap(struct aio_driver *d, struct io_event *evs, int max)
 {
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
 	int n;
 
 	if (d->ring) {
@@ -222,8 +217,8 @@ static int reap(struct aio_driver *d, struct io_event *evs, int max)
 		} while (ioe_now_ns() < deadline);
 	}
 	do {
-		n = io_getevents(d->io_ctx, 1, max, evs, &ts);
-	} while (n == -EINTR);
+		n = io_getevents(d->io_ctx, 1, max, evs, NULL);
+	} while (n == -EINTR || n == 0);
 	return n;
 }
 
@@ -239,7 +234,7 @@ static void *poller_main(void *arg)
 		unsigned int freed = 0, nagain = 0;
 		int n, i;
 
-		if (!atomic_load_explicit(&d->inflight, memory_order_acquire)) {
+		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0) {
 			if (atomic_load_explicit(&d->submitter_done, memory_order_acquire))
 				break;
 			ioe_wait(&d->poll_wake, poller_ready, d);
@@ -264,11 +259,11 @@ static void *poller_main(void *arg)
 			tail = &ev->next_;
 		}
 		*tail = NULL;
-		/* The continuations stay counted in flight. */
-		atomic_fetch_sub_explicit(&d->inflight, (unsigned int)n - nagain, memory_order_relaxed);
 		ioe_poller_deliver(sh, freed, done, &d->poll_cbb);
 		if (nagain)
-			submit_iocbs(d, again, nagain, poller_refused);
+			nagain = submit_iocbs(d, again, nagain, poller_refused);
+		/* The continuations the kernel took stay counted in flight. */
+		atomic_fetch_sub_explicit(&d->inflight, n - (int)nagain, memory_order_relaxed);
 	}
 	return NULL;
 }
