@@ -117,7 +117,8 @@ void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev,
 	if (ioe_event_is_vectored(ev)) {
 		out->buf = NULL;
 		out->iov = p->iov_rest ? p->iov_rest : ev->iov;
-		out->len = p->iov_rest ? (size_t)p->iovcnt_rest : ev->len;
+		/* Fault injection cuts a vectored IO at an iovec boundary. */
+		out->len = ioe_fault_len(p->iov_rest ? (size_t)p->iovcnt_rest : ev->len);
 	} else {
 		size_t len = ev->len - p->done;
 
