@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fork() with the engine running: a parent thread keeps routing IO while the
+ * main thread forks children (and one grandchild each); every process checks
+ * its data and that its IO went through an engine of its own (threads in
+ * this process; the child's stats summary shows routed reads).
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdatomic.h>
+#include <sys/wait.h>
+#include "shim_test.h"
+
+#define CHILDREN	4
+#define BLK		4096
+#define REGION		(16 * BLK)	/* per process */
+#define NPROC		(1 + 2 * CHILDREN)
+
+static int fd;		/* O_DIRECT: always routed, fast path or not */
+static _Atomic bool stop;
+
+static void fill(unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(seed * 31 + i * 13);
+}
+
+/* Write the process's region, read it back, compare; `rounds` times. */
+static void io_rounds(unsigned int who, int rounds)
+{
+	unsigned char *w, *r;
+	off_t base = (off_t)who * REGION;
+
+	CHECK(!posix_memalign((void **)&w, BLK, REGION));
+	CHECK(!posix_memalign((void **)&r, BLK, REGION));
+	for (int i = 0; i < rounds; i++) {
+		fill(w, REGION, who * 1000 + (unsigned int)i);
+		CHECK_EQ(pwrite(fd, w, REGION, base), REGION);
+		for (off_t off = 0; off < REGION; off += BLK)
+			CHECK_EQ(pread(fd, r + off, BLK, base + off), BLK);
+		CHECK(!memcmp(w, r, REGION));
+	}
+	free(w);
+	free(r);
+}
+
+static void *busy(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&stop))
+		io_rounds(0, 1);
+	return NULL;
+}
+
+/* Only the forking thread came along: any engine thread here is ours. */
+static void grandchild(unsigned int who)
+{
+	CHECK_EQ(count_threads("ioe-submit"), 0);
+	io_rounds(who, 20);
+	CHECK_EQ(count_threads("ioe-submit"), 1);
+	exit(0);	/* exit(), not _exit(): the destructor writes the stats line */
+}
+
+static void child(unsigned int who)
+{
+	pid_t gc;
+	int st;
+
+	CHECK_EQ(count_threads("ioe-submit"), 0);
+	gc = fork();
+	CHECK(gc >= 0);
+	if (!gc)
+		grandchild(who + CHILDREN);
+	io_rounds(who, 20);
+	CHECK_EQ(count_threads("ioe-submit"), 1);
+	CHECK_EQ(waitpid(gc, &st, 0), gc);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	exit(0);
+}
+
+/* Every child wrote one summary line with routed reads, from the expected backend. */
+static void check_stats(const char *path, pid_t *pids, int n)
+{
+	const char *want = getenv("IOENGINE_BACKEND");
+	char line[1024];
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		int pid = 0;
+		unsigned long long reads = 0;
+		char backend[32] = "";
+		const char *p = strstr(line, "pid="), *q = strstr(line, "routed_reads="),
+			   *b = strstr(line, "backend=");
+
+		CHECK(p && q && b);
+		sscanf(p, "pid=%d", &pid);
+		sscanf(q, "routed_reads=%llu", &reads);
+		sscanf(b, "backend=%31s", backend);
+		for (int i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			CHECK(reads >= 20 * REGION / BLK);
+			if (want && !strcmp(want, "aio"))
+				CHECK(!strcmp(backend, "aio"));
+			else
+				CHECK(!strcmp(backend, "io_uring"));
+			found++;
+		}
+	}
+	fclose(f);
+	CHECK_EQ(found, n);
+}
+
+int main(void)
+{
+	const char *stats = getenv("IOENGINE_STATS");
+	struct libc_fns libc;
+	char path[4096];
+	pid_t pids[CHILDREN];
+	pthread_t t;
+	int st;
+
+	libc_fns_load(&libc);
+	require_shim(&libc);
+	CHECK(stats && *stats && strcmp(stats, "1"));
+	unlink(stats);
+	snprintf(path, sizeof(path), "%s/shim-fork-XXXXXX", test_dir());
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = open(path, O_RDWR | O_DIRECT);
+	CHECK(fd >= 0);
+	unlink(path);
+	CHECK(!ftruncate(fd, (off_t)NPROC * REGION));
+
+	io_rounds(0, 2);
+	CHECK_EQ(count_threads("ioe-submit"), 1);
+	CHECK(!pthread_create(&t, NULL, busy, NULL));
+	for (int i = 0; i < CHILDREN; i++) {
+		pids[i] = fork();
+		CHECK(pids[i] >= 0);
+		if (!pids[i])
+			child(1 + (unsigned int)i);
+	}
+	for (int i = 0; i < CHILDREN; i++) {
+		CHECK_EQ(waitpid(pids[i], &st, 0), pids[i]);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	atomic_store(&stop, true);
+	CHECK(!pthread_join(t, NULL));
+	/* The parent's engine is untouched by all that. */
+	io_rounds(0, 5);
+	CHECK_EQ(count_threads("ioe-submit"), 1);
+	check_stats(stats, pids, CHILDREN);
+	printf("ok fork: parent and %d children (+%d grandchildren) routed their own IO\n",
+	       CHILDREN, CHILDREN);
+	return 0;
+}
