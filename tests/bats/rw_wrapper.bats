@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+# tools/ioengine-run itself, and the shim's configuration handling.
+load rw_common
+
+@test "ioengine-run --help" {
+	run "$RUN" --help
+	assert_success
+	assert_output --partial "Usage: ioengine-run"
+	assert_output --partial "--no-fastpath"
+}
+
+@test "ioengine-run: unknown option, bad values, no command" {
+	run "$RUN" --frobnicate true
+	assert_failure 2
+	assert_output --partial "unknown option '--frobnicate'"
+	run "$RUN" --depth 0 true
+	assert_failure 2
+	assert_output --partial "--depth must be in 1..4096"
+	run "$RUN" --backend spdk true
+	assert_failure 2
+	run "$RUN" --log loud true
+	assert_failure 2
+	run "$RUN" --depth
+	assert_failure 2
+	run "$RUN" --
+	assert_failure 2
+	assert_output --partial "no command"
+}
+
+@test "ioengine-run: missing command or library" {
+	run -127 "$RUN" -- no-such-command-ioe
+	assert_failure 127
+	assert_output --partial "command not found: no-such-command-ioe"
+	IOENGINE_PRELOAD=/nonexistent/lib.so run -127 "$RUN" true
+	assert_failure 127
+	assert_output --partial "no such file"
+}
+
+@test "ioengine-run: exit status, environment, existing LD_PRELOAD kept" {
+	run "$RUN" -- sh -c 'exit 7'
+	assert_failure 7
+	run "$RUN" --backend aio --depth 8 --workers 2 --no-fastpath --log info -- env
+	assert_success
+	assert_line IOENGINE_BACKEND=aio
+	assert_line IOENGINE_DEPTH=8
+	assert_line IOENGINE_WORKERS=2
+	assert_line IOENGINE_FASTPATH=0
+	assert_line IOENGINE_LOG=info
+	assert_line --regexp '^LD_PRELOAD=/.*/libioengine-preload\.so$'
+	other=$(ldconfig -p | awk '/libm\.so\.6 .*x86-64/ { print $NF; exit }')
+	[ -n "$other" ] || skip "no libm.so.6 to preload"
+	LD_PRELOAD=$other run "$RUN" -- env
+	assert_line --regexp "^LD_PRELOAD=/.*/libioengine-preload\.so $other\$"
+}
+
+@test "bad IOENGINE_* values: one message each, defaults, program works" {
+	OPTS=()
+	IOENGINE_DEPTH=lots IOENGINE_BACKEND=spdk IOENGINE_FASTPATH=maybe IOENGINE_WORKERS=-1 \
+		shim "$PY" -c 'import os; fd = os.open("/etc/hostname", os.O_RDONLY); print(len(os.pread(fd, 1 << 16, 0)) > 0)'
+	assert_success
+	assert_line True
+	assert_line "ioengine: IOENGINE_DEPTH=lots is not a number in 1..4096, using 128"
+	assert_line "ioengine: IOENGINE_BACKEND=spdk is not auto|uring|aio, using auto"
+	assert_line "ioengine: IOENGINE_FASTPATH=maybe is not 0 or 1, using 1"
+	assert_line --partial "IOENGINE_WORKERS=-1 is not a number"
+	[ "$(grep -c '^ioengine: ' <<< "$output")" -eq 4 ]
+	IOENGINE_LOG=chatty run "$RUN" -- "$PY" -c 'print(1)'
+	assert_output --partial "IOENGINE_LOG=chatty is not off|error|warn|info|debug, using warn"
+}
+
+@test "no output at all unless asked" {
+	run "$RUN" -- "$PY" -c 'import os; fd = os.open("/etc/hostname", os.O_RDWR if False else os.O_RDONLY); os.pread(fd, 10, 0); print("x")'
+	assert_success
+	assert_output x
+}
+
+@test "--stats to stderr; --stats=FILE is 0600 and never follows a symlink" {
+	run "$RUN" --stats --no-fastpath -- "$PY" -c 'import os; fd = os.open("/etc/hostname", os.O_RDONLY); os.pread(fd, 10, 0)'
+	assert_success
+	assert_output --regexp '^ioengine: stats pid=[0-9]+ backend=(io_uring|aio) routed_reads=1 '
+	f=$BATS_TEST_TMPDIR/stats.txt
+	run "$RUN" --stats="$f" --no-fastpath -- "$PY" -c 'import os; fd = os.open("/etc/hostname", os.O_RDONLY); os.pread(fd, 10, 0)'
+	assert_success
+	assert_output ""
+	[ "$(stat -c %a "$f")" = 600 ]
+	grep -q 'routed_reads=1 ' "$f"
+	echo precious > "$BATS_TEST_TMPDIR/target"
+	ln -s "$BATS_TEST_TMPDIR/target" "$BATS_TEST_TMPDIR/link"
+	run "$RUN" --stats="$BATS_TEST_TMPDIR/link" -- "$PY" -c 'import os; fd = os.open("/etc/hostname", os.O_RDONLY); os.pread(fd, 10, 0)'
+	assert_success
+	assert_output --partial "cannot open IOENGINE_STATS file"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/target")" precious
+}
