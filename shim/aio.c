@@ -1,0 +1,929 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * POSIX AIO on the engine: aio_read, aio_write, aio_fsync, lio_listio,
+ * aio_error, aio_return, aio_suspend, aio_cancel, aio_init and their 64 names
+ * (on LP64 glibc struct aiocb64 has the layout of struct aiocb).
+ *
+ * State. The result lives where glibc keeps it, in the aiocb's __error_code
+ * and __return_value, so aio_error()/aio_return() are two loads (lock-free,
+ * async-signal-safe) and give the same answer for a request that went to
+ * glibc instead (no engine, a pipe or socket). Everything else is in a
+ * shim-owned record (struct aio_req) from a pool that is never freed. The
+ * aiocb's __abs_prio/__policy (glibc's own bookkeeping fields) carry the
+ * record index and a check word, only as a hint: it is trusted only when the
+ * record says it belongs to that aiocb and is in flight.
+ *
+ * Completion order: result stored, __error_code released, suspenders woken,
+ * then the notification from the record's copy of the sigevent; the aiocb is
+ * never touched after its __error_code leaves EINPROGRESS.
+ *
+ * Ordering: aio_fsync() is held in the shim until every write on its fd
+ * submitted before it has completed; writes and syncs submitted after a held
+ * fsync queue behind it (per-fd FIFO). Held requests are what aio_cancel()
+ * can cancel; the engine has no cancel, so a request it owns is
+ * AIO_NOTCANCELED.
+ *
+ * Deliberate differences from glibc 2.36 (see README):
+ * - the same aiocb submitted again while in flight: -1/EAGAIN, the first
+ *   request is untouched (glibc queues it twice);
+ * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
+ *   limit and reads past the list);
+ * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (a
+ *   plain aio_read/aio_write on one is handed to glibc, which uses read()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "shim.h"
+
+#define SHIM_API __attribute__((visibility("default")))
+
+#define AIO_DEFAULT_MAX		65536
+#define AIO_HARD_MAX		(1u << 20)
+#define CHUNK_SHIFT		10
+#define CHUNK_SIZE		(1u << CHUNK_SHIFT)
+#define HINT_MAGIC		0x5a10c000
+#define FDQ_BUCKETS		256
+
+enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC };
+enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE };
+
+struct lio_group {
+	_Atomic int pending;		/* members not done, +1 while submitting */
+	_Atomic int refs;
+	_Atomic uint32_t done;		/* futex word for LIO_WAIT */
+	_Atomic int failed;
+	int mode;
+	bool has_sev;
+	struct sigevent sev;
+};
+
+struct aio_req {
+	struct ioe_event ev;
+	_Atomic(struct aiocb *) cb;
+	_Atomic uint32_t state;		/* enum req_state */
+	_Atomic int fd;
+	uint32_t idx;
+	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
+	int op;				/* enum req_op */
+	bool counted;			/* counted in its fdq's writes */
+	struct sigevent sev;
+	struct lio_group *group;
+	struct aio_req *fifo_next;	/* held FIFO of its fd */
+	uint64_t t0;
+};
+
+/* Writes in the engine and held requests of one fd. */
+struct fdq {
+	int fd;
+	int writes;
+	struct aio_req *head, *tail;
+	struct fdq *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	struct fdq *list;
+} fdtab[FDQ_BUCKETS];
+
+/* The record pool: chunks published once, records never freed. */
+static struct aio_req *_Atomic chunks[AIO_HARD_MAX / CHUNK_SIZE];
+static _Atomic uint32_t nrecs;			/* records published */
+static _Atomic uint64_t free_head;		/* tag << 32 | (idx + 1) */
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static _Atomic uint32_t outstanding;
+static uint32_t aio_max = AIO_DEFAULT_MAX;
+static bool aio_max_from_env;
+
+/* Every completion bumps done_seq; aio_suspend() sleeps on it. */
+static _Atomic uint32_t done_seq;
+static _Atomic uint32_t suspenders;
+
+static inline struct aio_req *rec_at(uint32_t idx)
+{
+	return &atomic_load_explicit(&chunks[idx >> CHUNK_SHIFT], memory_order_acquire)[idx & (CHUNK_SIZE - 1)];
+}
+
+static void rec_push(struct aio_req *r)
+{
+	uint64_t h = atomic_load_explicit(&free_head, memory_order_relaxed), n;
+
+	do {
+		atomic_store_explicit(&r->next_free, (uint32_t)h, memory_order_relaxed);
+		n = ((h >> 32) + 1) << 32 | (r->idx + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&free_head, &h, n, memory_order_release,
+							memory_order_relaxed));
+}
+
+static int pool_grow(void)
+{
+	uint32_t n, c;
+	struct aio_req *chunk;
+	int ret = 0;
+
+	pthread_mutex_lock(&grow_lock);
+	/* Another thread may have grown it meanwhile: then the caller retries. */
+	if ((uint32_t)atomic_load_explicit(&free_head, memory_order_acquire))
+		goto out;
+	n = atomic_load_explicit(&nrecs, memory_order_relaxed);
+	c = n >> CHUNK_SHIFT;
+	if (c >= AIO_HARD_MAX / CHUNK_SIZE) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	chunk = calloc(CHUNK_SIZE, sizeof(*chunk));
+	if (!chunk) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	for (uint32_t i = 0; i < CHUNK_SIZE; i++)
+		chunk[i].idx = n + i;
+	atomic_store_explicit(&chunks[c], chunk, memory_order_release);
+	atomic_store_explicit(&nrecs, n + CHUNK_SIZE, memory_order_release);
+	for (uint32_t i = CHUNK_SIZE; i-- > 0;)
+		rec_push(&chunk[i]);
+out:
+	pthread_mutex_unlock(&grow_lock);
+	return ret;
+}
+
+/* Tagged head: a record popped and pushed back meanwhile fails the CAS (no ABA). */
+static struct aio_req *rec_pop(void)
+{
+	for (;;) {
+		uint64_t h = atomic_load_explicit(&free_head, memory_order_acquire);
+
+		while ((uint32_t)h) {
+			struct aio_req *r = rec_at((uint32_t)h - 1);
+			uint64_t n = ((h >> 32) + 1) << 32 |
+				     atomic_load_explicit(&r->next_free, memory_order_relaxed);
+
+			if (atomic_compare_exchange_weak_explicit(&free_head, &h, n, memory_order_acquire,
+								  memory_order_acquire))
+				return r;
+		}
+		if (pool_grow())
+			return NULL;
+	}
+}
+
+/* The in-flight record of cb, or NULL (lock-free, allocation-free). */
+static struct aio_req *rec_of(const struct aiocb *cb)
+{
+	uint32_t idx = (uint32_t)cb->__abs_prio;
+	struct aio_req *r;
+
+	if (cb->__policy != (int)(idx ^ HINT_MAGIC) ||
+	    idx >= atomic_load_explicit(&nrecs, memory_order_acquire))
+		return NULL;
+	r = rec_at(idx);
+	if (atomic_load_explicit(&r->cb, memory_order_acquire) != cb ||
+	    atomic_load_explicit(&r->state, memory_order_acquire) == REQ_FREE)
+		return NULL;
+	return r;
+}
+
+static inline int cb_error(const struct aiocb *cb)
+{
+	return __atomic_load_n(&cb->__error_code, __ATOMIC_ACQUIRE);
+}
+
+static void futex_wake_all(_Atomic uint32_t *w)
+{
+	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* ---- notification ---- */
+
+struct notify_thread {
+	void (*fn)(union sigval);
+	union sigval val;
+};
+
+static void *notify_thread_main(void *arg)
+{
+	struct notify_thread nt = *(struct notify_thread *)arg;
+	sigset_t none;
+
+	free(arg);
+	/* Created from an engine thread, which blocks every signal. */
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+	nt.fn(nt.val);
+	return NULL;
+}
+
+static void queue_signal(const struct sigevent *sev, pid_t tid)
+{
+	siginfo_t si;
+	pid_t pid = getpid();
+
+	memset(&si, 0, sizeof(si));
+	si.si_signo = sev->sigev_signo;
+	si.si_code = SI_ASYNCIO;
+	si.si_pid = pid;
+	si.si_uid = getuid();
+	si.si_value = sev->sigev_value;
+	if (tid)
+		syscall(SYS_rt_tgsigqueueinfo, pid, tid, sev->sigev_signo, &si);
+	else
+		syscall(SYS_rt_sigqueueinfo, pid, sev->sigev_signo, &si);
+}
+
+static void notify(const struct sigevent *sev)
+{
+	struct notify_thread *nt;
+	pthread_attr_t def, *attr;
+	pthread_t t;
+	int ds = PTHREAD_CREATE_JOINABLE;
+
+	switch (sev->sigev_notify) {
+	case SIGEV_SIGNAL:
+		queue_signal(sev, 0);
+		break;
+	case SIGEV_THREAD_ID:
+		queue_signal(sev, sev->_sigev_un._tid);
+		break;
+	case SIGEV_THREAD:
+		nt = malloc(sizeof(*nt));
+		if (!nt) {
+			shim_log(SHIM_LOG_ERROR, "aio: SIGEV_THREAD notification lost (no memory)");
+			break;
+		}
+		nt->fn = sev->sigev_notify_function;
+		nt->val = sev->sigev_value;
+		attr = sev->sigev_notify_attributes;
+		if (!attr) {
+			pthread_attr_init(&def);
+			pthread_attr_setdetachstate(&def, PTHREAD_CREATE_DETACHED);
+			attr = &def;
+		}
+		if (pthread_create(&t, attr, notify_thread_main, nt)) {
+			shim_log(SHIM_LOG_ERROR, "aio: SIGEV_THREAD notification lost (no thread)");
+			free(nt);
+		} else if (!pthread_attr_getdetachstate(attr, &ds) && ds == PTHREAD_CREATE_JOINABLE) {
+			pthread_detach(t);	/* nobody can join it */
+		}
+		if (attr == &def)
+			pthread_attr_destroy(&def);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- lio_listio groups ---- */
+
+static void group_put(struct lio_group *g)
+{
+	if (atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+		free(g);
+}
+
+static void group_member_done(struct lio_group *g, bool failed)
+{
+	if (failed)
+		atomic_store_explicit(&g->failed, 1, memory_order_relaxed);
+	if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1) {
+		if (g->mode == LIO_WAIT) {
+			atomic_store_explicit(&g->done, 1, memory_order_release);
+			futex_wake_all(&g->done);
+		} else if (g->has_sev) {
+			notify(&g->sev);
+		}
+	}
+	group_put(g);
+}
+
+/* ---- per-fd ordering ---- */
+
+static struct fdq *fdq_get(unsigned int b, int fd)
+{
+	struct fdq *q;
+
+	for (q = fdtab[b].list; q; q = q->next)
+		if (q->fd == fd)
+			return q;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->fd = fd;
+	q->next = fdtab[b].list;
+	fdtab[b].list = q;
+	return q;
+}
+
+static inline unsigned int fdq_bucket(int fd)
+{
+	return (unsigned int)fd % FDQ_BUCKETS;
+}
+
+/*
+ * Under the bucket lock: move what may now go to the engine off the held
+ * FIFO onto *out: writes always, an fsync once no earlier write is out.
+ */
+static void fdq_release(struct fdq *q, struct aio_req **out)
+{
+	struct aio_req **tail = out;
+
+	while (*tail)
+		tail = &(*tail)->fifo_next;
+	while (q->head) {
+		struct aio_req *r = q->head;
+
+		if (r->op != OP_WRITE && q->writes)
+			break;
+		q->head = r->fifo_next;
+		if (!q->head)
+			q->tail = NULL;
+		r->fifo_next = NULL;
+		if (r->op == OP_WRITE) {
+			q->writes++;
+			r->counted = true;
+		}
+		atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_relaxed);
+		*tail = r;
+		tail = &r->fifo_next;
+	}
+}
+
+static void engine_submit(struct aio_req *r);
+static void complete(struct aio_req *r, ssize_t res);
+
+static void submit_list(struct aio_req *r)
+{
+	while (r) {
+		struct aio_req *next = r->fifo_next;
+
+		r->fifo_next = NULL;
+		engine_submit(r);
+		r = next;
+	}
+}
+
+static void write_done(int fd)
+{
+	unsigned int b = fdq_bucket(fd);
+	struct aio_req *go = NULL;
+	struct fdq *q;
+
+	pthread_mutex_lock(&fdtab[b].lock);
+	q = fdq_get(b, fd);
+	if (q) {
+		q->writes--;
+		fdq_release(q, &go);
+	}
+	pthread_mutex_unlock(&fdtab[b].lock);
+	submit_list(go);
+}
+
+/* ---- completion ---- */
+
+static void release_rec(struct aio_req *r)
+{
+	atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
+	rec_push(r);
+	atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+}
+
+static void complete(struct aio_req *r, ssize_t res)
+{
+	struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
+	struct lio_group *g = r->group;
+	struct sigevent sev = r->sev;
+	int err = res < 0 ? (int)-res : 0;
+
+	if (shim_stats_on && res >= 0)
+		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
+				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
+				  (size_t)res, shim_now_ns() - r->t0);
+	cb->__return_value = res < 0 ? -1 : res;
+	/* Release: the result is visible to whoever sees the error code change. */
+	__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
+	/* From here on cb may be reused or freed by the program. */
+	atomic_fetch_add(&done_seq, 1);
+	if (atomic_load(&suspenders))
+		futex_wake_all(&done_seq);
+	if (r->counted)
+		write_done(r->ev.fd);
+	release_rec(r);
+	notify(&sev);
+	if (g)
+		group_member_done(g, err != 0);
+}
+
+static void on_engine_done(struct ioe_event *ev, void *arg)
+{
+	struct aio_req *r = arg;
+
+	(void)ev;
+	/* A pipe or socket: glibc's implementation reads it with read(); hand it over. */
+	if (r->ev.res == -ESPIPE && !r->group && (r->op == OP_READ || r->op == OP_WRITE)) {
+		struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
+		int op = r->op;
+
+		if (r->counted)
+			write_done(r->ev.fd);
+		release_rec(r);
+		shim_stats_fallback();
+		if ((op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb)) < 0) {
+			cb->__return_value = -1;
+			__atomic_store_n(&cb->__error_code, errno, __ATOMIC_RELEASE);
+			atomic_fetch_add(&done_seq, 1);
+			if (atomic_load(&suspenders))
+				futex_wake_all(&done_seq);
+		}
+		return;
+	}
+	complete(r, r->ev.res);
+}
+
+static void engine_submit(struct aio_req *r)
+{
+	struct ioe_context *ctx = shim_engine();
+	int ret = ctx ? ioe_submit(ctx, &r->ev, r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE)
+		      : -ESHUTDOWN;
+
+	if (ret)
+		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
+}
+
+/* ---- submission ---- */
+
+static uint32_t effective_max(void)
+{
+	return aio_max;
+}
+
+/* Returns 0, or -errno for the call itself (the aiocb then carries it as glibc does). */
+static int submit(struct aiocb *cb, int op, struct lio_group *g)
+{
+	struct aio_req *r;
+	unsigned int b;
+	struct fdq *q;
+	size_t len;
+
+	if (op == OP_READ || op == OP_WRITE) {
+		if (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX) {
+			cb->__return_value = -1;
+			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
+			return -EINVAL;
+		}
+	}
+	/* Still in flight (its result not out yet): the first request is left alone. */
+	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
+		return -EAGAIN;
+	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	r = rec_pop();
+	if (!r) {
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+		return -EAGAIN;
+	}
+	r->op = op;
+	r->counted = false;
+	r->group = g;
+	r->fifo_next = NULL;
+	r->sev = cb->aio_sigevent;
+	r->t0 = shim_stats_on ? shim_now_ns() : 0;
+	/* The kernel moves at most MAX_RW_COUNT anyway; the engine refuses > SSIZE_MAX. */
+	len = cb->aio_nbytes > SSIZE_MAX ? SSIZE_MAX : cb->aio_nbytes;
+	switch (op) {
+	case OP_READ:
+		ioe_prep_read(&r->ev, cb->aio_fildes, (void *)cb->aio_buf, len, cb->aio_offset);
+		break;
+	case OP_WRITE:
+		ioe_prep_write(&r->ev, cb->aio_fildes, (const void *)cb->aio_buf, len, cb->aio_offset);
+		break;
+	case OP_FSYNC:
+		ioe_prep_fsync(&r->ev, cb->aio_fildes);
+		break;
+	default:
+		ioe_prep_fdatasync(&r->ev, cb->aio_fildes);
+		break;
+	}
+	ioe_set_callback(&r->ev, on_engine_done, r);
+	if (g) {
+		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+	}
+	cb->__return_value = 0;
+	__atomic_store_n(&cb->__error_code, EINPROGRESS, __ATOMIC_RELAXED);
+	cb->__abs_prio = (int)r->idx;
+	cb->__policy = (int)(r->idx ^ HINT_MAGIC);
+	atomic_store_explicit(&r->fd, cb->aio_fildes, memory_order_relaxed);
+	atomic_store_explicit(&r->cb, cb, memory_order_relaxed);
+	atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_release);
+
+	if (op == OP_READ) {
+		engine_submit(r);
+		return 0;
+	}
+	b = fdq_bucket(cb->aio_fildes);
+	pthread_mutex_lock(&fdtab[b].lock);
+	q = fdq_get(b, cb->aio_fildes);
+	if (q && (q->head || (op != OP_WRITE && q->writes))) {
+		atomic_store_explicit(&r->state, REQ_HELD, memory_order_release);
+		if (q->tail)
+			q->tail->fifo_next = r;
+		else
+			q->head = r;
+		q->tail = r;
+		r = NULL;
+	} else if (q && op == OP_WRITE) {
+		q->writes++;
+		r->counted = true;
+	}
+	pthread_mutex_unlock(&fdtab[b].lock);
+	if (r)
+		engine_submit(r);	/* without an fdq (no memory): unordered, still correct per request */
+	return 0;
+}
+
+static int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+static int rw(struct aiocb *cb, int op)
+{
+	int ret;
+
+	if (!shim_engine()) {
+		shim_stats_fallback();
+		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
+	}
+	ret = submit(cb, op, NULL);
+	return ret ? fail(-ret) : 0;
+}
+
+SHIM_API int aio_read(struct aiocb *cb)
+{
+	return rw(cb, OP_READ);
+}
+
+SHIM_API int aio_write(struct aiocb *cb)
+{
+	return rw(cb, OP_WRITE);
+}
+
+SHIM_API int aio_fsync(int op, struct aiocb *cb)
+{
+	int ret;
+
+	if (!shim_engine()) {
+		shim_stats_fallback();
+		return shim_real.aio_fsync(op, cb);
+	}
+	if (op != O_SYNC && op != O_DSYNC)
+		return fail(EINVAL);
+	/* glibc checks the fd in the call, not in aio_error(). */
+	if (fcntl(cb->aio_fildes, F_GETFL) < 0)
+		return fail(EBADF);
+	ret = submit(cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC, NULL);
+	return ret ? fail(-ret) : 0;
+}
+
+SHIM_API int aio_error(const struct aiocb *cb)
+{
+	return cb_error(cb);
+}
+
+SHIM_API ssize_t aio_return(struct aiocb *cb)
+{
+	/* Like glibc: the stored result, as often as asked. */
+	return cb->__return_value;
+}
+
+/* ---- aio_suspend ---- */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The foreign (glibc's) requests in a mixed list are polled at this interval. */
+#define SUSPEND_POLL_NS 1000000u
+
+SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct timespec *timeout)
+{
+	uint64_t deadline = 0;
+	int saved = errno;
+
+	if (timeout) {
+		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
+			return fail(EINVAL);
+		deadline = mono_ns() + (uint64_t)timeout->tv_sec * 1000000000u + (uint64_t)timeout->tv_nsec;
+	}
+	for (;;) {
+		int ours = 0, foreign = 0;
+		uint32_t seq;
+		uint64_t wake_at;
+		struct timespec abs, *absp = NULL;
+		long rc;
+
+		/* Seq_cst pair with complete(): either we see its result or it sees us. */
+		atomic_fetch_add(&suspenders, 1);
+		seq = atomic_load(&done_seq);
+		for (int i = 0; i < n; i++) {
+			if (!list[i])
+				continue;
+			if (cb_error(list[i]) != EINPROGRESS)
+				goto done;
+			if (rec_of(list[i]))
+				ours++;
+			else if (cb_error(list[i]) != EINPROGRESS)
+				goto done;	/* ours, finished between the two looks */
+			else
+				foreign++;
+		}
+		if (!ours) {
+			atomic_fetch_sub(&suspenders, 1);
+			if (!foreign)
+				return 0;	/* glibc: nothing in progress is not an error */
+			if (timeout) {
+				uint64_t now = mono_ns();
+				struct timespec rel = { 0, 0 };
+
+				if (now < deadline) {
+					rel.tv_sec = (time_t)((deadline - now) / 1000000000u);
+					rel.tv_nsec = (long)((deadline - now) % 1000000000u);
+				}
+				return shim_real.aio_suspend(list, n, &rel);
+			}
+			return shim_real.aio_suspend(list, n, NULL);
+		}
+		wake_at = deadline;
+		if (foreign) {
+			uint64_t poll = mono_ns() + SUSPEND_POLL_NS;
+
+			if (!wake_at || poll < wake_at)
+				wake_at = poll;
+		}
+		if (wake_at) {
+			abs.tv_sec = (time_t)(wake_at / 1000000000u);
+			abs.tv_nsec = (long)(wake_at % 1000000000u);
+			absp = &abs;
+		}
+		rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
+			     FUTEX_BITSET_MATCH_ANY);
+		atomic_fetch_sub(&suspenders, 1);
+		if (rc < 0 && errno == EINTR)
+			return -1;
+		if (deadline && mono_ns() >= deadline) {
+			/* One last look: a completion may have raced the timeout. */
+			for (int i = 0; i < n; i++)
+				if (list[i] && cb_error(list[i]) != EINPROGRESS) {
+					errno = saved;
+					return 0;
+				}
+			return fail(EAGAIN);
+		}
+		errno = saved;
+		continue;
+done:
+		atomic_fetch_sub(&suspenders, 1);
+		return 0;
+	}
+}
+
+/* ---- aio_cancel ---- */
+
+static bool cancel_match(struct aio_req *r, int fd, const struct aiocb *cb)
+{
+	return cb ? atomic_load_explicit(&r->cb, memory_order_relaxed) == cb : r->ev.fd == fd;
+}
+
+/* Take the matching held requests of fd off its FIFO; the released ones go on *go. */
+static struct aio_req *take_held(int fd, const struct aiocb *cb, struct aio_req **go)
+{
+	unsigned int b = fdq_bucket(fd);
+	struct aio_req *got = NULL, **gt = &got, **pp;
+	struct fdq *q;
+
+	pthread_mutex_lock(&fdtab[b].lock);
+	for (q = fdtab[b].list; q && q->fd != fd; q = q->next)
+		;
+	if (q) {
+		pp = &q->head;
+		q->tail = NULL;
+		while (*pp) {
+			struct aio_req *r = *pp;
+
+			if (cancel_match(r, fd, cb)) {
+				*pp = r->fifo_next;
+				r->fifo_next = NULL;
+				*gt = r;
+				gt = &r->fifo_next;
+			} else {
+				q->tail = r;
+				pp = &r->fifo_next;
+			}
+		}
+		fdq_release(q, go);
+	}
+	pthread_mutex_unlock(&fdtab[b].lock);
+	return got;
+}
+
+SHIM_API int aio_cancel(int fd, struct aiocb *cb)
+{
+	struct aio_req *got, *go = NULL;
+	int result = AIO_ALLDONE, real = -1;
+	uint32_t n;
+	bool cancelled = false, busy = false;
+
+	if (!shim_engine()) {
+		shim_stats_fallback();
+		return shim_real.aio_cancel(fd, cb);
+	}
+	if (fcntl(fd, F_GETFL) < 0)
+		return fail(EBADF);
+	if (cb && cb->aio_fildes != fd)
+		return fail(EINVAL);
+	if (cb && cb_error(cb) != EINPROGRESS)
+		return AIO_ALLDONE;
+
+	got = take_held(fd, cb, &go);
+	while (got) {
+		struct aio_req *next = got->fifo_next;
+
+		got->fifo_next = NULL;
+		complete(got, -ECANCELED);
+		cancelled = true;
+		got = next;
+	}
+	submit_list(go);
+
+	/* What is left of ours on fd is with the engine. */
+	if (cb) {
+		if (!cancelled && cb_error(cb) == EINPROGRESS) {
+			if (rec_of(cb))
+				busy = true;
+			else
+				real = shim_real.aio_cancel(fd, cb);	/* glibc's own request */
+		}
+	} else {
+		n = atomic_load_explicit(&nrecs, memory_order_acquire);
+		for (uint32_t i = 0; i < n && !busy; i++) {
+			struct aio_req *r = rec_at(i);
+
+			if (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_FREE &&
+			    atomic_load_explicit(&r->fd, memory_order_relaxed) == fd)
+				busy = true;
+		}
+		real = shim_real.aio_cancel(fd, NULL);
+	}
+	if (real == AIO_NOTCANCELED)
+		busy = true;
+	else if (real == AIO_CANCELED)
+		cancelled = true;
+	if (busy)
+		result = AIO_NOTCANCELED;
+	else if (cancelled)
+		result = AIO_CANCELED;
+	return result;
+}
+
+/* ---- lio_listio ---- */
+
+SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sev)
+{
+	struct lio_group *g;
+	int ret = 0, err = 0;
+	bool failed;
+
+	if (!shim_engine()) {
+		shim_stats_fallback();
+		return shim_real.lio_listio(mode, list, nent, sev);
+	}
+	if (mode != LIO_WAIT && mode != LIO_NOWAIT)
+		return fail(EINVAL);
+	if (nent > 0 && (uint32_t)nent > effective_max())
+		return fail(EINVAL);
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return fail(EAGAIN);
+	g->mode = mode;
+	atomic_init(&g->pending, 1);
+	atomic_init(&g->refs, mode == LIO_WAIT ? 2 : 1);
+	if (mode == LIO_NOWAIT && sev && sev->sigev_notify != SIGEV_NONE) {
+		g->has_sev = true;
+		g->sev = *sev;
+	}
+	for (int i = 0; i < nent; i++) {
+		struct aiocb *cb = list[i];
+		int r;
+
+		if (!cb || cb->aio_lio_opcode == LIO_NOP)
+			continue;
+		if (cb->aio_lio_opcode != LIO_READ && cb->aio_lio_opcode != LIO_WRITE) {
+			/* glibc: the request fails (EINVAL in aio_error), counting as an IO error. */
+			cb->__return_value = -1;
+			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
+			atomic_store_explicit(&g->failed, 1, memory_order_relaxed);
+			continue;
+		}
+		r = submit(cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
+		if (r) {
+			ret = -1;
+			err = -r;
+		}
+	}
+	/* Drop the submitting guard: the group may complete now. */
+	group_member_done(g, false);
+	if (mode == LIO_NOWAIT)
+		return ret ? fail(err) : 0;
+	while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
+		if (syscall(SYS_futex, &g->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0) < 0 && errno == EINTR) {
+			group_put(g);
+			return -1;
+		}
+	}
+	failed = atomic_load_explicit(&g->failed, memory_order_relaxed);
+	group_put(g);
+	if (failed)
+		return fail(EIO);
+	return ret ? fail(err) : 0;
+}
+
+SHIM_API void aio_init(const struct aioinit *init)
+{
+	/* aio_num: how many requests the program expects at once; never lowers the limit. */
+	if (!aio_max_from_env && init->aio_num > 0 && (uint32_t)init->aio_num > aio_max)
+		aio_max = (uint32_t)init->aio_num > AIO_HARD_MAX ? AIO_HARD_MAX : (uint32_t)init->aio_num;
+	if (shim_real.aio_init)
+		shim_real.aio_init(init);
+}
+
+/*
+ * The 64 names: same layout on LP64, so the same code. <aio.h> declares them
+ * with struct aiocb64, so the aliases are made at the assembler level.
+ */
+#define AIO_ALIAS64(name) __asm__(".globl " #name "64\n.set " #name "64, " #name)
+AIO_ALIAS64(aio_read);
+AIO_ALIAS64(aio_write);
+AIO_ALIAS64(aio_error);
+AIO_ALIAS64(aio_return);
+AIO_ALIAS64(aio_suspend);
+AIO_ALIAS64(aio_cancel);
+AIO_ALIAS64(aio_fsync);
+AIO_ALIAS64(lio_listio);
+_Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 is aiocb on this ABI");
+
+/* ---- process lifecycle ---- */
+
+static void aio_atfork_child(void)
+{
+	/* The parent's requests are not ours: forget them (their records leak). */
+	for (unsigned int i = 0; i < FDQ_BUCKETS; i++) {
+		pthread_mutex_init(&fdtab[i].lock, NULL);
+		fdtab[i].list = NULL;
+	}
+	pthread_mutex_init(&grow_lock, NULL);
+	for (unsigned int c = 0; c < AIO_HARD_MAX / CHUNK_SIZE; c++)
+		atomic_store_explicit(&chunks[c], NULL, memory_order_relaxed);
+	atomic_store(&nrecs, 0);
+	atomic_store(&free_head, 0);
+	atomic_store(&outstanding, 0);
+	atomic_store(&suspenders, 0);
+}
+
+__attribute__((constructor)) static void aio_setup(void)
+{
+	const char *v = getenv("IOENGINE_AIO_MAX");
+
+	for (unsigned int i = 0; i < FDQ_BUCKETS; i++)
+		pthread_mutex_init(&fdtab[i].lock, NULL);
+	if (v && *v) {
+		char *end;
+		unsigned long n;
+
+		errno = 0;
+		n = strtoul(v, &end, 10);
+		if (errno || *end || !n || n > AIO_HARD_MAX)
+			shim_log(SHIM_LOG_WARN, "IOENGINE_AIO_MAX=%s: want 1..%u, using %u", v,
+				 AIO_HARD_MAX, AIO_DEFAULT_MAX);
+		else {
+			aio_max = (uint32_t)n;
+			aio_max_from_env = true;
+		}
+	}
+	pthread_atfork(NULL, NULL, aio_atfork_child);
+}
