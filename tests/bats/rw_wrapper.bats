@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tools/ioengine-run itself, and the shim's configuration handling.
 load rw_common
+bats_require_minimum_version 1.5.0
 
 @test "ioengine-run --help" {
 	run "$RUN" --help
