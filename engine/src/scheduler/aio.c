@@ -72,6 +72,7 @@ static void prep_iocb(struct aio_slot *s)
 			io_prep_pwrite(cb, ev->fd, p.buf, p.len, p.offset);
 	}
 	cb->data = s;
+	ioe_kernel_handoff_release(s);
 }
 
 static struct aio_slot *slot_of(struct iocb *cb)
@@ -244,8 +245,11 @@ static void *poller_main(void *arg)
 		if (n <= 0)
 			continue;
 		for (i = 0; i < n; i++) {
-			struct aio_slot *s = slot_of(evs[i].obj);
-			struct ioe_event *ev = s->ev;
+			struct aio_slot *s = evs[i].data;	/* the kernel's copy of iocb.data */
+			struct ioe_event *ev;
+
+			ioe_kernel_handoff_acquire(s);
+			ev = s->ev;
 
 			if (!ioe_progress_update(&s->prog, ev, ioe_fault_result((long)evs[i].res))) {
 				prep_iocb(s);

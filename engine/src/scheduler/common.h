@@ -100,6 +100,20 @@ static inline bool ioe_slot_stack_empty(struct ioe_slot_stack *s)
 	return !s->local && !atomic_load_explicit(&s->shared, memory_order_relaxed);
 }
 
+/*
+ * A slot goes submitter -> kernel -> poller: the kernel orders the two sides,
+ * but ThreadSanitizer cannot see that, so TSan builds are told explicitly.
+ */
+#ifdef __SANITIZE_THREAD__
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define ioe_kernel_handoff_release(p) __tsan_release(p)
+#define ioe_kernel_handoff_acquire(p) __tsan_acquire(p)
+#else
+#define ioe_kernel_handoff_release(p) ((void)(p))
+#define ioe_kernel_handoff_acquire(p) ((void)(p))
+#endif
+
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 

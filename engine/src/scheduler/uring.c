@@ -57,6 +57,7 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 			io_uring_prep_write(sqe, ev->fd, p.buf, (unsigned int)p.len, (__u64)p.offset);
 	}
 	io_uring_sqe_set_data(sqe, s);
+	ioe_kernel_handoff_release(s);
 }
 
 /*
@@ -175,7 +176,10 @@ static void *poller_main(void *arg)
 		}
 		for (i = 0; i < n; i++) {
 			struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
-			struct ioe_event *ev = s->ev;
+			struct ioe_event *ev;
+
+			ioe_kernel_handoff_acquire(s);
+			ev = s->ev;
 
 			if (!ioe_progress_update(&s->prog, ev, ioe_fault_result(cqes[i]->res))) {
 				ioe_slot_push(&d->retry, &s->link);
