@@ -806,7 +806,7 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sev)
 {
 	struct lio_group *g;
-	int ret = 0, err = 0;
+	int ret = 0, err = 0, members = 0;
 	bool failed;
 
 	if (!shim_engine()) {
@@ -838,12 +838,15 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 			cb->__return_value = -1;
 			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
 			atomic_store_explicit(&g->failed, 1, memory_order_relaxed);
+			members++;
 			continue;
 		}
 		r = submit(cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
 		if (r) {
 			ret = -1;
 			err = -r;
+		} else {
+			members++;
 		}
 	}
 	/* Drop the submitting guard: the group may complete now. */
@@ -858,7 +861,8 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 	}
 	failed = atomic_load_explicit(&g->failed, memory_order_relaxed);
 	group_put(g);
-	if (failed)
+	/* glibc: once it waited for anything, any failure (even a refused request) is EIO. */
+	if (members && (failed || ret))
 		return fail(EIO);
 	return ret ? fail(err) : 0;
 }

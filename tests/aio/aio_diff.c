@@ -1,0 +1,834 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * POSIX AIO scenarios that print a canonical transcript: run once against
+ * glibc and once under libioengine-preload.so (run_diff.sh compares them).
+ * Only what both implementations must agree on is printed; outcomes that
+ * legitimately differ (cancellation races) are checked against the allowed
+ * set here and printed as one verdict line.
+ *
+ * Usage: aio_diff DIR [shim-only]
+ */
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SIG_NOTE (SIGRTMIN + 1)
+#define BS 4096
+
+static const char *dir;
+static int nfile;
+
+#define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
+#define DIE(...) do { printf("FATAL %s:%d: ", __FILE__, __LINE__); OUT(__VA_ARGS__); exit(1); } while (0)
+
+static int new_file(int flags, size_t size)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/aio-diff-%d-%d", dir, (int)getpid(), nfile++);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | flags, 0600);
+	if (fd < 0)
+		DIE("open %s: %s", path, strerror(errno));
+	unlink(path);
+	if (size) {
+		char *b = malloc(size);
+
+		for (size_t i = 0; i < size; i++)
+			b[i] = (char)(i * 7 + 3);
+		if (pwrite(fd, b, size, 0) != (ssize_t)size)
+			DIE("fill");
+		free(b);
+	}
+	return fd;
+}
+
+static void prep(struct aiocb *cb, int fd, void *buf, size_t n, off_t off)
+{
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_fildes = fd;
+	cb->aio_buf = buf;
+	cb->aio_nbytes = n;
+	cb->aio_offset = off;
+	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
+}
+
+static int wait_one(struct aiocb *cb)
+{
+	const struct aiocb *l[1] = { cb };
+	struct timespec ts = { 10, 0 };
+
+	while (aio_error(cb) == EINPROGRESS)
+		if (aio_suspend(l, 1, &ts) && errno == EAGAIN)
+			DIE("request did not complete in 10 s");
+	return aio_error(cb);
+}
+
+#define CALL(expr) do { \
+	errno = 0; \
+	long r_ = (long)(expr); \
+	OUT("  %s = %ld%s%s", #expr, r_, r_ < 0 ? " errno=" : "", r_ < 0 ? strerrorname_np(errno) : ""); \
+} while (0)
+
+static const char *ename(int e)
+{
+	return e == 0 ? "0" : e == EINPROGRESS ? "EINPROGRESS" : strerrorname_np(e);
+}
+
+static void show(const char *what, struct aiocb *cb)
+{
+	int e = wait_one(cb);
+
+	OUT("  %s: error=%s return=%zd", what, ename(e), aio_return(cb));
+}
+
+/* ---- notifications ---- */
+
+static _Atomic int sig_count, sig_code_ok, sig_val, sig_visible, sig_in_tid;
+static struct aiocb *sig_cb;
+static pid_t main_tid;
+
+static void note_handler(int s, siginfo_t *si, void *u)
+{
+	(void)s;
+	(void)u;
+	atomic_fetch_add(&sig_count, 1);
+	atomic_store(&sig_code_ok, si->si_code == SI_ASYNCIO && si->si_pid == getpid());
+	atomic_store(&sig_val, si->si_value.sival_int);
+	atomic_store(&sig_visible, sig_cb && aio_error(sig_cb) != EINPROGRESS);
+	atomic_store(&sig_in_tid, (pid_t)syscall(SYS_gettid) == main_tid);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Wait until *c reaches want (or 5 s), then a little longer to catch duplicates. */
+static int settle(_Atomic int *c, int want)
+{
+	for (int i = 0; i < 5000 && atomic_load(c) < want; i++)
+		sleep_ms(1);
+	sleep_ms(30);
+	return atomic_load(c);
+}
+
+static void sc_notify_signal(void)
+{
+	static char buf[BS];
+	struct aiocb cb;
+	int fd = new_file(0, 8192), n;
+
+	OUT("notify_signal");
+	prep(&cb, fd, buf, BS, 0);
+	cb.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+	cb.aio_sigevent.sigev_signo = SIG_NOTE;
+	cb.aio_sigevent.sigev_value.sival_int = 1234;
+	atomic_store(&sig_count, 0);
+	sig_cb = &cb;
+	CALL(aio_read(&cb));
+	n = settle(&sig_count, 1);
+	OUT("  count=%d code_ok=%d value=%d visible=%d", n, atomic_load(&sig_code_ok),
+	    atomic_load(&sig_val), atomic_load(&sig_visible));
+	show("read", &cb);
+
+	sig_cb = NULL;
+	close(fd);
+}
+
+static _Atomic int thr_count, thr_val, thr_visible, thr_stack_ok;
+static struct aiocb *thr_cb;
+
+static void note_thread(union sigval v)
+{
+	pthread_attr_t a;
+	size_t ss = 0;
+
+	if (!pthread_getattr_np(pthread_self(), &a)) {
+		pthread_attr_getstacksize(&a, &ss);
+		pthread_attr_destroy(&a);
+	}
+	atomic_store(&thr_stack_ok, ss >= 1024 * 1024);
+	atomic_store(&thr_visible, thr_cb && aio_error(thr_cb) != EINPROGRESS);
+	atomic_store(&thr_val, v.sival_int);
+	atomic_fetch_add(&thr_count, 1);
+}
+
+static void sc_notify_thread(void)
+{
+	static char buf[BS];
+	struct aiocb cb;
+	pthread_attr_t attr;
+	int fd = new_file(0, 8192), n;
+
+	OUT("notify_thread");
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 2 * 1024 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	prep(&cb, fd, buf, BS, 0);
+	cb.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	cb.aio_sigevent.sigev_notify_function = note_thread;
+	cb.aio_sigevent.sigev_notify_attributes = &attr;
+	cb.aio_sigevent.sigev_value.sival_int = 99;
+	atomic_store(&thr_count, 0);
+	thr_cb = &cb;
+	CALL(aio_read(&cb));
+	n = settle(&thr_count, 1);
+	OUT("  count=%d value=%d visible=%d stack_ok=%d", n, atomic_load(&thr_val),
+	    atomic_load(&thr_visible), atomic_load(&thr_stack_ok));
+	show("read", &cb);
+	/* No attributes. */
+	prep(&cb, fd, buf, BS, 0);
+	cb.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	cb.aio_sigevent.sigev_notify_function = note_thread;
+	cb.aio_sigevent.sigev_value.sival_int = 98;
+	atomic_store(&thr_count, 0);
+	CALL(aio_write(&cb));
+	n = settle(&thr_count, 1);
+	OUT("  count=%d value=%d visible=%d", n, atomic_load(&thr_val),
+	    atomic_load(&thr_visible));
+	show("write", &cb);
+	thr_cb = NULL;
+	/* SIGEV_NONE: nothing arrives. */
+	prep(&cb, fd, buf, BS, 0);
+	atomic_store(&sig_count, 0);
+	atomic_store(&thr_count, 0);
+	CALL(aio_read(&cb));
+	show("none", &cb);
+	sleep_ms(20);
+	OUT("  none: signals=%d threads=%d", atomic_load(&sig_count), atomic_load(&thr_count));
+	pthread_attr_destroy(&attr);
+	close(fd);
+}
+
+/* ---- results and validation ---- */
+
+static void sc_rw(void)
+{
+	static char w[3 * BS], r[3 * BS];
+	struct aiocb a, b;
+	int fd = new_file(0, 0), ro, wo;
+
+	OUT("rw");
+	for (size_t i = 0; i < sizeof(w); i++)
+		w[i] = (char)(i * 13 + 1);
+	prep(&a, fd, w, sizeof(w), 0);
+	CALL(aio_write(&a));
+	show("write", &a);
+	prep(&b, fd, r, sizeof(r), 0);
+	CALL(aio_read(&b));
+	show("read", &b);
+	OUT("  data %s", memcmp(w, r, sizeof(w)) ? "differs" : "same");
+	prep(&b, fd, r, sizeof(r), 2 * BS);
+	CALL(aio_read64((struct aiocb64 *)&b));
+	show("short read at EOF", &b);
+	prep(&b, fd, r, BS, 1 << 20);
+	CALL(aio_read(&b));
+	show("read past EOF", &b);
+	prep(&b, fd, r, 0, 0);
+	CALL(aio_read(&b));
+	show("zero-length read", &b);
+	OUT("  aio_return again = %zd", aio_return(&b));
+
+	OUT("validation");
+	prep(&b, fd, r, 100, -1);
+	CALL(aio_read(&b));
+	show("negative offset", &b);
+	prep(&b, fd, r, 100, 0);
+	b.aio_reqprio = -1;
+	CALL(aio_read(&b));
+	OUT("  aio_error=%s aio_return=%zd", ename(aio_error(&b)), aio_return(&b));
+	prep(&b, fd, r, 100, 0);
+	b.aio_reqprio = AIO_PRIO_DELTA_MAX + 1;
+	CALL(aio_write(&b));
+	OUT("  aio_error=%s", ename(aio_error(&b)));
+	prep(&b, fd, r, 100, 0);
+	b.aio_reqprio = AIO_PRIO_DELTA_MAX;
+	CALL(aio_read(&b));
+	show("max reqprio", &b);
+	prep(&b, 999, r, 100, 0);
+	CALL(aio_read(&b));
+	show("bad fd read", &b);
+	CALL(aio_write(&b));
+	show("bad fd write", &b);
+	CALL(aio_fsync(O_SYNC, &b));
+	prep(&b, fd, r, 100, 0);
+	CALL(aio_fsync(12345, &b));
+	CALL(aio_fsync(O_RDWR, &b));
+	ro = open("/proc/self/exe", O_RDONLY);
+	prep(&b, ro, r, 100, 0);
+	CALL(aio_write(&b));
+	show("write on read-only fd", &b);
+	wo = new_file(O_WRONLY, 0);
+	prep(&b, wo, r, 100, 0);
+	CALL(aio_read(&b));
+	show("read on write-only fd", &b);
+	prep(&b, fd, (void *)16, 100, 0);
+	CALL(aio_read(&b));
+	show("bad buffer", &b);
+	close(ro);
+	close(wo);
+
+	OUT("append");
+	{
+		int afd, sfd = new_file(0, 5000);
+		char path[64];
+		struct stat st;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", sfd);
+		afd = open(path, O_RDWR | O_APPEND);
+		prep(&a, afd, w, 100, 0);
+		CALL(aio_write(&a));
+		show("append write", &a);
+		CALL(aio_write(&a));
+		show("append write", &a);
+		fstat(sfd, &st);
+		pread(sfd, r, 100, 5100);
+		OUT("  size=%lld tail %s", (long long)st.st_size, memcmp(r, w, 100) ? "differs" : "same");
+		close(afd);
+		close(sfd);
+	}
+	close(fd);
+}
+
+/* ---- aio_suspend ---- */
+
+static _Atomic int usr1;
+static void usr1_handler(int s)
+{
+	(void)s;
+	atomic_fetch_add(&usr1, 1);
+}
+
+static void *kick(void *arg)
+{
+	sleep_ms(50);
+	pthread_kill(*(pthread_t *)arg, SIGUSR1);
+	return NULL;
+}
+
+static void sc_suspend(void)
+{
+	static char buf[BS], pbuf[64];
+	const struct aiocb *l[4];
+	struct aiocb a, p, many[64];
+	struct timespec t50 = { 0, 50 * 1000000 }, t0 = { 0, 0 };
+	struct timespec ts;
+	pthread_t self = pthread_self(), k;
+	int fd = new_file(0, 64 * BS), pfd[2], done;
+	uint64_t ms;
+
+	OUT("suspend");
+	if (pipe(pfd))
+		DIE("pipe");
+	/* Nothing in the list, or only NULLs: returns at once. */
+	l[0] = l[1] = NULL;
+	CALL(aio_suspend(l, 2, &t50));
+	CALL(aio_suspend(l, 0, NULL));
+	/* One already done, among NULLs: at once, also with a zero timeout. */
+	prep(&a, fd, buf, BS, 0);
+	aio_read(&a);
+	wait_one(&a);
+	l[0] = NULL;
+	l[1] = &a;
+	CALL(aio_suspend(l, 2, &t0));
+	/* A pipe read that waits for data (glibc's own request under the shim too). */
+	prep(&p, pfd[0], pbuf, sizeof(pbuf), 0);
+	CALL(aio_read(&p));
+	l[0] = &p;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	CALL(aio_suspend(l, 1, &t50));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 - ms;
+	OUT("  waited >= 45 ms: %d", ms >= 45);
+	CALL(aio_suspend(l, 1, &t0));
+	/* A handler (no SA_RESTART) runs during the wait: EINTR. */
+	pthread_create(&k, NULL, kick, &self);
+	CALL(aio_suspend(l, 1, NULL));
+	pthread_join(k, NULL);
+	pthread_create(&k, NULL, kick, &self);
+	ts.tv_sec = 5;
+	ts.tv_nsec = 0;
+	CALL(aio_suspend(l, 1, &ts));
+	pthread_join(k, NULL);
+	OUT("  handler ran %d times", atomic_load(&usr1));
+	/* Mixed list: a file read completes while the pipe read waits. */
+	prep(&a, fd, buf, BS, BS);
+	CALL(aio_read(&a));
+	l[0] = &p;
+	l[1] = NULL;
+	l[2] = &a;
+	ts.tv_sec = 5;
+	while (aio_error(&a) == EINPROGRESS)
+		if (aio_suspend(l, 3, &ts))
+			DIE("mixed suspend: %s", strerror(errno));
+	OUT("  mixed: file read error=%s pipe read error=%s", ename(aio_error(&a)), ename(aio_error(&p)));
+	aio_return(&a);
+	/* Complete the pipe read. */
+	if (write(pfd[1], "hello", 5) != 5)
+		DIE("write");
+	show("pipe read", &p);
+	OUT("  pipe data %.5s", pbuf);
+	/* Many in flight, any-of waits until all are done. */
+	for (int i = 0; i < 64; i++) {
+		prep(&many[i], fd, malloc(BS), BS, (off_t)i * BS);
+		if (aio_read(&many[i]))
+			DIE("aio_read");
+	}
+	done = 0;
+	while (done < 64) {
+		const struct aiocb *ml[64];
+
+		for (int i = 0; i < 64; i++)
+			ml[i] = aio_error(&many[i]) == EINPROGRESS ? &many[i] : NULL;
+		if (aio_suspend(ml, 64, &ts))
+			DIE("suspend many: %s", strerror(errno));
+		done = 0;
+		for (int i = 0; i < 64; i++)
+			done += aio_error(&many[i]) != EINPROGRESS;
+	}
+	done = 0;
+	for (int i = 0; i < 64; i++) {
+		done += aio_return(&many[i]) == BS;
+		free((void *)many[i].aio_buf);
+	}
+	OUT("  many: %d of 64 read %d bytes", done, BS);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(fd);
+}
+
+/* ---- aio_cancel ---- */
+
+static _Atomic int cancel_notes;
+
+static void cancel_note(union sigval v)
+{
+	(void)v;
+	atomic_fetch_add(&cancel_notes, 1);
+}
+
+static void sc_cancel(void)
+{
+	static char buf[BS], pbuf[16];
+	struct aiocb a, p, w[32], s;
+	int fd = new_file(0, 64 * BS), other = new_file(0, 0), pfd[2], ok = 1, r, n;
+
+	OUT("cancel");
+	if (pipe(pfd))
+		DIE("pipe");
+	prep(&a, fd, buf, BS, 0);
+	CALL(aio_cancel(999, NULL));
+	CALL(aio_cancel(999, &a));
+	CALL(aio_cancel(other, &a));
+	CALL(aio_cancel(fd, NULL));
+	aio_read(&a);
+	wait_one(&a);
+	CALL(aio_cancel(fd, &a));
+	CALL(aio_cancel(fd, NULL));
+	/* A running request (the pipe read blocks in read()): not cancelled. */
+	prep(&p, pfd[0], pbuf, sizeof(pbuf), 0);
+	aio_read(&p);
+	sleep_ms(20);
+	CALL(aio_cancel(pfd[0], &p));
+	OUT("  pipe read error=%s", ename(aio_error(&p)));
+	if (write(pfd[1], "x", 1) != 1)
+		DIE("write");
+	show("pipe read", &p);
+
+	/*
+	 * Writes then an fsync, cancelled at once: which ones were still queued
+	 * differs (glibc: per-fd queue; shim: held behind the fsync), so only
+	 * the invariants are printed.
+	 */
+	atomic_store(&cancel_notes, 0);
+	for (int i = 0; i < 32; i++) {
+		prep(&w[i], fd, buf, BS, (off_t)i * BS);
+		w[i].aio_sigevent.sigev_notify = SIGEV_THREAD;
+		w[i].aio_sigevent.sigev_notify_function = cancel_note;
+		if (aio_write(&w[i]))
+			DIE("aio_write");
+	}
+	prep(&s, fd, NULL, 0, 0);
+	s.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	s.aio_sigevent.sigev_notify_function = cancel_note;
+	if (aio_fsync(O_SYNC, &s))
+		DIE("aio_fsync");
+	r = aio_cancel(fd, NULL);
+	if (r != AIO_CANCELED && r != AIO_NOTCANCELED && r != AIO_ALLDONE)
+		ok = 0;
+	for (int i = 0; i <= 32; i++) {
+		struct aiocb *c = i < 32 ? &w[i] : &s;
+		int e = wait_one(c);
+		ssize_t ret = aio_return(c);
+
+		if (e == ECANCELED ? ret != -1 : e != 0 || ret != (i < 32 ? BS : 0))
+			ok = 0;
+		if (e == ECANCELED && r == AIO_ALLDONE)
+			ok = 0;
+	}
+	n = settle(&cancel_notes, 33);
+	OUT("  race: allowed outcome %d, notifications %d", ok, n);
+	CALL(aio_cancel(fd, NULL));
+	close(pfd[0]);
+	close(pfd[1]);
+	close(fd);
+	close(other);
+}
+
+/* ---- aio_fsync ordering ---- */
+
+static struct aiocb fw[16];
+static _Atomic int fsync_saw_pending = -1;
+
+static void fsync_note(union sigval v)
+{
+	int pending = 0;
+
+	(void)v;
+	for (int i = 0; i < 16; i++)
+		pending += aio_error(&fw[i]) == EINPROGRESS;
+	atomic_store(&fsync_saw_pending, pending);
+}
+
+static void sc_fsync(void)
+{
+	static char buf[16][BS];
+	struct aiocb s;
+	int fd = new_file(0, 0);
+
+	OUT("fsync");
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 16; i++) {
+			memset(buf[i], 'a' + i, BS);
+			prep(&fw[i], fd, buf[i], BS, (off_t)i * BS);
+			if (aio_write(&fw[i]))
+				DIE("aio_write");
+		}
+		prep(&s, fd, NULL, 0, 0);
+		s.aio_sigevent.sigev_notify = SIGEV_THREAD;
+		s.aio_sigevent.sigev_notify_function = fsync_note;
+		atomic_store(&fsync_saw_pending, -1);
+		CALL(aio_fsync(round ? O_DSYNC : O_SYNC, &s));
+		show("fsync", &s);
+		for (int i = 0; i < 2000 && atomic_load(&fsync_saw_pending) < 0; i++)
+			sleep_ms(1);
+		OUT("  writes still pending when the fsync completed: %d", atomic_load(&fsync_saw_pending));
+		for (int i = 0; i < 16; i++)
+			if (wait_one(&fw[i]) || aio_return(&fw[i]) != BS)
+				DIE("write %d", i);
+	}
+	CALL(aio_fsync(O_SYNC | O_DSYNC, &s));
+	show("fsync O_SYNC|O_DSYNC", &s);
+	close(fd);
+}
+
+/* ---- lio_listio ---- */
+
+static _Atomic int lio_notes, lio_member_notes, lio_pending_at_note = -1;
+static struct aiocb lc[4];
+
+static void lio_note(union sigval v)
+{
+	int pending = 0;
+
+	(void)v;
+	for (int i = 0; i < 4; i++)
+		pending += lc[i].aio_lio_opcode != LIO_NOP && aio_error(&lc[i]) == EINPROGRESS;
+	atomic_store(&lio_pending_at_note, pending);
+	atomic_fetch_add(&lio_notes, 1);
+}
+
+static void member_note(union sigval v)
+{
+	(void)v;
+	atomic_fetch_add(&lio_member_notes, 1);
+}
+
+static void sc_lio(void)
+{
+	static char buf[4][BS];
+	struct aiocb *l[6];
+	struct sigevent sev;
+	int fd = new_file(0, 8 * BS), n, m;
+
+	OUT("lio");
+	for (int i = 0; i < 4; i++) {
+		prep(&lc[i], fd, buf[i], BS, (off_t)i * BS);
+		lc[i].aio_lio_opcode = i == 3 ? LIO_WRITE : LIO_READ;
+	}
+	l[0] = &lc[0];
+	l[1] = NULL;
+	l[2] = &lc[1];
+	l[3] = &lc[2];
+	l[4] = &lc[3];
+	lc[2].aio_lio_opcode = LIO_NOP;
+	CALL(lio_listio(LIO_WAIT, l, 5, NULL));
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			OUT("  [%d] error=%s return=%zd", i, ename(aio_error(&lc[i])), aio_return(&lc[i]));
+	CALL(lio_listio(7, l, 5, NULL));
+	CALL(lio_listio(LIO_WAIT, l, 0, NULL));
+	CALL(lio_listio(LIO_WAIT, l, -1, NULL));
+	/* A failing member: EIO, its own error in aio_error. */
+	lc[1].aio_fildes = 999;
+	CALL(lio_listio(LIO_WAIT, l, 5, NULL));
+	OUT("  bad fd member error=%s, others %s %s", ename(aio_error(&lc[1])), ename(aio_error(&lc[0])),
+	    ename(aio_error(&lc[3])));
+	lc[1].aio_fildes = fd;
+	lc[1].aio_offset = -1;
+	CALL(lio_listio(LIO_WAIT, l, 5, NULL));
+	OUT("  negative offset member error=%s", ename(aio_error(&lc[1])));
+	lc[1].aio_offset = BS;
+	lc[1].aio_reqprio = -5;
+	CALL(lio_listio(LIO_WAIT, l, 5, NULL));
+	OUT("  bad reqprio member error=%s", ename(aio_error(&lc[1])));
+	lc[1].aio_reqprio = 0;
+	lc[1].aio_lio_opcode = 42;
+	CALL(lio_listio(LIO_WAIT, l, 5, NULL));
+	OUT("  bad opcode member error=%s return=%zd", ename(aio_error(&lc[1])), aio_return(&lc[1]));
+	lc[1].aio_lio_opcode = LIO_READ;
+
+	/* LIO_NOWAIT: one notification after every member is done; members notify too. */
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD;
+	sev.sigev_notify_function = lio_note;
+	for (int i = 0; i < 4; i++) {
+		lc[i].aio_sigevent.sigev_notify = i == 2 ? SIGEV_NONE : SIGEV_THREAD;
+		lc[i].aio_sigevent.sigev_notify_function = member_note;
+	}
+	atomic_store(&lio_notes, 0);
+	atomic_store(&lio_member_notes, 0);
+	CALL(lio_listio(LIO_NOWAIT, l, 5, &sev));
+	n = settle(&lio_notes, 1);
+	m = settle(&lio_member_notes, 3);
+	OUT("  nowait: group notes=%d pending at note=%d member notes=%d", n,
+	    atomic_load(&lio_pending_at_note), m);
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			OUT("  [%d] error=%s return=%zd", i, ename(wait_one(&lc[i])), aio_return(&lc[i]));
+	/* LIO_WAIT also honours the members' own sigevents. */
+	atomic_store(&lio_member_notes, 0);
+	CALL(lio_listio(LIO_WAIT, l, 5, &sev));
+	OUT("  wait: member notes=%d", settle(&lio_member_notes, 3));
+	/* All NOP: the group notification still comes. */
+	for (int i = 0; i < 4; i++)
+		lc[i].aio_lio_opcode = LIO_NOP;
+	atomic_store(&lio_notes, 0);
+	CALL(lio_listio(LIO_NOWAIT, l, 5, &sev));
+	OUT("  all-NOP: group notes=%d", settle(&lio_notes, 1));
+	CALL(lio_listio(LIO_NOWAIT, l, 5, NULL));
+	close(fd);
+}
+
+/* ---- reuse, fork, exit ---- */
+
+static void sc_reuse(void)
+{
+	static char buf[512];
+	struct aiocb a;
+	int fd = new_file(0, 4096), bad = 0;
+
+	OUT("reuse");
+	for (int i = 0; i < 2000; i++) {
+		prep(&a, fd, buf, sizeof(buf), (i % 8) * 512);
+		if (i & 1 ? aio_write(&a) : aio_read(&a))
+			DIE("submit %d: %s", i, strerror(errno));
+		if (wait_one(&a) || aio_return(&a) != (ssize_t)sizeof(buf))
+			bad++;
+	}
+	OUT("  2000 requests on one aiocb, bad=%d", bad);
+	close(fd);
+}
+
+static void sc_exit(void)
+{
+	int fd = new_file(0, 64 * BS), st;
+	pid_t pid;
+
+	OUT("exit");
+	/* Exit with requests in flight: no hang, status kept. */
+	pid = fork();
+	if (!pid) {
+		static struct aiocb m[64];
+		static char b[64][BS];
+
+		for (int i = 0; i < 64; i++) {
+			prep(&m[i], fd, b[i], BS, (off_t)i * BS);
+			aio_read(&m[i]);
+		}
+		exit(7);
+	}
+	waitpid(pid, &st, 0);
+	OUT("  exit with requests in flight: status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	close(fd);
+}
+
+/*
+ * glibc's AIO does not work in the child of a process that used it (the
+ * child's request waits for a helper thread that only the parent has), so
+ * this is shim-only: the child starts with no requests and a working engine.
+ */
+static void sc_fork(void)
+{
+	static char buf[BS];
+	struct aiocb a, m[16];
+	int fd = new_file(0, 64 * BS), st;
+	pid_t pid;
+
+	OUT("fork");
+	for (int i = 0; i < 16; i++) {
+		prep(&m[i], fd, malloc(BS), BS, (off_t)i * BS);
+		aio_read(&m[i]);
+	}
+	pid = fork();
+	if (!pid) {
+		prep(&a, fd, buf, BS, BS);
+		if (aio_read(&a) || wait_one(&a) || aio_return(&a) != BS)
+			_exit(3);
+		_exit(aio_cancel(fd, NULL) == AIO_ALLDONE ? 0 : 4);
+	}
+	waitpid(pid, &st, 0);
+	OUT("  child: exit %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	for (int i = 0; i < 16; i++)
+		if (wait_one(&m[i]) || aio_return(&m[i]) != BS)
+			DIE("parent request %d", i);
+	close(fd);
+}
+
+/* ---- only under the shim (glibc differs on purpose) ---- */
+
+/* glibc 2.36 ignores SIGEV_THREAD_ID for AIO; the shim queues the signal to that thread. */
+static void sc_thread_id(void)
+{
+	static char buf[BS];
+	struct aiocb cb;
+	int fd = new_file(0, 8192), n;
+
+	OUT("notify_thread_id");
+	/* SIGEV_THREAD_ID: to this thread. */
+	prep(&cb, fd, buf, BS, BS);
+	cb.aio_sigevent.sigev_notify = SIGEV_THREAD_ID;
+	cb.aio_sigevent.sigev_signo = SIG_NOTE;
+	cb.aio_sigevent.sigev_value.sival_int = 77;
+	cb.aio_sigevent._sigev_un._tid = main_tid;
+	atomic_store(&sig_count, 0);
+	atomic_store(&sig_in_tid, 0);
+	CALL(aio_read(&cb));
+	n = settle(&sig_count, 1);
+	OUT("  thread_id: count=%d code_ok=%d value=%d in_tid=%d", n,
+	    atomic_load(&sig_code_ok), atomic_load(&sig_val), atomic_load(&sig_in_tid));
+	show("read", &cb);
+	close(fd);
+}
+
+static void sc_shim_only(void)
+{
+	static char buf[BS];
+	struct aiocb a, *l[1];
+	int fd = new_file(0, BS), pfd[2];
+
+	OUT("shim-only");
+	if (pipe(pfd))
+		DIE("pipe");
+	/* The same aiocb again while in flight: refused, first request intact. */
+	prep(&a, fd, buf, BS, 0);
+	for (int i = 0; i < 100; i++) {
+		int r1 = aio_read(&a), r2 = aio_read(&a), e2 = errno;
+
+		if (r1 || (r2 && e2 != EAGAIN) || wait_one(&a) || aio_return(&a) != BS)
+			DIE("duplicate: %d %d %d", r1, r2, e2);
+		if (r2 == 0)
+			wait_one(&a);	/* the first had already finished */
+	}
+	OUT("  duplicate submission: ok");
+	l[0] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 100000000, NULL));
+	close(fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	sc_fork();
+	sc_thread_id();
+}
+
+/* Run with IOENGINE_AIO_MAX=1: a second request while one is out is EAGAIN. */
+static void sc_limit(void)
+{
+	static char buf[64][512];
+	struct aiocb a[64];
+	int fd = new_file(0, 64 * 512), eagain = 0, other = 0, bad = 0;
+
+	OUT("limit");
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 64; i++) {
+			prep(&a[i], fd, buf[i], 512, (off_t)i * 512);
+			if (aio_read(&a[i])) {
+				if (errno == EAGAIN)
+					eagain++;
+				else
+					other++;
+				a[i].aio_fildes = -1;
+			}
+		}
+		for (int i = 0; i < 64; i++)
+			if (a[i].aio_fildes >= 0 && (wait_one(&a[i]) || aio_return(&a[i]) != 512))
+				bad++;
+	}
+	OUT("  EAGAIN seen: %d, other errors %d, bad results %d", eagain > 0, other, bad);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s DIR [shim-only]\n", argv[0]);
+		return 2;
+	}
+	dir = argv[1];
+	main_tid = (pid_t)syscall(SYS_gettid);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = note_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigaction(SIG_NOTE, &sa, NULL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = usr1_handler;	/* no SA_RESTART: aio_suspend says EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	if (argc > 2 && !strcmp(argv[2], "limit")) {
+		sc_limit();
+		return 0;
+	}
+	if (argc > 2 && !strcmp(argv[2], "shim-only")) {
+		sc_shim_only();
+		return 0;
+	}
+	sc_rw();
+	sc_notify_signal();
+	sc_notify_thread();
+	sc_suspend();
+	sc_cancel();
+	sc_fsync();
+	sc_lio();
+	sc_reuse();
+	sc_exit();
+	OUT("end");
+	return 0;
+}
