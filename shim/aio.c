@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "shim.h"
+#include "fdcache.h"
 
 #define SHIM_API __attribute__((visibility("default")))
 
@@ -465,13 +466,50 @@ static uint32_t effective_max(void)
 	return aio_max;
 }
 
+/*
+ * The fast path (IOENGINE_FASTPATH, as for pread): a buffered read whose data
+ * is all in the page cache is done by RWF_NOWAIT in the caller's thread and
+ * completed at once, without a record or an engine round trip. Anything
+ * else (would block, short, an error, O_DIRECT) goes to the engine, which
+ * then decides the result.
+ */
+static bool fast_read(struct aiocb *cb, size_t len)
+{
+	struct iovec iov = { (void *)cb->aio_buf, len };
+	struct sigevent sev;
+	ssize_t n;
+	int saved;
+
+	if (!len || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
+		return false;
+	saved = errno;
+	n = shim_real.preadv2(cb->aio_fildes, &iov, 1, cb->aio_offset, RWF_NOWAIT);
+	if (n != (ssize_t)len) {
+		if (n < 0 && errno == EOPNOTSUPP)
+			shim_fd_nowait_bad(cb->aio_fildes);
+		errno = saved;
+		return false;
+	}
+	errno = saved;
+	sev = cb->aio_sigevent;
+	cb->__return_value = n;
+	__atomic_store_n(&cb->__error_code, 0, __ATOMIC_RELEASE);
+	atomic_fetch_add(&done_seq, 1);
+	if (atomic_load(&suspenders))
+		futex_wake_all(&done_seq);
+	if (shim_stats_on)
+		shim_stats_fastpath((size_t)n);
+	notify(&sev);
+	return true;
+}
+
 /* Returns 0, or -errno for the call itself (the aiocb then carries it as glibc does). */
 static int submit(struct aiocb *cb, int op, struct lio_group *g)
 {
 	struct aio_req *r;
 	unsigned int b;
 	struct fdq *q;
-	size_t len;
+	size_t len;	/* the kernel moves at most MAX_RW_COUNT; the engine refuses > SSIZE_MAX */
 
 	if (op == OP_READ || op == OP_WRITE) {
 		if (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX) {
@@ -483,6 +521,9 @@ static int submit(struct aiocb *cb, int op, struct lio_group *g)
 	/* Still in flight (its result not out yet): the first request is left alone. */
 	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
 		return -EAGAIN;
+	len = cb->aio_nbytes > SSIZE_MAX ? SSIZE_MAX : cb->aio_nbytes;
+	if (op == OP_READ && shim_cfg.fastpath && fast_read(cb, len))
+		return 0;
 	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
 		return -EAGAIN;
@@ -498,8 +539,6 @@ static int submit(struct aiocb *cb, int op, struct lio_group *g)
 	r->fifo_next = NULL;
 	r->sev = cb->aio_sigevent;
 	r->t0 = shim_stats_on ? shim_now_ns() : 0;
-	/* The kernel moves at most MAX_RW_COUNT anyway; the engine refuses > SSIZE_MAX. */
-	len = cb->aio_nbytes > SSIZE_MAX ? SSIZE_MAX : cb->aio_nbytes;
 	switch (op) {
 	case OP_READ:
 		ioe_prep_read(&r->ev, cb->aio_fildes, (void *)cb->aio_buf, len, cb->aio_offset);

@@ -20,6 +20,13 @@ if ! diff -u "$tmp/native" "$tmp/shim"; then
 	echo "FAIL: glibc and shim ($backend) transcripts differ"
 	fail=1
 fi
+# The fast path (page-cache reads done in the caller's thread) must not change anything.
+IOENGINE_BACKEND=$backend LD_PRELOAD=$preload timeout 120 "$prog" "$tmp" > "$tmp/shim-fast" ||
+	{ echo "shim fast-path run failed"; fail=1; }
+if ! diff -u "$tmp/native" "$tmp/shim-fast"; then
+	echo "FAIL: glibc and shim ($backend, fast path on) transcripts differ"
+	fail=1
+fi
 shim "$prog" "$tmp" shim-only > "$tmp/shim-only" || { echo "shim-only run failed"; fail=1; }
 if ! diff -u "$expected" "$tmp/shim-only"; then
 	echo "FAIL: shim-only scenarios ($backend)"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# fio posixaio 4 KiB random reads at depth 32 on one file, page-cache hot
+# (--invalidate=0, file read first) and O_DIRECT: glibc's POSIX AIO
+# (native), the same fio under the shim on each backend, and fio's own
+# io_uring engine; one table with IOPS and ratios. Targets:
+#   shim >= 0.9x fio io_uring;  shim >= 5x glibc (O_DIRECT), >= 2x (hot)
+# Each row is the median of REPS runs; the variants alternate within a rep.
+# Environment: DIR (where the file goes), SIZE (MiB, default 256),
+# RUNTIME (s per run, default 4), REPS (default 3), DEPTH (default 32).
+set -eu
+
+here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+RUN=$here/ioengine-run
+DIR=${DIR:-/var/tmp}
+SIZE=${SIZE:-256}
+RUNTIME=${RUNTIME:-4}
+REPS=${REPS:-3}
+DEPTH=${DEPTH:-32}
+file=$DIR/bench-aio.$$.dat
+res=$(mktemp -d)
+trap 'rm -rf "$file" "$res"' EXIT
+
+command -v fio >/dev/null || { echo "bench-aio: fio not found" >&2; exit 1; }
+"$RUN" -- true || exit 1
+
+# fio-wrapper... -- engine direct -> IOPS
+fio_run() {
+	local engine=$1 direct=$2
+	shift 2
+	"$@" fio --name=bench --ioengine="$engine" --iodepth="$DEPTH" --rw=randread --bs=4k \
+		--filename="$file" --size="${SIZE}m" --direct="$direct" --invalidate=0 \
+		--time_based --runtime="$RUNTIME" --thread --output-format=json 2>/dev/null |
+	python3 -c 'import json, sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])'
+}
+
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
+}
+
+fio --name=prep --rw=write --bs=1m --size="${SIZE}m" --filename="$file" --output=/dev/null
+
+variants="glibc shim-uring shim-aio fio-io_uring"
+for mode in hot direct; do
+	direct=0
+	[ $mode = direct ] && direct=1
+	for _ in $(seq "$REPS"); do
+		[ $mode = hot ] && cat "$file" > /dev/null
+		fio_run posixaio $direct env >> "$res/$mode.glibc"
+		fio_run posixaio $direct "$RUN" --backend uring -- >> "$res/$mode.shim-uring"
+		fio_run posixaio $direct "$RUN" --backend aio -- >> "$res/$mode.shim-aio"
+		fio_run io_uring $direct env >> "$res/$mode.fio-io_uring"
+	done
+done
+
+printf "fio randread 4k, iodepth %s, %s MiB file, %s s x %s reps (median IOPS)\n" \
+	"$DEPTH" "$SIZE" "$RUNTIME" "$REPS"
+printf "%-8s %12s %12s %12s %12s   %-11s %-11s %-11s %-11s\n" mode glibc shim-uring shim-aio \
+	fio-io_uring "uring/glibc" "aio/glibc" "uring/fio" "aio/fio"
+for mode in hot direct; do
+	set --
+	for v in $variants; do
+		set -- "$@" "$(median < "$res/$mode.$v")"
+	done
+	awk -v m="$mode" -v g="$1" -v u="$2" -v a="$3" -v f="$4" 'BEGIN {
+		printf "%-8s %12d %12d %12d %12d   %9.2fx  %9.2fx  %9.2fx  %9.2fx\n",
+			m, g, u, a, f, u / g, a / g, u / f, a / f }'
+done
+echo "targets: shim >= 0.9x fio io_uring; shim >= 5x glibc (direct), >= 2x glibc (hot)"
