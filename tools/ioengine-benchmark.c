@@ -8,9 +8,13 @@
  * offset, so no thread of the benchmark sits between the poller and the
  * submitter. The main thread only sleeps and reads counters.
  *
- * Output (one line, key=value, for scripts):
- *   RESULT engine=ioengine backend=io_uring depth=32 direct=0 workers=0
+ * Output (key=value, for scripts): one RESULT line, then one PCTL line with
+ * the latency at the percentiles of pct_list[] (the CDF for plots):
+ *   RESULT engine=ioengine backend=io_uring rw=read depth=32 direct=0 workers=0
  *          runtime_s=5.00 ios=... iops=... p50_us=... p99_us=... cpu_pct=...
+ *   PCTL 1=12.34 5=... 99.99=...		(percentile=latency in us)
+ *
+ * --write does the same with 4 KiB random overwrites.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,11 +64,17 @@ struct bench {
 	_Atomic bool stop;		/* no more resubmissions */
 	_Atomic unsigned int outstanding;
 	_Atomic int error;		/* first IO error, as -errno */
+	bool write;			/* random writes instead of reads */
 	pthread_mutex_t lock;		/* guards hists (once per thread) */
 	struct hist *hists;
 };
 
 static struct bench B;
+
+/* The PCTL line's percentiles: the same list tools/ioengine-bench gives fio. */
+static const double pct_list[] = {
+	1, 5, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 99, 99.5, 99.9, 99.99,
+};
 static __thread struct hist *my_hist;
 
 static uint64_t now_ns(void)
@@ -136,10 +146,14 @@ static void submit_io(struct bench_io *io)
 {
 	int ret;
 
-	ioe_prep_read(&io->ev, B.fd, io->buf, BS,
-		      (int64_t)((rnd(&io->rng) % B.nblocks) * BS));
+	int64_t off = (int64_t)((rnd(&io->rng) % B.nblocks) * BS);
+
+	if (B.write)
+		ioe_prep_write(&io->ev, B.fd, io->buf, BS, off);
+	else
+		ioe_prep_read(&io->ev, B.fd, io->buf, BS, off);
 	io->start_ns = now_ns();
-	ret = ioe_submit(B.ctx, &io->ev, IOE_CHAN_READ);
+	ret = ioe_submit(B.ctx, &io->ev, B.write ? IOE_CHAN_WRITE : IOE_CHAN_READ);
 	if (ret) {
 		int zero = 0;
 
@@ -253,6 +267,7 @@ static void usage(FILE *f)
 		"  --backend B        uring | aio | auto (default auto)\n"
 		"  --depth N          IOs kept in flight (default 32)\n"
 		"  --direct           open with O_DIRECT (default: buffered)\n"
+		"  --write            random writes (overwrites) instead of reads\n"
 		"  --runtime S        seconds to measure (default 5)\n"
 		"  --ramp S           seconds to run before measuring (default 0.5)\n"
 		"  --workers N        callback worker threads (default 0: inline in the poller)\n");
@@ -266,6 +281,7 @@ int main(int argc, char **argv)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "direct", no_argument, NULL, 'D' },
+		{ "write", no_argument, NULL, 'W' },
 		{ "runtime", required_argument, NULL, 'r' },
 		{ "ramp", required_argument, NULL, 'R' },
 		{ "workers", required_argument, NULL, 'w' },
@@ -283,7 +299,7 @@ int main(int argc, char **argv)
 	struct stat st;
 	int c, ret;
 
-	while ((c = getopt_long(argc, argv, "f:s:b:d:Dr:R:w:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:s:b:d:DWr:R:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			path = optarg;
@@ -312,6 +328,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			direct = true;
+			break;
+		case 'W':
+			B.write = true;
 			break;
 		case 'r':
 			runtime = strtod(optarg, NULL);
@@ -352,7 +371,7 @@ int main(int argc, char **argv)
 		}
 	}
 	close(B.fd);
-	B.fd = open(path, O_RDONLY | (direct ? O_DIRECT : 0));
+	B.fd = open(path, (B.write ? O_WRONLY : O_RDONLY) | (direct ? O_DIRECT : 0));
 	if (B.fd < 0) {
 		fprintf(stderr, "ioengine-benchmark: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -378,7 +397,7 @@ int main(int argc, char **argv)
 		ios[i].rng = 0x853c49e6748fea9bull * (i + 1) ^ (uint64_t)getpid();
 		if (posix_memalign(&ios[i].buf, BS, BS))
 			return 1;
-		memset(ios[i].buf, 0, BS);
+		memset(ios[i].buf, B.write ? 0x5a ^ (int)i : 0, BS);
 		ioe_set_callback(&ios[i].ev, on_complete, &ios[i]);
 	}
 	for (unsigned int i = 0; i < opts.depth; i++)
@@ -425,13 +444,17 @@ int main(int argc, char **argv)
 	{
 		double secs = (double)(t1 - t0) / 1e9;
 
-		printf("RESULT engine=ioengine backend=%s depth=%u direct=%d workers=%u "
+		printf("RESULT engine=ioengine backend=%s rw=%s depth=%u direct=%d workers=%u "
 		       "runtime_s=%.2f ios=%llu iops=%.0f p50_us=%.2f p99_us=%.2f cpu_pct=%.0f\n",
-		       backend, opts.depth, direct, opts.workers, secs,
+		       backend, B.write ? "write" : "read", opts.depth, direct, opts.workers, secs,
 		       (unsigned long long)total, (double)total / secs,
 		       (double)percentile(sum, total, 50) / 1e3,
 		       (double)percentile(sum, total, 99) / 1e3,
 		       100.0 * (double)(c1 - c0) / (double)(t1 - t0));
+		printf("PCTL");
+		for (size_t i = 0; i < sizeof(pct_list) / sizeof(pct_list[0]); i++)
+			printf(" %g=%.2f", pct_list[i], (double)percentile(sum, total, pct_list[i]) / 1e3);
+		printf("\n");
 	}
 	return 0;
 }
