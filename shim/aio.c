@@ -358,7 +358,7 @@ static void fdq_release(struct fdq *q, struct aio_req **out)
 	}
 }
 
-static void engine_submit(struct aio_req *r);
+static void engine_submit(struct ioe_context *ctx, struct aio_req *r);
 static void complete(struct aio_req *r, ssize_t res);
 
 static void submit_list(struct aio_req *r)
@@ -367,7 +367,7 @@ static void submit_list(struct aio_req *r)
 		struct aio_req *next = r->fifo_next;
 
 		r->fifo_next = NULL;
-		engine_submit(r);
+		engine_submit(shim_engine(), r);
 		r = next;
 	}
 }
@@ -449,9 +449,8 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 	complete(r, r->ev.res);
 }
 
-static void engine_submit(struct aio_req *r)
+static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 {
-	struct ioe_context *ctx = shim_engine();
 	int ret = ctx ? ioe_submit(ctx, &r->ev, r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE)
 		      : -ESHUTDOWN;
 
@@ -504,7 +503,7 @@ static bool fast_read(struct aiocb *cb, size_t len)
 }
 
 /* Returns 0, or -errno for the call itself (the aiocb then carries it as glibc does). */
-static int submit(struct aiocb *cb, int op, struct lio_group *g)
+static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_group *g)
 {
 	struct aio_req *r;
 	unsigned int b;
@@ -567,7 +566,7 @@ static int submit(struct aiocb *cb, int op, struct lio_group *g)
 	atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_release);
 
 	if (op == OP_READ) {
-		engine_submit(r);
+		engine_submit(ctx, r);
 		return 0;
 	}
 	b = fdq_bucket(cb->aio_fildes);
@@ -587,7 +586,7 @@ static int submit(struct aiocb *cb, int op, struct lio_group *g)
 	}
 	pthread_mutex_unlock(&fdtab[b].lock);
 	if (r)
-		engine_submit(r);	/* without an fdq (no memory): unordered, still correct per request */
+		engine_submit(ctx, r);	/* without an fdq (no memory): unordered, still correct per request */
 	return 0;
 }
 
@@ -599,13 +598,14 @@ static int fail(int err)
 
 static int rw(struct aiocb *cb, int op)
 {
+	struct ioe_context *ctx = shim_engine();
 	int ret;
 
-	if (!shim_engine()) {
+	if (!ctx) {
 		shim_stats_fallback();
 		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
 	}
-	ret = submit(cb, op, NULL);
+	ret = submit(ctx, cb, op, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -621,9 +621,10 @@ SHIM_API int aio_write(struct aiocb *cb)
 
 SHIM_API int aio_fsync(int op, struct aiocb *cb)
 {
+	struct ioe_context *ctx = shim_engine();
 	int ret;
 
-	if (!shim_engine()) {
+	if (!ctx) {
 		shim_stats_fallback();
 		return shim_real.aio_fsync(op, cb);
 	}
@@ -632,7 +633,7 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 	/* glibc checks the fd in the call, not in aio_error(). */
 	if (fcntl(cb->aio_fildes, F_GETFL) < 0)
 		return fail(EBADF);
-	ret = submit(cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC, NULL);
+	ret = submit(ctx, cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -845,10 +846,11 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sev)
 {
 	struct lio_group *g;
+	struct ioe_context *ctx = shim_engine();
 	int ret = 0, err = 0, members = 0;
 	bool failed;
 
-	if (!shim_engine()) {
+	if (!ctx) {
 		shim_stats_fallback();
 		return shim_real.lio_listio(mode, list, nent, sev);
 	}
@@ -880,7 +882,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 			members++;
 			continue;
 		}
-		r = submit(cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
+		r = submit(ctx, cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
 		if (r) {
 			ret = -1;
 			err = -r;

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	char path[4096], *b = aligned_alloc(BS, BS);
 	struct sigaction sa;
 	pthread_t th[64];
-	int n, dup = 0, missing = 0, spurious = 0;
+	int n, dup = 0, missing = 0, spurious = 0, miss_kind[3] = { 0 };
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DIR [THREADS ROUNDS]\n", argv[0]);
@@ -221,6 +221,9 @@ int main(int argc, char **argv)
 		usleep(10000);
 	}
 	usleep(50000);
+	for (int i = 0; i < n; i++)
+		if (expect[i] > 0 && !atomic_load(&notes[i]))
+			miss_kind[expect[i]]++;
 	for (int i = 0; i < n; i++) {
 		int c = atomic_load(&notes[i]);
 
@@ -229,9 +232,10 @@ int main(int argc, char **argv)
 		if (expect[i] <= 0 && c)
 			spurious++;
 	}
-	printf("requests %ld cancelled %ld errors %d missing %d duplicate %d spurious %d bad_si_code %d\n",
-	       atomic_load(&total), atomic_load(&cancelled), atomic_load(&errors), missing, dup, spurious,
-	       atomic_load(&bad_code));
+	printf("requests %ld cancelled %ld errors %d missing %d (signal %d, thread %d) duplicate %d "
+	       "spurious %d bad_si_code %d\n",
+	       atomic_load(&total), atomic_load(&cancelled), atomic_load(&errors), missing,
+	       miss_kind[N_SIGNAL], miss_kind[N_THREAD], dup, spurious, atomic_load(&bad_code));
 	if (atomic_load(&errors) || missing || dup || spurious || atomic_load(&bad_code) ||
 	    atomic_load(&total) != n)
 		return 1;
