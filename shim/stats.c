@@ -10,8 +10,10 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "fault.h"
 #include "shim.h"
 
 #define SUB_BITS	3
@@ -110,6 +112,34 @@ static double percentile_us(const uint64_t *h, uint64_t total, double p)
 	return 0;
 }
 
+/*
+ * With IOENGINE_FAULT on, what was injected (the reliability tests read it):
+ * replaces the line's newline by " faults_eio=N ... faults_enomem=N\n".
+ */
+static int add_faults(char *line, size_t size, int n)
+{
+#ifdef IOENGINE_FAULT_INJECTION
+	const char *f = getenv("IOENGINE_FAULT");
+	int m;
+
+	if (!f || !*f || n <= 0 || (size_t)n >= size)
+		return n;
+	m = snprintf(line + n - 1, size - (size_t)n + 1,
+		     " faults_eio=%llu faults_short=%llu faults_eagain=%llu faults_enomem=%llu\n",
+		     (unsigned long long)ioe_fault_count(IOE_FAULT_EIO),
+		     (unsigned long long)ioe_fault_count(IOE_FAULT_SHORT),
+		     (unsigned long long)ioe_fault_count(IOE_FAULT_EAGAIN),
+		     (unsigned long long)ioe_fault_count(IOE_FAULT_ENOMEM));
+	if (m > 0 && (size_t)(n - 1 + m) < size)
+		return n - 1 + m;
+	line[n - 1] = '\n';	/* did not fit: the plain line */
+#else
+	(void)line;
+	(void)size;
+#endif
+	return n;
+}
+
 static int open_output(void)
 {
 	int fd;
@@ -155,6 +185,7 @@ void shim_stats_flush(void)
 		     (unsigned long long)atomic_load_explicit(&st.fast_bytes, memory_order_relaxed),
 		     (unsigned long long)v[7], (unsigned long long)v[8],
 		     percentile_us(h, total, 0.50), percentile_us(h, total, 0.99));
+	n = add_faults(line, sizeof(line), n);
 	fd = open_output();
 	if (fd < 0)
 		goto out;
