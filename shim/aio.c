@@ -29,7 +29,16 @@
  * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
  *   limit and reads past the list);
  * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (a
- *   plain aio_read/aio_write on one is handed to glibc, which uses read()).
+ *   plain aio_read/aio_write on one is handed to glibc, which uses read());
+ * - SIGEV_THREAD_ID is honoured (glibc 2.36 sends nothing for it);
+ * - a lio_listio() member with a bad aio_lio_opcode fails at once (EINVAL)
+ *   without its own notification;
+ * - in a fork child, requests work (glibc's wait for a helper thread that
+ *   only the parent has).
+ * Same as glibc: aio_return() may be called again; a bad aio_reqprio fails
+ * the call (EINVAL, also in aio_error); a negative offset or bad fd fails in
+ * aio_error; aio_fsync() checks its fd in the call (EBADF); nent <= 0 is 0;
+ * LIO_WAIT returns EIO if any request failed, even one the call refused.
  */
 #include <errno.h>
 #include <fcntl.h>
