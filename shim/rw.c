@@ -11,7 +11,8 @@
  * function, which then says exactly what the real call says (misaligned
  * O_DIRECT, EFBIG with its SIGXFSZ in the right thread, ...): a failed
  * read or write had no effect, so doing it again is what the program would
- * have seen.
+ * have seen. EIO is the exception: it is returned as it came, since a retry
+ * could succeed and hide a device error from the program.
  *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
  * only what would block is routed, remainder of a partial read included.
@@ -213,6 +214,11 @@ static ssize_t route(const struct rw_call *c, size_t want, size_t done, int save
 	}
 	res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
 	rest_free(&r);
+	if (res == -EIO && !done) {
+		/* A device error is the answer, not a phrasing to redo: a retry could hide it. */
+		errno = EIO;
+		return -1;
+	}
 	if (res < 0)
 		goto real;
 	if (shim_stats_on)
