@@ -170,7 +170,7 @@ void shim_stats_flush(void)
 	v[7] = atomic_load_explicit(&st.fallbacks, memory_order_relaxed);
 	v[8] = atomic_load_explicit(&st.peak_depth, memory_order_relaxed);
 	/* A process that never called an interposed function says nothing. */
-	if (!routed && !v[6] && !v[7])
+	if (!routed && !v[6] && !v[7] && !ioe_fault_count(IOE_FAULT_EIO))
 		goto out;
 	for (unsigned int b = 0; b < NBUCKETS; b++)
 		total += (h[b] = atomic_load_explicit(&st.hist[b], memory_order_relaxed));
