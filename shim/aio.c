@@ -65,7 +65,8 @@
 #define FDQ_BUCKETS		256
 
 enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC };
-enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE };
+/* DONE: the result is being published; no longer in flight for aio_cancel(). */
+enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE, REQ_DONE };
 
 struct lio_group {
 	_Atomic int pending;		/* members not done, +1 while submitting */
@@ -197,10 +198,15 @@ static struct aio_req *rec_of(const struct aiocb *cb)
 	    idx >= atomic_load_explicit(&nrecs, memory_order_acquire))
 		return NULL;
 	r = rec_at(idx);
-	if (atomic_load_explicit(&r->cb, memory_order_acquire) != cb ||
-	    atomic_load_explicit(&r->state, memory_order_acquire) == REQ_FREE)
+	if (atomic_load_explicit(&r->cb, memory_order_acquire) != cb)
 		return NULL;
-	return r;
+	switch (atomic_load_explicit(&r->state, memory_order_acquire)) {
+	case REQ_HELD:
+	case REQ_ENGINE:
+		return r;
+	default:
+		return NULL;
+	}
 }
 
 static inline int cb_error(const struct aiocb *cb)
@@ -417,6 +423,7 @@ static void complete(struct aio_req *r, ssize_t res)
 		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
 				  (size_t)res, shim_now_ns() - r->t0);
+	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
 	cb->__return_value = res < 0 ? -1 : res;
 	/* Release: the result is visible to whoever sees the error code change. */
 	__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
@@ -832,8 +839,9 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 		n = atomic_load_explicit(&nrecs, memory_order_acquire);
 		for (uint32_t i = 0; i < n && !busy; i++) {
 			struct aio_req *r = rec_at(i);
+			uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
 
-			if (atomic_load_explicit(&r->state, memory_order_acquire) != REQ_FREE &&
+			if ((st == REQ_ENGINE || st == REQ_HELD) &&
 			    atomic_load_explicit(&r->fd, memory_order_relaxed) == fd)
 				busy = true;
 		}
