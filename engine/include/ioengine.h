@@ -116,8 +116,9 @@ IOE_API void ioe_context_free(struct ioe_context *ctx);
  * -EINVAL for misaligned O_DIRECT, -EFAULT for a bad buffer, ...
  *
  * Callbacks run in an engine thread: a callback worker, or with workers == 0
- * the poller (or the submitter, for an IO the kernel refused before starting
- * it). They may call ioe_submit(); they must not block for long.
+ * the poller or the submitter (which completes itself an IO the kernel
+ * refused, and the completions an idle ring already has right after it
+ * submitted). They may call ioe_submit(); they must not block for long.
  */
 IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
