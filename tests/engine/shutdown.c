@@ -100,8 +100,14 @@ static void sentinel_cb(struct ioe_event *ev, void *arg)
 	struct race *r = arg;
 
 	(void)ev;
-	while (!atomic_load(&r->racer_done))
-		sched_yield();
+	/* Bounded: a free that never refuses must fail, not hang. */
+	for (long i = 0; !atomic_load(&r->racer_done); i++) {
+		if (i == 20000) {
+			fprintf(stderr, "the racer never got -ESHUTDOWN from a context being freed\n");
+			exit(1);
+		}
+		usleep(1000);
+	}
 	/* The free has begun: a callback's submit is refused as well. */
 	ioe_prep_write(&r->spare, r->fd, block, BS, 0);
 	ioe_set_callback(&r->spare, spare_cb, r);
