@@ -65,8 +65,11 @@
 #define FDQ_BUCKETS		256
 
 enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC };
-/* DONE: the result is being published; no longer in flight for aio_cancel(). */
-enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE, REQ_DONE };
+/*
+ * DONE: the result is being published; no longer in flight for aio_cancel().
+ * FOREIGN: being handed to glibc; in flight until glibc has it queued.
+ */
+enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE, REQ_DONE, REQ_FOREIGN };
 
 struct lio_group {
 	_Atomic int pending;		/* members not done, +1 while submitting */
@@ -203,6 +206,8 @@ static struct aio_req *rec_of(const struct aiocb *cb)
 	switch (atomic_load_explicit(&r->state, memory_order_acquire)) {
 	case REQ_HELD:
 	case REQ_ENGINE:
+	case REQ_FOREIGN:
+	case REQ_DONE:	/* its wake-up is still to come: aio_suspend() must wait for it */
 		return r;
 	default:
 		return NULL;
@@ -444,22 +449,30 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 	struct aio_req *r = arg;
 
 	(void)ev;
-	/* A pipe or socket: glibc's implementation reads it with read(); hand it over. */
+	/*
+	 * A pipe or socket: glibc's implementation reads it with read(); hand it
+	 * over. The record stays "ours" until glibc has queued the request, so
+	 * an aio_suspend() meanwhile waits for our wake-up below, not in glibc's
+	 * aio_suspend() (which takes a request it does not know for done).
+	 */
 	if (r->ev.res == -ESPIPE && !r->group && (r->op == OP_READ || r->op == OP_WRITE)) {
 		struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
-		int op = r->op;
+		int ret, err;
 
+		atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
+		ret = r->op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
+		err = errno;
 		if (r->counted)
 			write_done(r->ev.fd);
 		release_rec(r);
 		shim_stats_fallback();
-		if ((op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb)) < 0) {
+		if (ret < 0) {
 			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, errno, __ATOMIC_RELEASE);
-			atomic_fetch_add(&done_seq, 1);
-			if (atomic_load(&suspenders))
-				futex_wake_all(&done_seq);
+			__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
 		}
+		atomic_fetch_add(&done_seq, 1);
+		if (atomic_load(&suspenders))
+			futex_wake_all(&done_seq);
 		return;
 	}
 	complete(r, r->ev.res);
@@ -841,7 +854,7 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 			struct aio_req *r = rec_at(i);
 			uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
 
-			if ((st == REQ_ENGINE || st == REQ_HELD) &&
+			if ((st == REQ_ENGINE || st == REQ_HELD || st == REQ_FOREIGN) &&
 			    atomic_load_explicit(&r->fd, memory_order_relaxed) == fd)
 				busy = true;
 		}
