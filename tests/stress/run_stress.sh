@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The stress program under the preloaded shim on one backend with fault
+# injection; the stats summary must show the IO routed and the faults injected.
+# Usage: run_stress.sh PROGRAM PRELOAD BACKEND DIR faults|eio SECONDS
+set -euo pipefail
+prog=$1 preload=$2 backend=$3 dir=$4 mode=$5 secs=$6
+stats=$(mktemp "$dir/stress-stats.XXXXXX")
+trap 'rm -f "$stats"' EXIT
+
+case $mode in
+faults) faults=seed=$RANDOM,short=0.2,eagain=0.1,enomem=0.1 args=() fast=0 want=(short eagain enomem) ;;
+eio) faults=seed=$RANDOM,eio=0.02,short=0.1,eagain=0.05 args=(--eio) fast=1 want=(eio short eagain) ;;
+*) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "IOENGINE_FAULT=$faults IOENGINE_FASTPATH=$fast"
+out=$(IOENGINE_BACKEND=$backend IOENGINE_FASTPATH=$fast IOENGINE_FAULT=$faults IOENGINE_STATS=$stats \
+	LD_PRELOAD=$preload timeout -k 10 $((secs + 120)) "$prog" --dir "$dir" --duration "$secs" "${args[@]}") ||
+	{ echo "$out"; echo "FAIL: stress exited with $?"; exit 1; }
+echo "$out"
+# The summary of the stress process itself; its forked children append theirs.
+pid=$(sed -n 's/^stress: pid \([0-9]*\)$/\1/p' <<<"$out")
+main=$(grep "^ioengine: stats pid=$pid " "$stats" || true)
+echo "children's summaries: $(grep -vc "^ioengine: stats pid=$pid " "$stats" || true)"
+echo "$main"
+name=io_uring
+[ "$backend" = aio ] && name=aio
+grep -q "backend=$name routed_reads=[1-9][0-9]* routed_writes=[1-9]" <<<"$main" ||
+	{ echo "FAIL: not routed through $name"; exit 1; }
+for k in "${want[@]}"; do
+	grep -q " faults_$k=[1-9]" <<<"$main" || { echo "FAIL: no $k fault injected"; exit 1; }
+done
