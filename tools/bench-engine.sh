@@ -10,6 +10,7 @@
 # usage: tools/bench-engine.sh [--build-dir DIR] [--file PATH] [--size SIZE]
 #                              [--runtime S] [--reps N] [--depths "1 32"]
 #                              [--modes "hot direct"] [--workers N] [--quick]
+#                              [--raw PATH]   (per-run results, kept)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,10 +23,11 @@ depths="1 32"
 modes="hot direct"
 workers=0
 quick=0
+raw=""
 target=0.8
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	sed -n '2,14s/^# \{0,1\}//p' "$0"
 }
 
 while [ $# -gt 0 ]; do
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--modes) modes=$2; shift 2 ;;
 	--workers) workers=$2; shift 2 ;;
 	--quick) quick=1; shift ;;
+	--raw) raw=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench-engine.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -68,8 +71,9 @@ if not m:
 print(int(m.group(1)) << {"": 0, "k": 10, "m": 20, "g": 30}[m.group(2).lower()])
 ' "$size")
 
-results=$(mktemp "${TMPDIR:-/tmp}/bench-engine.XXXXXX")
-trap 'rm -f "$results"' EXIT
+[ -n "$raw" ] || raw="$build_dir/bench-engine-raw.txt"
+results=$raw
+: >"$results"
 
 # Create (or extend) the file with real data: the benchmark fills it.
 if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" -lt "$bytes" ]; then
@@ -182,3 +186,4 @@ print()
 print("target: ratio >= %.2f at depth 32 (hot and O_DIRECT); IOPS are medians of %d run(s)"
       % (target, len(rows[order[0], "ioe-uring"])))
 EOF
+echo "# per-run results: $results; load at end $(cut -d' ' -f1-3 /proc/loadavg)"
