@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "fault.h"
 #include "shim.h"
@@ -142,14 +143,28 @@ static int add_faults(char *line, size_t size, int n)
 
 static int open_output(void)
 {
+	struct stat st;
 	int fd;
 
 	if (!*shim_cfg.stats)
 		return STDERR_FILENO;
-	/* Never through a symlink; appended, so several processes can share the file. */
-	fd = open(shim_cfg.stats, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	/*
+	 * Never through a symlink; appended, so several processes can share the
+	 * file. Only a regular file of our own: as root, permissions would let us
+	 * append to anyone's file, and a FIFO nobody reads would hang the program
+	 * at exit (hence O_NONBLOCK, which means nothing for a regular file).
+	 */
+	fd = open(shim_cfg.stats, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) {
 		shim_log(SHIM_LOG_WARN, "cannot open IOENGINE_STATS file %s (errno %d)", shim_cfg.stats, errno);
+		return fd;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		shim_log(SHIM_LOG_WARN, "IOENGINE_STATS file %s is not a regular file of this user, not written",
+			 shim_cfg.stats);
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
