@@ -3,7 +3,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "fault.h"
 
 #ifdef IOENGINE_FAULT_INJECTION
@@ -13,6 +15,27 @@ static _Atomic uint64_t injected[IOE_FAULT_KINDS];
 static uint64_t seed = 1;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static _Thread_local uint64_t rng;
+
+/*
+ * A probability in 0..1; garbage is ignored with a message. eagain and enomem
+ * are retried until they pass, so 1 (or inf) would retry forever: below 1.
+ */
+static double parse_prob(const char *name, const char *v, int kind)
+{
+	double max = kind == IOE_FAULT_EAGAIN || kind == IOE_FAULT_ENOMEM ? 0.99 : 1.0, p;
+	char msg[200], *end;
+	int n;
+
+	errno = 0;
+	p = strtod(v, &end);
+	if (!errno && end != v && !*end && p >= 0 && p <= max)
+		return p;
+	n = snprintf(msg, sizeof(msg), "ioengine: IOENGINE_FAULT: %s=%.40s is not a probability in 0..%g, ignored\n",
+		     name, v, max);
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+		return 0;
+	return 0;
+}
 
 static void parse(void)
 {
@@ -32,7 +55,7 @@ static void parse(void)
 			seed = strtoull(eq + 1, NULL, 0) | 1;
 		for (int k = 0; k < IOE_FAULT_KINDS; k++)
 			if (!strcmp(tok, names[k]))
-				prob[k] = strtod(eq + 1, NULL);
+				prob[k] = parse_prob(tok, eq + 1, k);
 	}
 }
 
