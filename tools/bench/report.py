@@ -491,14 +491,17 @@ def report(raw, metapath, outdir):
         w("Proof that the calls went where they should: routed through the engine, "
           "or served by the fast path (buffered reads that hit the page cache).")
         w("")
-        w("| contender | rw | mode | QD | backend | routed reads | routed writes | fast path hits | engine p50 µs |")
-        w("|---|---|---|---|---|---|---|---|---|")
+        w("| contender | rw | mode | QD | backend | routed reads | routed writes | fast path hits "
+          "| fallbacks | peak queue depth | routed p50 µs |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|")
         for r in shim_runs:
             st = r["shim_stats"]
-            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s |" % (
+            routed = (st.get("routed_reads") or 0) + (st.get("routed_writes") or 0)
+            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
                 r["contender"], r["rw"], r["mode"], r["depth"], st.get("backend"),
                 st.get("routed_reads"), st.get("routed_writes"), st.get("fastpath_hits"),
-                st.get("p50_us")))
+                st.get("fallbacks"), st.get("peak_queue_depth"),
+                st.get("p50_us") if routed else "—"))
         w("")
     w("## Contenders")
     w("")
