@@ -410,11 +410,13 @@ static void write_done(int fd)
 
 /* ---- completion ---- */
 
-static void release_rec(struct aio_req *r)
+/* uncount: the request still counts against the outstanding limit (see complete()). */
+static void release_rec(struct aio_req *r, bool uncount)
 {
 	atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
 	rec_push(r);
-	atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+	if (uncount)
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
 }
 
 static void complete(struct aio_req *r, ssize_t res)
@@ -429,6 +431,12 @@ static void complete(struct aio_req *r, ssize_t res)
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
 				  (size_t)res, shim_now_ns() - r->t0);
 	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
+	/*
+	 * No longer outstanding once the program can see the result: a program
+	 * that resubmits at once, at the limit, must not get EAGAIN. (A record
+	 * may then be missing from the pool a moment: rec_pop() grows it.)
+	 */
+	atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
 	cb->__return_value = res < 0 ? -1 : res;
 	/* Release: the result is visible to whoever sees the error code change. */
 	__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
@@ -438,7 +446,7 @@ static void complete(struct aio_req *r, ssize_t res)
 		futex_wake_all(&done_seq);
 	if (r->counted)
 		write_done(r->ev.fd);
-	release_rec(r);
+	release_rec(r, false);
 	notify(&sev);
 	if (g)
 		group_member_done(g, err != 0);
@@ -464,7 +472,7 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 		err = errno;
 		if (r->counted)
 			write_done(r->ev.fd);
-		release_rec(r);
+		release_rec(r, true);
 		shim_stats_fallback();
 		if (ret < 0) {
 			cb->__return_value = -1;
