@@ -55,8 +55,11 @@ static inline void ioe_waiter_init(struct ioe_waiter *w)
 static inline void ioe_wake(struct ioe_waiter *w)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&w->seq, 1, memory_order_relaxed);
+	/* Only the producer that clears the flag pays the syscall: a burst of
+	 * producers wakes a sleeper once, not once each. */
+	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed) &&
+	    atomic_exchange_explicit(&w->sleeping, 0, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
 		syscall(SYS_futex, &w->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	}
 }
@@ -84,7 +87,7 @@ static inline bool ioe_wait(struct ioe_waiter *w, bool (*ready)(void *), void *a
 		}
 		ioe_cpu_relax();
 	}
-	seq = atomic_load_explicit(&w->seq, memory_order_relaxed);
+	seq = atomic_load_explicit(&w->seq, memory_order_acquire);
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!ready(arg))

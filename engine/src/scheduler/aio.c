@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them; the poller reaps from the completion
- * ring in user space when it can (no syscall), else with io_getevents(), and
- * resubmits a short read or write for its remainder in the same slot itself:
- * io_submit() may be called from any thread.
+ * fills iocbs and io_submit()s them; completions have one consumer at a time
+ * (the poller, or the submitter right after it submitted to an idle context),
+ * reaped from the completion ring in user space when its layout is known (no
+ * syscall), else with io_getevents(). A short read or write is resubmitted
+ * for its remainder in the same slot by whoever reaped it: io_submit() may be
+ * called from any thread.
  */
 #include <errno.h>
 #include <libaio.h>
@@ -22,22 +24,11 @@ struct aio_slot {
 };
 
 struct aio_driver {
-	struct ioe_shared_ctx *sh;
+	struct ioe_driver base;		/* first: the threads get &base */
 	io_context_t io_ctx;
 	struct aio_slot *slots;
-	struct ioe_event **batch;	/* submitter: one round's events */
 	struct iocb **iocbs;		/* submitter: one round's iocbs */
-	struct ioe_slot_stack free;	/* poller -> submitter */
 	struct aio_ring *ring;		/* completion ring, if its layout is known */
-	_Atomic bool cq_busy;		/* held by whoever consumes completions */
-	/* iocbs the kernel accepted and the poller has not reaped. Counted after
-	 * io_submit() (a refused iocb never completes, and a poller waiting for
-	 * it would hang), so a fast completion can take it below 0 for a moment. */
-	_Atomic int inflight;
-	_Atomic bool submitter_done;
-	struct ioe_waiter poll_wake;
-	struct ioe_cb_batch sub_cbb, poll_cbb;
-	pthread_t submitter, poller;
 };
 
 /* The completion ring the kernel maps at the address of the io_context_t. */
@@ -90,9 +81,9 @@ static void finish_refused(struct aio_driver *d, struct aio_slot *s, struct ioe_
 
 	ioe_progress_update(&s->prog, ev, err);
 	s->ev = NULL;
-	ioe_slot_push(&d->free, &s->link);
+	ioe_slot_push(&d->base.free, &s->link);
 	ev->next_ = NULL;
-	ioe_poller_deliver(d->sh, 1, ev, cbb);
+	ioe_poller_deliver(d->base.sh, 1, ev, cbb);
 }
 
 /*
@@ -127,20 +118,6 @@ static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsign
 	return sent;
 }
 
-/*
- * The completion ring has one consumer at a time: the poller, or the
- * submitter taking a quick look right after it submitted to an idle context.
- */
-static bool cq_trylock(struct aio_driver *d)
-{
-	return !atomic_exchange_explicit(&d->cq_busy, true, memory_order_acquire);
-}
-
-static void cq_unlock(struct aio_driver *d)
-{
-	atomic_store_explicit(&d->cq_busy, false, memory_order_release);
-}
-
 /* Reap from the mapped completion ring without a syscall, as fio does. */
 static int user_reap(struct aio_ring *ring, struct io_event *evs, int max)
 {
@@ -158,7 +135,7 @@ static int user_reap(struct aio_ring *ring, struct io_event *evs, int max)
 	return n;
 }
 
-/* The completions that are there now (the caller holds the ring). */
+/* The completions that are there now (the caller holds the completion side). */
 static int reap_ready(struct aio_driver *d, struct io_event *evs, int max)
 {
 	struct timespec zero = { 0, 0 };
@@ -168,111 +145,6 @@ static int reap_ready(struct aio_driver *d, struct io_event *evs, int max)
 		return user_reap(d->ring, evs, max);
 	n = io_getevents(d->io_ctx, 0, max, evs, &zero);
 	return n > 0 ? n : 0;
-}
-
-/*
- * Finish n reaped completions (the caller held the ring): short ones are
- * submitted again for their remainder in the same slot, the rest delivered.
- */
-static void finish_events(struct aio_driver *d, struct io_event *evs, int n, struct ioe_cb_batch *cbb)
-{
-	struct ioe_event *done = NULL, **tail = &done;
-	struct iocb *again[IOE_REAP_MAX];
-	unsigned int freed = 0, nagain = 0;
-
-	for (int i = 0; i < n; i++) {
-		struct aio_slot *s = evs[i].data;	/* the kernel's copy of iocb.data */
-		struct ioe_event *ev;
-
-		ioe_kernel_handoff_acquire(s);
-		ev = s->ev;
-		if (!ioe_progress_update(&s->prog, ev, ioe_fault_result((long)evs[i].res))) {
-			prep_iocb(s);
-			again[nagain++] = &s->iocb;
-			continue;
-		}
-		s->ev = NULL;
-		ioe_slot_push(&d->free, &s->link);
-		freed++;
-		*tail = ev;
-		tail = &ev->next_;
-	}
-	*tail = NULL;
-	ioe_poller_deliver(d->sh, freed, done, cbb);
-	if (nagain)
-		nagain = submit_iocbs(d, again, nagain, cbb);
-	/* The continuations the kernel took stay counted in flight. */
-	atomic_fetch_sub_explicit(&d->inflight, n - (int)nagain, memory_order_relaxed);
-}
-
-/*
- * Count what io_submit() accepted (a refused iocb never completes: a poller
- * waiting for it would hang); a fast completion reaped meanwhile takes the
- * count below 0 for a moment. If the context was idle, a page-cache IO has
- * completed inside io_submit() already: take it here and spare the poller's
- * wake-up (18-38 us), which is the whole cost of a QD1 IO.
- */
-static void after_submit(struct aio_driver *d, unsigned int n)
-{
-	struct io_event evs[IOE_REAP_MAX];
-
-	if (atomic_fetch_add_explicit(&d->inflight, (int)n, memory_order_relaxed) == 0 &&
-	    cq_trylock(d)) {
-		int got = reap_ready(d, evs, IOE_REAP_MAX);
-
-		cq_unlock(d);
-		finish_events(d, evs, got, &d->sub_cbb);
-	}
-	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
-		ioe_wake(&d->poll_wake);
-}
-
-static bool submitter_ready(void *arg)
-{
-	struct aio_driver *d = arg;
-
-	return ioe_submitter_ready(d->sh, false);
-}
-
-static void *submitter_main(void *arg)
-{
-	struct aio_driver *d = arg;
-	struct ioe_shared_ctx *sh = d->sh;
-
-	for (;;) {
-		unsigned int budget, took = 0, i;
-
-		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
-		if (budget)
-			took = ioe_take_round(sh, d->batch, budget, &d->sub_cbb);
-		if (took) {
-			for (i = 0; i < took; i++) {
-				struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->free);
-
-				s->ev = d->batch[i];
-				ioe_progress_start(&s->prog, s->ev);
-				prep_iocb(s);
-				d->iocbs[i] = &s->iocb;
-			}
-			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
-			after_submit(d, submit_iocbs(d, d->iocbs, took, &d->sub_cbb));
-			continue;
-		}
-		if (ioe_submitter_done(sh))
-			break;
-		ioe_wait(&sh->submit_wake, submitter_ready, d);
-	}
-	atomic_store_explicit(&d->submitter_done, true, memory_order_release);
-	ioe_wake(&d->poll_wake);
-	return NULL;
-}
-
-static bool poller_ready(void *arg)
-{
-	struct aio_driver *d = arg;
-
-	return atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0 ||
-	       atomic_load_explicit(&d->submitter_done, memory_order_acquire);
 }
 
 /* At least one completion: spin on the ring briefly, then sleep in the kernel. */
@@ -297,38 +169,119 @@ static int reap(struct aio_driver *d, struct io_event *evs, int max)
 	return n;
 }
 
+/*
+ * Finish n reaped completions: short ones are submitted again for their
+ * remainder in the same slot (and counted in flight again), the rest delivered.
+ */
+static void finish_events(struct aio_driver *d, struct io_event *evs, int n, struct ioe_cb_batch *cbb)
+{
+	struct ioe_event *done = NULL, **tail = &done;
+	struct iocb *again[IOE_REAP_MAX];
+	unsigned int freed = 0, nagain = 0;
+
+	for (int i = 0; i < n; i++) {
+		struct aio_slot *s = evs[i].data;	/* the kernel's copy of iocb.data */
+		struct ioe_event *ev;
+
+		ioe_kernel_handoff_acquire(s);
+		ev = s->ev;
+		if (!ioe_progress_update(&s->prog, ev, ioe_fault_result((long)evs[i].res))) {
+			prep_iocb(s);
+			again[nagain++] = &s->iocb;
+			continue;
+		}
+		s->ev = NULL;
+		ioe_slot_push(&d->base.free, &s->link);
+		freed++;
+		*tail = ev;
+		tail = &ev->next_;
+	}
+	*tail = NULL;
+	ioe_poller_deliver(d->base.sh, freed, done, cbb);
+	if (nagain && (nagain = submit_iocbs(d, again, nagain, cbb))) {
+		atomic_fetch_add_explicit(&d->base.inflight, (int)nagain, memory_order_relaxed);
+		ioe_wake(&d->base.poll_wake);
+	}
+}
+
+/*
+ * Take what is ready, or (wait) at least one, and release the completion
+ * side. The count drops before the release: whoever takes the side next
+ * must not wait in the kernel for IO that was reaped already.
+ */
+static int reap_and_release(struct aio_driver *d, struct io_event *evs, bool wait)
+{
+	int n = wait ? reap(d, evs, IOE_REAP_MAX) : reap_ready(d, evs, IOE_REAP_MAX);
+
+	if (n > 0)
+		atomic_fetch_sub_explicit(&d->base.inflight, n, memory_order_relaxed);
+	ioe_cq_unlock(&d->base);
+	return n;
+}
+
+static void submitter_reap(struct ioe_driver *base)
+{
+	struct aio_driver *d = (struct aio_driver *)base;
+	struct io_event evs[IOE_REAP_MAX];
+
+	finish_events(d, evs, reap_and_release(d, evs, false), &base->sub_cbb);
+}
+
+static bool submitter_ready(void *arg)
+{
+	struct aio_driver *d = arg;
+
+	return ioe_submitter_ready(d->base.sh, false);
+}
+
+static void *submitter_main(void *arg)
+{
+	struct aio_driver *d = arg;
+	struct ioe_shared_ctx *sh = d->base.sh;
+
+	for (;;) {
+		unsigned int budget, took = 0, i;
+
+		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
+		if (budget)
+			took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
+		if (took) {
+			for (i = 0; i < took; i++) {
+				struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
+
+				s->ev = d->base.batch[i];
+				ioe_progress_start(&s->prog, s->ev);
+				prep_iocb(s);
+				d->iocbs[i] = &s->iocb;
+			}
+			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
+			/* Counted after io_submit(): a refused iocb never completes. */
+			took = submit_iocbs(d, d->iocbs, took, &d->base.sub_cbb);
+			ioe_driver_submitted(&d->base, took, submitter_reap);
+			continue;
+		}
+		if (ioe_submitter_done(sh))
+			break;
+		ioe_wait(&sh->submit_wake, submitter_ready, d);
+	}
+	ioe_driver_submitter_exit(&d->base);
+	return NULL;
+}
+
 static void *poller_main(void *arg)
 {
 	struct aio_driver *d = arg;
 	struct io_event evs[IOE_REAP_MAX];
 
-	for (;;) {
-		int n = 0;
-
-		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0) {
-			if (atomic_load_explicit(&d->submitter_done, memory_order_acquire))
-				break;
-			ioe_wait(&d->poll_wake, poller_ready, d);
-			continue;
-		}
-		if (!cq_trylock(d)) {
-			ioe_cpu_relax();
-			continue;
-		}
-		/* Re-check under the lock: the submitter may have taken them all. */
-		if (atomic_load_explicit(&d->inflight, memory_order_acquire) > 0)
-			n = reap(d, evs, IOE_REAP_MAX);
-		cq_unlock(d);
-		if (n > 0)
-			finish_events(d, evs, n, &d->poll_cbb);
-	}
+	while (ioe_poller_acquire(&d->base))
+		finish_events(d, evs, reap_and_release(d, evs, true), &d->base.poll_cbb);
 	return NULL;
 }
 
 static void aio_free(struct aio_driver *d)
 {
+	ioe_driver_fini(&d->base);
 	free(d->slots);
-	free(d->batch);
 	free(d->iocbs);
 	free(d);
 }
@@ -340,11 +293,9 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 
 	if (!d)
 		return -ENOMEM;
-	d->sh = sh;
 	d->slots = calloc(sh->depth, sizeof(*d->slots));
-	d->batch = calloc(sh->depth, sizeof(*d->batch));
 	d->iocbs = calloc(sh->depth, sizeof(*d->iocbs));
-	if (!d->slots || !d->batch || !d->iocbs) {
+	if (!d->slots || !d->iocbs || ioe_driver_init(&d->base, sh)) {
 		aio_free(d);
 		return -ENOMEM;
 	}
@@ -358,35 +309,22 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 	if (d->ring->magic != AIO_RING_MAGIC || d->ring->incompat_features)
 		d->ring = NULL;
 	for (unsigned int i = 0; i < sh->depth; i++)
-		ioe_slot_push(&d->free, &d->slots[i].link);
-	atomic_init(&d->inflight, 0);
-	atomic_init(&d->cq_busy, false);
-	atomic_init(&d->submitter_done, false);
-	ioe_waiter_init(&d->poll_wake);
-	ret = ioe_thread_start(&d->poller, "ioe-poll", poller_main, d);
-	if (ret)
-		goto fail_ctx;
-	ret = ioe_thread_start(&d->submitter, "ioe-submit", submitter_main, d);
+		ioe_slot_push(&d->base.free, &d->slots[i].link);
+	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
 	if (ret) {
-		atomic_store(&d->submitter_done, true);
-		ioe_wake(&d->poll_wake);
-		pthread_join(d->poller, NULL);
-		goto fail_ctx;
+		io_destroy(d->io_ctx);
+		aio_free(d);
+		return ret;
 	}
 	*out = d;
 	return 0;
-fail_ctx:
-	io_destroy(d->io_ctx);
-	aio_free(d);
-	return ret;
 }
 
 static void aio_stop(void *arg)
 {
 	struct aio_driver *d = arg;
 
-	pthread_join(d->submitter, NULL);
-	pthread_join(d->poller, NULL);
+	ioe_driver_join(&d->base);
 	io_destroy(d->io_ctx);
 	aio_free(d);
 }

@@ -186,3 +186,88 @@ void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct io
 	}
 	ioe_cb_flush(&sh->cb_workers, cbb);
 }
+
+int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
+{
+	d->sh = sh;
+	d->batch = calloc(sh->depth, sizeof(*d->batch));
+	if (!d->batch)
+		return -ENOMEM;
+	atomic_init(&d->free.shared, NULL);
+	d->free.local = NULL;
+	atomic_init(&d->inflight, 0);
+	atomic_init(&d->cq_busy, false);
+	atomic_init(&d->submitter_done, false);
+	ioe_waiter_init(&d->poll_wake);
+	d->sub_cbb = d->poll_cbb = (struct ioe_cb_batch){ 0 };
+	return 0;
+}
+
+void ioe_driver_fini(struct ioe_driver *d)
+{
+	free(d->batch);
+}
+
+int ioe_driver_start(struct ioe_driver *d, void *(*submitter)(void *), void *(*poller)(void *), void *arg)
+{
+	int ret = ioe_thread_start(&d->poller, "ioe-poll", poller, arg);
+
+	if (ret)
+		return ret;
+	ret = ioe_thread_start(&d->submitter, "ioe-submit", submitter, arg);
+	if (ret) {
+		/* No submitter: tell the idle poller to leave. */
+		ioe_driver_submitter_exit(d);
+		pthread_join(d->poller, NULL);
+	}
+	return ret;
+}
+
+void ioe_driver_join(struct ioe_driver *d)
+{
+	pthread_join(d->submitter, NULL);
+	pthread_join(d->poller, NULL);
+}
+
+void ioe_driver_submitter_exit(struct ioe_driver *d)
+{
+	atomic_store_explicit(&d->submitter_done, true, memory_order_release);
+	ioe_wake(&d->poll_wake);
+}
+
+static bool poller_ready(void *arg)
+{
+	struct ioe_driver *d = arg;
+
+	return atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0 ||
+	       atomic_load_explicit(&d->submitter_done, memory_order_acquire);
+}
+
+bool ioe_poller_acquire(struct ioe_driver *d)
+{
+	for (;;) {
+		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0) {
+			if (atomic_load_explicit(&d->submitter_done, memory_order_acquire))
+				return false;
+			ioe_wait(&d->poll_wake, poller_ready, d);
+			continue;
+		}
+		if (!ioe_cq_trylock(d)) {
+			ioe_cpu_relax();
+			continue;
+		}
+		/* Re-check under the lock: the submitter may have taken them all. */
+		if (atomic_load_explicit(&d->inflight, memory_order_acquire) > 0)
+			return true;
+		ioe_cq_unlock(d);
+	}
+}
+
+void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(struct ioe_driver *))
+{
+	if (atomic_fetch_add_explicit(&d->inflight, (int)n, memory_order_relaxed) == 0 &&
+	    ioe_cq_trylock(d))
+		reap(d);
+	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
+		ioe_wake(&d->poll_wake);
+}

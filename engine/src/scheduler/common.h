@@ -114,6 +114,66 @@ void __tsan_release(void *addr);
 #define ioe_kernel_handoff_acquire(p) ((void)(p))
 #endif
 
+/*
+ * What both drivers have besides their kernel interface and slot type: the
+ * submitter's batch, slots in transit, the in-flight count, the completion
+ * side's one-consumer lock, the poller's wake-up and the two threads. Each
+ * driver embeds it first in its own structure.
+ */
+struct ioe_driver {
+	struct ioe_shared_ctx *sh;
+	struct ioe_event **batch;	/* submitter: one round's events */
+	struct ioe_slot_stack free;	/* poller -> submitter */
+	/* Submitted and not reaped. Counted after the submit (so the poller never
+	 * waits in the kernel for IO that is not there yet); a fast completion
+	 * reaped meanwhile takes it below 0 for a moment. */
+	_Atomic int inflight;
+	_Atomic bool cq_busy;		/* held by whoever consumes completions */
+	_Atomic bool submitter_done;
+	struct ioe_waiter poll_wake;
+	struct ioe_cb_batch sub_cbb, poll_cbb;
+	pthread_t submitter, poller;
+};
+
+int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh);
+void ioe_driver_fini(struct ioe_driver *d);
+/* Start the poller and the submitter (arg is the driver); 0 or -errno. */
+int ioe_driver_start(struct ioe_driver *d, void *(*submitter)(void *), void *(*poller)(void *), void *arg);
+/* After ioe_context_free() set stopping: the threads drain and leave. */
+void ioe_driver_join(struct ioe_driver *d);
+/* The submitter's last act: the poller may leave once nothing is in flight. */
+void ioe_driver_submitter_exit(struct ioe_driver *d);
+
+/*
+ * Completions have one consumer at a time: the poller, or the submitter
+ * taking a quick look right after it submitted to an idle ring.
+ */
+static inline bool ioe_cq_trylock(struct ioe_driver *d)
+{
+	return !atomic_exchange_explicit(&d->cq_busy, true, memory_order_acquire);
+}
+
+static inline void ioe_cq_unlock(struct ioe_driver *d)
+{
+	atomic_store_explicit(&d->cq_busy, false, memory_order_release);
+}
+
+/*
+ * Poller: wait until something is in flight and take the completion side.
+ * Returns false when the poller should leave (the submitter is done and
+ * nothing is in flight), true with the lock held and IO in flight.
+ */
+bool ioe_poller_acquire(struct ioe_driver *d);
+
+/*
+ * Submitter, after n IOs went to the kernel: count them; if the ring was
+ * idle, give `reap` (which takes and finishes the completions that are
+ * ready; the lock is held) a chance to complete a page-cache IO right here,
+ * which spares the poller's wake-up (18-38 us, the whole cost of a QD1 IO);
+ * wake the poller if IO is still in flight.
+ */
+void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(struct ioe_driver *));
+
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io_uring driver. The submitter owns the submission queue, the poller owns
- * the completion queue: each side of the ring has one thread, so neither
- * needs a lock. A short read or write goes back to the submitter in the same
- * slot for its remainder.
+ * io_uring driver. The submitter owns the submission queue; completions have
+ * one consumer at a time (the poller, or the submitter right after it
+ * submitted to an idle ring), so neither side needs more than a try-lock. A
+ * short read or write goes back to the submitter in the same slot for its
+ * remainder.
  */
 #include <errno.h>
 #include <liburing.h>
@@ -20,19 +21,13 @@ struct uring_slot {
 };
 
 struct uring_driver {
-	struct ioe_shared_ctx *sh;
+	struct ioe_driver base;		/* first: the threads get &base */
 	struct io_uring ring;
 	struct uring_slot *slots;
-	struct ioe_event **batch;	/* submitter: one round's events */
-	struct ioe_slot_stack free;	/* poller -> submitter */
-	struct ioe_slot_stack retry;	/* poller -> submitter: short IO to continue */
-	_Atomic int inflight;		/* submitted, not reaped (see after_submit) */
-	_Atomic bool cq_busy;		/* held by whoever consumes the CQ */
-	_Atomic bool submitter_done;
-	struct ioe_waiter poll_wake;
-	struct ioe_cb_batch sub_cbb, poll_cbb;
-	pthread_t submitter, poller;
+	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 };
+
+#define IOE_REAP_MAX 64
 
 static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 {
@@ -77,41 +72,18 @@ static void submit_all(struct uring_driver *d)
 	}
 }
 
-static bool poller_ready(void *arg)
-{
-	struct uring_driver *d = arg;
-
-	return atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0 ||
-	       atomic_load_explicit(&d->submitter_done, memory_order_acquire);
-}
-
 /*
- * The CQ has one consumer at a time: the poller, or the submitter taking a
- * quick look right after it submitted to an idle ring.
+ * Take the CQEs that are ready and finish them (the caller holds the
+ * completion side, released here): short ones go back to the submitter, the
+ * rest are delivered through cbb.
  */
-static bool cq_trylock(struct uring_driver *d)
+static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 {
-	return !atomic_exchange_explicit(&d->cq_busy, true, memory_order_acquire);
-}
-
-static void cq_unlock(struct uring_driver *d)
-{
-	atomic_store_explicit(&d->cq_busy, false, memory_order_release);
-}
-
-/*
- * Consume the CQEs that are ready (the caller holds the CQ): finished events
- * go to *done with their slots freed, short ones back to the submitter.
- * Returns how many slots were freed.
- */
-static unsigned int take_completions(struct uring_driver *d, struct ioe_event **done)
-{
-	struct io_uring_cqe *cqes[64];
-	struct ioe_event **tail = done;
+	struct io_uring_cqe *cqes[IOE_REAP_MAX];
+	struct ioe_event *done = NULL, **tail = &done;
 	unsigned int n, i, freed = 0, retried = 0;
 
-	*done = NULL;
-	n = io_uring_peek_batch_cqe(&d->ring, cqes, 64);
+	n = io_uring_peek_batch_cqe(&d->ring, cqes, IOE_REAP_MAX);
 	for (i = 0; i < n; i++) {
 		struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
 		struct ioe_event *ev;
@@ -124,7 +96,7 @@ static unsigned int take_completions(struct uring_driver *d, struct ioe_event **
 			continue;
 		}
 		s->ev = NULL;
-		ioe_slot_push(&d->free, &s->link);
+		ioe_slot_push(&d->base.free, &s->link);
 		freed++;
 		*tail = ev;
 		tail = &ev->next_;
@@ -132,33 +104,65 @@ static unsigned int take_completions(struct uring_driver *d, struct ioe_event **
 	*tail = NULL;
 	if (n) {
 		io_uring_cq_advance(&d->ring, n);
-		atomic_fetch_sub_explicit(&d->inflight, (int)n, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&d->base.inflight, (int)n, memory_order_relaxed);
 	}
+	ioe_cq_unlock(&d->base);
 	if (retried)
-		ioe_wake(&d->sh->submit_wake);
-	return freed;
+		ioe_wake(&d->base.sh->submit_wake);
+	ioe_poller_deliver(d->base.sh, freed, done, cbb);
 }
 
-/*
- * Count what was submitted only now, so the poller never waits in the kernel
- * for SQEs that are not there yet; a fast completion reaped meanwhile takes
- * the count below 0 for a moment. If the ring was idle, a page-cache IO has
- * typically completed inside io_uring_enter() already: take it here and spare
- * the poller's wake-up (18-38 us), which is the whole cost of a QD1 IO.
- */
-static void after_submit(struct uring_driver *d, unsigned int n)
+static void submitter_reap(struct ioe_driver *base)
 {
-	struct ioe_event *done;
-	unsigned int freed;
+	take_completions((struct uring_driver *)base, &base->sub_cbb);
+}
 
-	if (atomic_fetch_add_explicit(&d->inflight, (int)n, memory_order_relaxed) == 0 &&
-	    cq_trylock(d)) {
-		freed = take_completions(d, &done);
-		cq_unlock(d);
-		ioe_poller_deliver(d->sh, freed, done, &d->sub_cbb);
+static bool submitter_ready(void *arg)
+{
+	struct uring_driver *d = arg;
+
+	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry));
+}
+
+static void *submitter_main(void *arg)
+{
+	struct uring_driver *d = arg;
+	struct ioe_shared_ctx *sh = d->base.sh;
+
+	for (;;) {
+		struct ioe_slot_link *l;
+		unsigned int n = 0, i, budget;
+
+		while ((l = ioe_slot_pop(&d->retry))) {
+			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
+			n++;
+		}
+		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
+		if (budget) {
+			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
+
+			for (i = 0; i < took; i++) {
+				struct uring_slot *s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+
+				s->ev = d->base.batch[i];
+				ioe_progress_start(&s->prog, s->ev);
+				prep_sqe(io_uring_get_sqe(&d->ring), s);
+			}
+			if (took)
+				atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
+			n += took;
+		}
+		if (n) {
+			submit_all(d);
+			ioe_driver_submitted(&d->base, n, submitter_reap);
+			continue;
+		}
+		if (ioe_submitter_done(sh))
+			break;
+		ioe_wait(&sh->submit_wake, submitter_ready, d);
 	}
-	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
-		ioe_wake(&d->poll_wake);
+	ioe_driver_submitter_exit(&d->base);
+	return NULL;
 }
 
 /* Wait for at least one CQE: spin briefly, then sleep in the kernel. */
@@ -178,80 +182,13 @@ static void wait_cqe(struct uring_driver *d)
 		;
 }
 
-static bool submitter_ready(void *arg)
-{
-	struct uring_driver *d = arg;
-
-	return ioe_submitter_ready(d->sh, !ioe_slot_stack_empty(&d->retry));
-}
-
-static void *submitter_main(void *arg)
-{
-	struct uring_driver *d = arg;
-	struct ioe_shared_ctx *sh = d->sh;
-
-	for (;;) {
-		struct ioe_slot_link *l;
-		unsigned int n = 0, i, budget;
-
-		while ((l = ioe_slot_pop(&d->retry))) {
-			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
-			n++;
-		}
-		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
-		if (budget) {
-			unsigned int took = ioe_take_round(sh, d->batch, budget, &d->sub_cbb);
-
-			for (i = 0; i < took; i++) {
-				struct uring_slot *s = (struct uring_slot *)ioe_slot_pop(&d->free);
-
-				s->ev = d->batch[i];
-				ioe_progress_start(&s->prog, s->ev);
-				prep_sqe(io_uring_get_sqe(&d->ring), s);
-			}
-			if (took)
-				atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
-			n += took;
-		}
-		if (n) {
-			submit_all(d);
-			after_submit(d, n);
-			continue;
-		}
-		if (ioe_submitter_done(sh))
-			break;
-		ioe_wait(&sh->submit_wake, submitter_ready, d);
-	}
-	atomic_store_explicit(&d->submitter_done, true, memory_order_release);
-	ioe_wake(&d->poll_wake);
-	return NULL;
-}
-
 static void *poller_main(void *arg)
 {
 	struct uring_driver *d = arg;
 
-	for (;;) {
-		struct ioe_event *done;
-		unsigned int freed;
-
-		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0) {
-			if (atomic_load_explicit(&d->submitter_done, memory_order_acquire))
-				break;
-			ioe_wait(&d->poll_wake, poller_ready, d);
-			continue;
-		}
-		if (!cq_trylock(d)) {
-			ioe_cpu_relax();
-			continue;
-		}
-		/* Re-check under the lock: the submitter may have taken them all. */
-		if (atomic_load_explicit(&d->inflight, memory_order_acquire) > 0 &&
-		    !io_uring_cq_ready(&d->ring))
-			wait_cqe(d);
-		freed = take_completions(d, &done);
-		cq_unlock(d);
-		ioe_poller_deliver(d->sh, freed, done, &d->poll_cbb);
+	while (ioe_poller_acquire(&d->base)) {
+		wait_cqe(d);
+		take_completions(d, &d->base.poll_cbb);
 	}
 	return NULL;
 }
@@ -274,8 +211,8 @@ static int uring_probe(struct io_uring *ring)
 
 static void uring_free(struct uring_driver *d)
 {
+	ioe_driver_fini(&d->base);
 	free(d->slots);
-	free(d->batch);
 	free(d);
 }
 
@@ -286,10 +223,8 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 
 	if (!d)
 		return -ENOMEM;
-	d->sh = sh;
 	d->slots = calloc(sh->depth, sizeof(*d->slots));
-	d->batch = calloc(sh->depth, sizeof(*d->batch));
-	if (!d->slots || !d->batch) {
+	if (!d->slots || ioe_driver_init(&d->base, sh)) {
 		uring_free(d);
 		return -ENOMEM;
 	}
@@ -303,22 +238,10 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 	if (ret)
 		goto fail_ring;
 	for (unsigned int i = 0; i < sh->depth; i++)
-		ioe_slot_push(&d->free, &d->slots[i].link);
-	atomic_init(&d->inflight, 0);
-	atomic_init(&d->cq_busy, false);
-	atomic_init(&d->submitter_done, false);
-	ioe_waiter_init(&d->poll_wake);
-	ret = ioe_thread_start(&d->poller, "ioe-poll", poller_main, d);
+		ioe_slot_push(&d->base.free, &d->slots[i].link);
+	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
 	if (ret)
 		goto fail_ring;
-	ret = ioe_thread_start(&d->submitter, "ioe-submit", submitter_main, d);
-	if (ret) {
-		/* No submitter: tell the idle poller to leave. */
-		atomic_store(&d->submitter_done, true);
-		ioe_wake(&d->poll_wake);
-		pthread_join(d->poller, NULL);
-		goto fail_ring;
-	}
 	*out = d;
 	return 0;
 fail_ring:
@@ -331,8 +254,7 @@ static void uring_stop(void *arg)
 {
 	struct uring_driver *d = arg;
 
-	pthread_join(d->submitter, NULL);
-	pthread_join(d->poller, NULL);
+	ioe_driver_join(&d->base);
 	io_uring_queue_exit(&d->ring);
 	uring_free(d);
 }
