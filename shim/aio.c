@@ -488,8 +488,12 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 
 static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 {
-	int ret = ctx ? ioe_submit(ctx, &r->ev, r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE)
-		      : -ESHUTDOWN;
+	int ret;
+
+	if (ctx && shim_stats_on)
+		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
+	ret = ctx ? ioe_submit(ctx, &r->ev, r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE)
+		  : -ESHUTDOWN;
 
 	if (ret)
 		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
