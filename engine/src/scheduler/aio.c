@@ -242,7 +242,7 @@ static void *submitter_main(void *arg)
 	for (;;) {
 		unsigned int budget, took = 0, i;
 
-		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
+		budget = ioe_round_budget(sh);
 		if (budget)
 			took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
 		if (took) {

@@ -180,6 +180,23 @@ int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *
 #endif
 
 /*
+ * At most this many events go to the kernel in one submit round. Measured on
+ * these virtual disks: a burst of 32 O_DIRECT IOs completes slower than the
+ * same IOs in groups of 8 (fio with --iodepth_batch_submit 1/8/32: 86k/81k/65k
+ * IOPS; the engine at QD32: about +15%); page-cache IO pays ~10% for the
+ * extra submit calls, and stays well above fio's own engines.
+ */
+#define IOE_SUBMIT_BATCH 8
+
+/* A round's budget: the free slots, up to IOE_SUBMIT_BATCH. */
+static inline unsigned int ioe_round_budget(struct ioe_shared_ctx *sh)
+{
+	size_t free = atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
+
+	return free < IOE_SUBMIT_BATCH ? (unsigned int)free : IOE_SUBMIT_BATCH;
+}
+
+/*
  * One submit round's intake: take at most `budget` events and complete at
  * once (through cbb) those the kernel must not see: a bad fd, a pipe or a
  * socket. The accepted ones stay in out[]; returns how many.

@@ -137,7 +137,7 @@ static void *submitter_main(void *arg)
 			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
 			n++;
 		}
-		budget = (unsigned int)atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
+		budget = ioe_round_budget(sh);
 		if (budget) {
 			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
 
