@@ -18,6 +18,7 @@
  * only what would block is routed, remainder of a partial read included.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -110,9 +111,33 @@ static ssize_t nowait_read(int fd, const struct iovec *iov, int iovcnt, off_t of
 }
 
 /*
+ * Can the vector be read? The real call says EFAULT for a bad pointer where
+ * touching it here would crash the program: let the kernel read it first.
+ * Unknown (the call is filtered, e.g. by seccomp): assume yes, as before.
+ */
+static bool vector_readable(const struct iovec *iov, int iovcnt)
+{
+	struct iovec scratch[64];
+	pid_t self = getpid();
+
+	for (int i = 0; i < iovcnt; i += 64) {
+		size_t len = sizeof(scratch[0]) * (size_t)(iovcnt - i < 64 ? iovcnt - i : 64);
+		struct iovec local = { scratch, len }, remote = { (void *)(iov + i), len };
+		ssize_t n = syscall(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
+
+		if (n < 0 && (errno == ENOSYS || errno == EPERM))
+			return true;
+		if (n != (ssize_t)len)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Bytes the call asks for, or -1 when the real function must decide: count
  * 0, negative offset (preadv2 would even take -1 as "current position"),
- * iovcnt out of range, a NULL vector, a total the kernel refuses (EINVAL).
+ * iovcnt out of range, a NULL or unreadable vector, a total the kernel
+ * refuses (EINVAL).
  */
 static ssize_t wanted(const struct rw_call *c)
 {
@@ -122,7 +147,7 @@ static ssize_t wanted(const struct rw_call *c)
 		return -1;
 	if (!is_vec(c))
 		return c->len && c->len <= SSIZE_MAX ? (ssize_t)c->len : -1;
-	if (c->iovcnt <= 0 || c->iovcnt > IOV_MAX || !c->iov)
+	if (c->iovcnt <= 0 || c->iovcnt > IOV_MAX || !c->iov || !vector_readable(c->iov, c->iovcnt))
 		return -1;
 	for (int i = 0; i < c->iovcnt; i++) {
 		if (c->iov[i].iov_len > SSIZE_MAX - n)

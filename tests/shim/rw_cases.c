@@ -37,6 +37,7 @@ struct tcase {
 	size_t lens[4];
 	int flags;		/* v2 */
 	bool null_buf;
+	bool bad_vec;		/* vectored: the iovec pointer itself is unmapped */
 	off_t seek;		/* lseek before the call (offset -1 cases) */
 };
 
@@ -78,6 +79,8 @@ static const struct tcase cases[] = {
 	{ "pread-direct-bad-len", K_DIRECT, OP_PREAD, 0, 1000 },
 	{ "preadv-3", K_FILE, OP_PREADV, 50, .iovcnt = 3, V(100, 4000, 300) },
 	{ "preadv-cnt0", K_FILE, OP_PREADV, 0, .iovcnt = 0, .seglen = 10 },
+	{ "preadv-bad-vector", K_FILE, OP_PREADV, 0, .iovcnt = 2, .seglen = 10, .bad_vec = true },
+	{ "pwritev-bad-vector", K_FILE, OP_PWRITEV, 0, .iovcnt = 2, .seglen = 10, .bad_vec = true },
 	{ "preadv-cnt-neg", K_FILE, OP_PREADV, 0, .iovcnt = -1, .seglen = 10 },
 	{ "preadv-cnt-big", K_FILE, OP_PREADV, 0, .iovcnt = IOV_MAX + 1, .seglen = 1 },
 	{ "preadv-iov-max", K_FILE, OP_PREADV, 0, .iovcnt = IOV_MAX, .seglen = 1 },
@@ -239,7 +242,9 @@ static void world_end(struct world *w, struct result *r)
 
 static void run(const struct tcase *t, bool shim, struct result *r)
 {
-	static struct iovec iov[IOV_MAX + 2];
+	static struct iovec iov_space[IOV_MAX + 2];
+	/* Never mapped (the lowest page): the kernel says EFAULT. */
+	struct iovec *iov = t->bad_vec ? (struct iovec *)(uintptr_t)64 : iov_space;
 	unsigned char *buf = t->null_buf ? NULL : iobuf + t->buf_off;
 	int nseg = t->iovcnt > 0 ? t->iovcnt : 2;
 	size_t at = t->buf_off;
@@ -248,9 +253,9 @@ static void run(const struct tcase *t, bool shim, struct result *r)
 	world_make(&w, t);
 	pattern(iobuf, BUF_LEN, 99);
 	for (int i = 0; i < nseg; i++) {
-		iov[i].iov_base = iobuf + at;
-		iov[i].iov_len = t->lens[0] || t->lens[1] ? t->lens[i] : t->seglen;
-		at += iov[i].iov_len;
+		iov_space[i].iov_base = iobuf + at;
+		iov_space[i].iov_len = t->lens[0] || t->lens[1] ? t->lens[i] : t->seglen;
+		at += iov_space[i].iov_len;
 	}
 	errno = ERRNO_MARK;
 	switch (t->op) {
