@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <time.h>
 #include "shim.h"
-#include "wait.h"
 
 uint64_t shim_now_ns(void)
 {
@@ -13,30 +12,20 @@ uint64_t shim_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void sync_done(struct ioe_event *ev, void *arg)
-{
-	(void)ev;
-	shim_wait_done(arg);
-}
-
 ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch)
 {
-	_Atomic uint32_t w = SHIM_W_PENDING;
 	int oldstate, ret;
 
 	/*
 	 * The calls we stand for are cancellation points: act on a pending
 	 * cancel before anything happened, then hold cancellation off until
-	 * the engine is done with ev and w (both on our stack). A cancel that
-	 * arrives meanwhile acts at the thread's next cancellation point, as
-	 * glibc does for a syscall that already had its effect.
+	 * the engine is done with ev (on our stack). A cancel that arrives
+	 * meanwhile acts at the thread's next cancellation point, as glibc
+	 * does for a syscall that already had its effect.
 	 */
 	pthread_testcancel();
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
-	ioe_set_callback(ev, sync_done, (void *)&w);
-	ret = ioe_submit(ctx, ev, ch);
-	if (!ret)
-		shim_wait(&w);
+	ret = ioe_submit_wait(ctx, ev, ch);
 	pthread_setcancelstate(oldstate, NULL);
 	return ret ? ret : ev->res;
 }

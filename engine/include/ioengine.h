@@ -122,6 +122,20 @@ IOE_API void ioe_context_free(struct ioe_context *ctx);
  */
 IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
+/*
+ * Queue an event and wait for it in the calling thread: the synchronous
+ * form of ioe_submit(), with the same return values. On 0 the IO is done
+ * and ev->res holds its result; ev's callback is not called (the engine
+ * uses cb and cb_arg during the call). When the queues are empty, the
+ * calling thread may hand the event to the kernel and reap completions
+ * itself, which spares the hand-offs to and from the engine threads; it
+ * then also runs other events' callbacks (with workers == 0), with every
+ * signal blocked. Not a cancellation point: a thread must not be cancelled
+ * while in here (the engine writes into ev until it returns). Must not be
+ * called from a callback.
+ */
+IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
+
 /* Events queued but not yet taken by the submitter. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
 /* Events with the kernel (taken, not yet completed). */

@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them; completions have one consumer at a time
- * (the poller, or the submitter right after it submitted to an idle context),
- * reaped from the completion ring in user space when its layout is known (no
- * syscall), else with io_getevents(). A short read or write is resubmitted
- * for its remainder in the same slot by whoever reaped it: io_submit() may be
- * called from any thread.
+ * fills iocbs and io_submit()s them, and so does a caller of
+ * ioe_submit_wait() with its own event while the queues are empty.
+ * Completions have one consumer at a time (the poller, the submitter right
+ * after it submitted to an idle context, or such a caller waiting for its
+ * own), reaped from the completion ring in user space when its layout is
+ * known (no syscall), else with io_getevents(). A short read or write is
+ * resubmitted for its remainder in the same slot by whoever reaped it:
+ * io_submit() may be called from any thread.
  */
 #include <errno.h>
 #include <libaio.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include "common.h"
 #include "../fault.h"
+#include "../sync_wait.h"
 #include "../tasks.h"
 
 struct aio_slot {
@@ -242,6 +246,8 @@ static void *submitter_main(void *arg)
 	for (;;) {
 		unsigned int budget, took = 0, i;
 
+		/* The budget holds while the slots are ours: callers take them too. */
+		ioe_sq_lock(&d->base);
 		budget = ioe_round_budget(sh);
 		if (budget)
 			took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
@@ -255,6 +261,9 @@ static void *submitter_main(void *arg)
 				d->iocbs[i] = &s->iocb;
 			}
 			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
+		}
+		ioe_sq_unlock(&d->base);
+		if (took) {
 			/* Counted after io_submit(): a refused iocb never completes. */
 			took = submit_iocbs(d, d->iocbs, took, &d->base.sub_cbb);
 			ioe_driver_submitted(&d->base, took, submitter_reap);
@@ -276,6 +285,78 @@ static void *poller_main(void *arg)
 	while (ioe_poller_acquire(&d->base))
 		finish_events(d, evs, reap_and_release(d, evs, true), &d->base.poll_cbb);
 	return NULL;
+}
+
+/*
+ * The caller of a direct submission reaps until its event is done, so that
+ * its own completion wakes it once, as a blocking pread would; or, when
+ * another thread has the completion side, waits for that one to deliver it.
+ */
+static void direct_wait(struct aio_driver *d, _Atomic uint32_t *done)
+{
+	struct io_event evs[IOE_REAP_MAX];
+	struct ioe_cb_batch cbb = { 0 };
+
+	while (!ioe_done_is_set(done)) {
+		if (!ioe_cq_trylock(&d->base))
+			break;
+		/* Nothing left to wait for here: ours was reaped, it is being delivered. */
+		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
+			ioe_cq_unlock(&d->base);
+			break;
+		}
+		finish_events(d, evs, reap_and_release(d, evs, true), &cbb);
+	}
+	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0)
+		ioe_wake(&d->base.poll_wake);
+	ioe_done_wait(done);
+}
+
+/*
+ * Hand ev to the kernel from the calling thread and wait for it there, with
+ * every signal blocked: a handler that calls pread() must not find the
+ * completion side held by the frame it interrupted (which holds it while it
+ * sleeps in io_getevents()). The handler runs when the call returns, as it
+ * would after a pread() of a regular file.
+ */
+static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
+{
+	struct aio_driver *d = arg;
+	struct ioe_shared_ctx *sh = d->base.sh;
+	struct ioe_cb_batch cbb = { 0 };
+	struct ioe_fd_check fdc;
+	struct aio_slot *s;
+	struct iocb *cb;
+	sigset_t all, old;
+
+	if (!ioe_direct_possible(sh))
+		return -EAGAIN;
+	ioe_fd_check_reset(&fdc);
+	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	if (ev->res)
+		return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ioe_sq_lock(&d->base);
+	if (!ioe_direct_possible(sh)) {
+		ioe_sq_unlock(&d->base);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -EAGAIN;
+	}
+	s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
+	atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
+	ioe_sq_unlock(&d->base);
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_iocb(s);
+	cb = &s->iocb;
+	/* A refused iocb is delivered through cbb at once. */
+	if (submit_iocbs(d, &cb, 1, &cbb)) {
+		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+		direct_wait(d, done);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
 }
 
 static void aio_free(struct aio_driver *d)
@@ -333,4 +414,5 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
 	.start = aio_start,
 	.stop = aio_stop,
+	.submit_wait = aio_submit_wait,
 };

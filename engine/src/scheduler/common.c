@@ -196,6 +196,7 @@ int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 	atomic_init(&d->free.shared, NULL);
 	d->free.local = NULL;
 	atomic_init(&d->inflight, 0);
+	atomic_init(&d->sq_busy, false);
 	atomic_init(&d->cq_busy, false);
 	atomic_init(&d->submitter_done, false);
 	ioe_waiter_init(&d->poll_wake);
@@ -239,24 +240,22 @@ static bool poller_ready(void *arg)
 {
 	struct ioe_driver *d = arg;
 
-	return atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0 ||
-	       atomic_load_explicit(&d->submitter_done, memory_order_acquire);
+	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
+		return !atomic_load_explicit(&d->cq_busy, memory_order_relaxed);
+	return atomic_load_explicit(&d->submitter_done, memory_order_acquire);
 }
 
 bool ioe_poller_acquire(struct ioe_driver *d)
 {
 	for (;;) {
-		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0) {
-			if (atomic_load_explicit(&d->submitter_done, memory_order_acquire))
-				return false;
+		if (atomic_load_explicit(&d->inflight, memory_order_acquire) <= 0 &&
+		    atomic_load_explicit(&d->submitter_done, memory_order_acquire))
+			return false;
+		if (!poller_ready(d) || !ioe_cq_trylock(d)) {
 			ioe_wait(&d->poll_wake, poller_ready, d);
 			continue;
 		}
-		if (!ioe_cq_trylock(d)) {
-			ioe_cpu_relax();
-			continue;
-		}
-		/* Re-check under the lock: the submitter may have taken them all. */
+		/* Re-check under the lock: another thread may have taken them all. */
 		if (atomic_load_explicit(&d->inflight, memory_order_acquire) > 0)
 			return true;
 		ioe_cq_unlock(d);

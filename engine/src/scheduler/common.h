@@ -4,6 +4,7 @@
 #define IOE_COMMON_H
 
 #include <pthread.h>
+#include <sched.h>
 #include "context.h"
 
 /*
@@ -128,6 +129,7 @@ struct ioe_driver {
 	 * waits in the kernel for IO that is not there yet); a fast completion
 	 * reaped meanwhile takes it below 0 for a moment. */
 	_Atomic int inflight;
+	_Atomic bool sq_busy;		/* held by whoever takes free slots and submits */
 	_Atomic bool cq_busy;		/* held by whoever consumes completions */
 	_Atomic bool submitter_done;
 	struct ioe_waiter poll_wake;
@@ -145,8 +147,42 @@ void ioe_driver_join(struct ioe_driver *d);
 void ioe_driver_submitter_exit(struct ioe_driver *d);
 
 /*
- * Completions have one consumer at a time: the poller, or the submitter
- * taking a quick look right after it submitted to an idle ring.
+ * Waiting for another thread's lock, which it holds briefly: it may have lost
+ * its CPU (2 cores), so yield now and then.
+ */
+static inline void ioe_backoff(unsigned int *spins)
+{
+	if (++*spins & 63)
+		ioe_cpu_relax();
+	else
+		sched_yield();
+}
+
+/*
+ * The submission side (free slots, and for io_uring the SQ) has one user at
+ * a time: the submitter's rounds, or a caller of ioe_submit_wait() handing
+ * its own event to the kernel.
+ */
+static inline bool ioe_sq_trylock(struct ioe_driver *d)
+{
+	return !atomic_exchange_explicit(&d->sq_busy, true, memory_order_acquire);
+}
+
+static inline void ioe_sq_lock(struct ioe_driver *d)
+{
+	for (unsigned int spins = 0; !ioe_sq_trylock(d);)
+		ioe_backoff(&spins);
+}
+
+static inline void ioe_sq_unlock(struct ioe_driver *d)
+{
+	atomic_store_explicit(&d->sq_busy, false, memory_order_release);
+}
+
+/*
+ * Completions have one consumer at a time: the poller, the submitter taking
+ * a quick look right after it submitted to an idle ring, or a caller of
+ * ioe_submit_wait().
  */
 static inline bool ioe_cq_trylock(struct ioe_driver *d)
 {
@@ -159,9 +195,10 @@ static inline void ioe_cq_unlock(struct ioe_driver *d)
 }
 
 /*
- * Poller: wait until something is in flight and take the completion side.
- * Returns false when the poller should leave (the submitter is done and
- * nothing is in flight), true with the lock held and IO in flight.
+ * Poller: wait until something is in flight and the completion side is free,
+ * and take it. Returns false when the poller should leave (the submitter is
+ * done and nothing is in flight), true with the lock held and IO in flight.
+ * Another thread that released the side with IO in flight wakes the poller.
  */
 bool ioe_poller_acquire(struct ioe_driver *d);
 
@@ -213,6 +250,16 @@ static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pen
 		return atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) > 0;
 	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
 	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
+}
+
+/*
+ * A caller of ioe_submit_wait() may hand its event to the kernel itself when
+ * the queues are empty and a slot is free: nothing to overtake, room to go.
+ */
+static inline bool ioe_direct_possible(struct ioe_shared_ctx *sh)
+{
+	return !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
+	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
 }
 
 /* Shutting down, nothing queued, every slot home: the submitter may leave. */

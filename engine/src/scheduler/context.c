@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "../sync_wait.h"
 #include "../tasks.h"
 
 static int backend_from_env(enum ioe_backend *b)
@@ -113,9 +114,31 @@ void ioe_context_free(struct ioe_context *ctx)
 	free(ctx);
 }
 
+/* A producer's ticket: false once the context is being freed. */
+static bool producer_enter(struct ioe_shared_ctx *sh)
+{
+	if (atomic_fetch_add(&sh->running, 1) & IOE_STOPPED) {
+		atomic_fetch_sub(&sh->running, 1);
+		return false;
+	}
+	return true;
+}
+
+static void producer_leave(struct ioe_shared_ctx *sh)
+{
+	/* Release: the push is complete before ioe_context_free() sees 0. */
+	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
+}
+
+static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_channel channel)
+{
+	atomic_fetch_add_explicit(&sh->total_count, 1, memory_order_relaxed);
+	ioe_mpsc_push(&sh->queues[channel], ev);
+	ioe_wake(&sh->submit_wake);
+}
+
 int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
 {
-	struct ioe_shared_ctx *sh;
 	int ret;
 
 	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
@@ -123,16 +146,39 @@ int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel c
 	ret = ioe_event_check(ev);
 	if (ret)
 		return ret;
-	sh = &ctx->shared;
-	if (atomic_fetch_add(&sh->running, 1) & IOE_STOPPED) {
-		atomic_fetch_sub(&sh->running, 1);
+	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
+	queue(&ctx->shared, ev, channel);
+	producer_leave(&ctx->shared);
+	return 0;
+}
+
+static void sync_done(struct ioe_event *ev, void *arg)
+{
+	(void)ev;
+	ioe_done_set(arg);
+}
+
+int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	_Atomic uint32_t done = IOE_W_PENDING;
+	int ret, saved = errno;
+
+	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
+		return -EINVAL;
+	ioe_set_callback(ev, sync_done, (void *)&done);
+	ret = ioe_event_check(ev);
+	if (ret)
+		return ret;
+	/* The ticket is held until the event is done: ioe_context_free() waits. */
+	if (!producer_enter(&ctx->shared))
+		return -ESHUTDOWN;
+	if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
+		queue(&ctx->shared, ev, channel);
+		ioe_done_wait(&done);
 	}
-	atomic_fetch_add_explicit(&sh->total_count, 1, memory_order_relaxed);
-	ioe_mpsc_push(&sh->queues[channel], ev);
-	ioe_wake(&sh->submit_wake);
-	/* Release: the push is complete before ioe_context_free() sees 0. */
-	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
+	producer_leave(&ctx->shared);
+	errno = saved;
 	return 0;
 }
 

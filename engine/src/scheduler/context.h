@@ -40,6 +40,12 @@ struct ioe_driver_ops {
 	int (*start)(struct ioe_shared_ctx *sh, void **driver);
 	/* Submit what is queued, reap everything in flight, join, free. */
 	void (*stop)(void *driver);
+	/*
+	 * Optional: hand ev (whose callback sets *done) to the kernel from the
+	 * calling thread and wait there until *done. Returns 0 once done, or
+	 * -EAGAIN when ev must go through the queues instead.
+	 */
+	int (*submit_wait)(void *driver, struct ioe_event *ev, _Atomic uint32_t *done);
 };
 
 extern const struct ioe_driver_ops ioe_uring_ops;

@@ -1,17 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io_uring driver. The submitter owns the submission queue; completions have
- * one consumer at a time (the poller, or the submitter right after it
- * submitted to an idle ring), so neither side needs more than a try-lock. A
- * short read or write goes back to the submitter in the same slot for its
- * remainder.
+ * io_uring driver. The submission queue and the completion queue each have
+ * one user at a time, under a try-lock: the submitter's rounds, or a caller
+ * of ioe_submit_wait() that hands its own event to the kernel while the
+ * queues are empty; the poller's reaping, the submitter's quick look right
+ * after it submitted to an idle ring, or that caller's. A short read or
+ * write goes back to the submitter in the same slot for its remainder.
+ *
+ * A completion's task_work runs in the thread that submitted the IO. A
+ * caller that submitted its own event therefore waits for it in
+ * io_uring_enter(): its completion wakes it directly, once, as a blocking
+ * pread would, instead of waking the submitter, the poller and then it.
  */
 #include <errno.h>
 #include <liburing.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include "common.h"
 #include "../fault.h"
+#include "../sync_wait.h"
 #include "../tasks.h"
 
 struct uring_slot {
@@ -25,6 +33,8 @@ struct uring_driver {
 	struct io_uring ring;
 	struct uring_slot *slots;
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
+	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
+	bool direct_ok;			/* the kernel can wait with a timeout (EXT_ARG) */
 };
 
 #define IOE_REAP_MAX 64
@@ -83,11 +93,14 @@ static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 	struct ioe_event *done = NULL, **tail = &done;
 	unsigned int n, i, freed = 0, retried = 0;
 
+	atomic_fetch_add_explicit(&d->reaping, 1, memory_order_relaxed);
 	n = io_uring_peek_batch_cqe(&d->ring, cqes, IOE_REAP_MAX);
 	for (i = 0; i < n; i++) {
 		struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
 		struct ioe_event *ev;
 
+		if (!s)
+			continue;	/* the submitter's goodbye, see ring_doorbell() */
 		ioe_kernel_handoff_acquire(s);
 		ev = s->ev;
 		if (!ioe_progress_update(&s->prog, ev, ioe_fault_result(cqes[i]->res))) {
@@ -110,6 +123,8 @@ static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 	if (retried)
 		ioe_wake(&d->base.sh->submit_wake);
 	ioe_poller_deliver(d->base.sh, freed, done, cbb);
+	/* Release: what was delivered is visible to a caller that sees 0. */
+	atomic_fetch_sub_explicit(&d->reaping, 1, memory_order_release);
 }
 
 static void submitter_reap(struct ioe_driver *base)
@@ -124,6 +139,23 @@ static bool submitter_ready(void *arg)
 	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry));
 }
 
+/*
+ * A NOP whose completion wakes a poller that sleeps in the kernel for a CQE
+ * a caller reaped before it: the submitter's last submission.
+ */
+static void ring_doorbell(struct uring_driver *d)
+{
+	struct io_uring_sqe *sqe;
+
+	ioe_sq_lock(&d->base);
+	sqe = io_uring_get_sqe(&d->ring);
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data(sqe, NULL);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+}
+
 static void *submitter_main(void *arg)
 {
 	struct uring_driver *d = arg;
@@ -133,6 +165,7 @@ static void *submitter_main(void *arg)
 		struct ioe_slot_link *l;
 		unsigned int n = 0, i, budget;
 
+		ioe_sq_lock(&d->base);
 		while ((l = ioe_slot_pop(&d->retry))) {
 			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
 			n++;
@@ -152,8 +185,10 @@ static void *submitter_main(void *arg)
 				atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
 			n += took;
 		}
-		if (n) {
+		if (n)
 			submit_all(d);
+		ioe_sq_unlock(&d->base);
+		if (n) {
 			ioe_driver_submitted(&d->base, n, submitter_reap);
 			continue;
 		}
@@ -161,36 +196,165 @@ static void *submitter_main(void *arg)
 			break;
 		ioe_wait(&sh->submit_wake, submitter_ready, d);
 	}
+	ring_doorbell(d);
 	ioe_driver_submitter_exit(&d->base);
 	return NULL;
 }
 
-/* Wait for at least one CQE: spin briefly, then sleep in the kernel. */
+/*
+ * CQEs posted and not yet consumed. Any thread may look; the head moves
+ * under the completion lock, so both loads are atomic (liburing's
+ * io_uring_cq_ready() reads the head plainly: fine for the lock holder only).
+ */
+static unsigned int cq_pending(struct uring_driver *d)
+{
+	return __atomic_load_n(d->ring.cq.ktail, __ATOMIC_ACQUIRE) -
+	       __atomic_load_n(d->ring.cq.khead, __ATOMIC_RELAXED);
+}
+
+/* Sleep in the kernel until a CQE is posted (or, with ts, until it expires). */
+static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struct __kernel_timespec *ts)
+{
+	struct io_uring_getevents_arg arg = {
+		.sigmask = (uint64_t)(uintptr_t)sigmask,
+		.sigmask_sz = _NSIG / 8,
+		.ts = (uint64_t)(uintptr_t)ts,
+	};
+
+	io_uring_enter2(d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+			(sigset_t *)&arg, sizeof(arg));
+}
+
+/* Poller: wait for at least one CQE, spinning briefly first. */
 static void wait_cqe(struct uring_driver *d)
 {
-	struct io_uring_cqe *cqe;
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
 
 	do {
 		for (int i = 0; i < 64; i++) {
-			if (io_uring_cq_ready(&d->ring))
+			if (cq_pending(d))
 				return;
 			ioe_cpu_relax();
 		}
 	} while (ioe_now_ns() < deadline);
-	while (io_uring_wait_cqe(&d->ring, &cqe) < 0)
-		;
+	if (d->direct_ok)
+		sleep_for_cqe(d, NULL, NULL);
+	else
+		io_uring_enter2(d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 }
 
+static bool poller_ready(void *arg)
+{
+	struct uring_driver *d = arg;
+
+	return atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0 ||
+	       atomic_load_explicit(&d->base.submitter_done, memory_order_acquire);
+}
+
+/*
+ * The poller waits for CQEs without the completion lock, so that a caller
+ * woken by its own completion can reap at once; whoever gets the lock reaps.
+ */
 static void *poller_main(void *arg)
 {
 	struct uring_driver *d = arg;
 
-	while (ioe_poller_acquire(&d->base)) {
+	for (;;) {
+		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
+			if (atomic_load_explicit(&d->base.submitter_done, memory_order_acquire))
+				break;
+			ioe_wait(&d->base.poll_wake, poller_ready, d);
+			continue;
+		}
 		wait_cqe(d);
-		take_completions(d, &d->base.poll_cbb);
+		if (ioe_cq_trylock(&d->base))
+			take_completions(d, &d->base.poll_cbb);
+		else
+			ioe_cpu_relax();
 	}
 	return NULL;
+}
+
+/*
+ * The caller of a direct submission waits here until its event is done. Its
+ * completion's task_work runs in this thread, so the CQE is posted either
+ * while it sleeps in io_uring_enter() (which wakes it) or before it looks:
+ * then the CQE is still there, or a reaper took it and is delivering it, or
+ * delivered it already. Sleeping is safe only when none of these holds. The
+ * timeout covers the remainder of a short IO, which the submitter sends.
+ *
+ * Signals are blocked (see uring_submit_wait()); the sleep lets them in, as
+ * ppoll() does, so a handler never runs while this thread holds a lock.
+ */
+#define IOE_DIRECT_RECHECK_NS 1000000
+
+static void direct_wait(struct uring_driver *d, _Atomic uint32_t *done, const sigset_t *sigmask)
+{
+	struct __kernel_timespec ts = { 0, IOE_DIRECT_RECHECK_NS };
+	struct ioe_cb_batch cbb = { 0 };
+	unsigned int spins = 0;
+
+	while (!ioe_done_is_set(done)) {
+		if (cq_pending(d)) {
+			if (ioe_cq_trylock(&d->base))
+				take_completions(d, &cbb);
+			else
+				ioe_backoff(&spins);
+			continue;
+		}
+		if (atomic_load_explicit(&d->reaping, memory_order_acquire)) {
+			ioe_backoff(&spins);
+			continue;
+		}
+		if (ioe_done_is_set(done))
+			break;
+		sleep_for_cqe(d, sigmask, &ts);
+	}
+}
+
+/*
+ * Hand ev to the kernel from the calling thread and wait for it there. Every
+ * signal is blocked while this thread may hold a lock or run other events'
+ * callbacks: a handler that calls pread() must not find either held by the
+ * frame it interrupted.
+ */
+static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
+{
+	struct uring_driver *d = arg;
+	struct ioe_shared_ctx *sh = d->base.sh;
+	struct ioe_fd_check fdc;
+	struct uring_slot *s;
+	sigset_t all, old;
+	int err;
+
+	if (!d->direct_ok || !ioe_direct_possible(sh))
+		return -EAGAIN;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ioe_sq_lock(&d->base);
+	if (!ioe_direct_possible(sh)) {
+		ioe_sq_unlock(&d->base);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -EAGAIN;
+	}
+	ioe_fd_check_reset(&fdc);
+	err = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	if (err) {
+		ioe_sq_unlock(&d->base);
+		ev->res = err;
+	} else {
+		s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+		atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
+		s->ev = ev;
+		ioe_progress_start(&s->prog, ev);
+		prep_sqe(io_uring_get_sqe(&d->ring), s);
+		submit_all(d);
+		ioe_sq_unlock(&d->base);
+		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+		direct_wait(d, done, &old);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
 }
 
 static int uring_probe(struct io_uring *ring)
@@ -237,6 +401,7 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 	ret = uring_probe(&d->ring);
 	if (ret)
 		goto fail_ring;
+	d->direct_ok = d->ring.features & IORING_FEAT_EXT_ARG;
 	for (unsigned int i = 0; i < sh->depth; i++)
 		ioe_slot_push(&d->base.free, &d->slots[i].link);
 	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
@@ -263,4 +428,5 @@ const struct ioe_driver_ops ioe_uring_ops = {
 	.name = "io_uring",
 	.start = uring_start,
 	.stop = uring_stop,
+	.submit_wait = uring_submit_wait,
 };

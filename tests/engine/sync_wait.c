@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ioe_submit_wait(): results as the syscalls give them; the calling thread
+ * does the IO itself when the engine is idle (the engine threads stay
+ * asleep); many threads at once mixed with ioe_submit() traffic and short of
+ * slots; and a signal handler that calls it while the thread it interrupted
+ * is inside it.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include "util.h"
+
+#define BLK 4096
+
+static ssize_t wait_ev(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch)
+{
+	CHECK_EQ(ioe_submit_wait(ctx, ev, ch), 0);
+	return ev->res;
+}
+
+static ssize_t sync_pread(struct ioe_context *ctx, int fd, void *buf, size_t len, int64_t off)
+{
+	struct ioe_event ev;
+
+	ioe_prep_read(&ev, fd, buf, len, off);
+	return wait_ev(ctx, &ev, IOE_CHAN_READ);
+}
+
+static ssize_t sync_pwrite(struct ioe_context *ctx, int fd, const void *buf, size_t len, int64_t off)
+{
+	struct ioe_event ev;
+
+	ioe_prep_write(&ev, fd, buf, len, off);
+	return wait_ev(ctx, &ev, IOE_CHAN_WRITE);
+}
+
+static void semantics(struct ioe_context *ctx)
+{
+	int fd = test_file(0), pipefd[2];
+	char buf[3 * BLK], out[3 * BLK];
+	struct iovec iov[2] = { { out, BLK }, { out + BLK, 2 * BLK } };
+	struct ioe_event ev;
+
+	fill(buf, sizeof(buf), 0, 5);
+	CHECK_EQ(sync_pwrite(ctx, fd, buf, sizeof(buf), 0), sizeof(buf));
+	CHECK_EQ(sync_pread(ctx, fd, out, sizeof(out), 0), sizeof(out));
+	verify(out, sizeof(out), 0, 5);
+	/* Short at end of file, 0 past it. */
+	CHECK_EQ(sync_pread(ctx, fd, out, sizeof(out), BLK + 100), 2 * BLK - 100);
+	verify(out, 2 * BLK - 100, BLK + 100, 5);
+	CHECK_EQ(sync_pread(ctx, fd, out, sizeof(out), 10 * BLK), 0);
+	memset(out, 0, sizeof(out));
+	ioe_prep_readv(&ev, fd, iov, 2, 0);
+	CHECK_EQ(wait_ev(ctx, &ev, IOE_CHAN_PRIO), sizeof(out));
+	verify(out, sizeof(out), 0, 5);
+	ioe_prep_fdatasync(&ev, fd);
+	CHECK_EQ(wait_ev(ctx, &ev, IOE_CHAN_WRITE), 0);
+	/* The errors pread() gives before it looks at anything else. */
+	CHECK_EQ(sync_pread(ctx, -1, out, 1, 0), -EBADF);
+	CHECK_EQ(pipe(pipefd), 0);
+	CHECK_EQ(write(pipefd[1], "x", 1), 1);
+	CHECK_EQ(sync_pread(ctx, pipefd[0], out, 1, 0), -ESPIPE);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* Refused before anything happens, as ioe_submit() refuses. */
+	ioe_prep_read(&ev, fd, out, 1, -1);
+	CHECK_EQ(ioe_submit_wait(ctx, &ev, IOE_CHAN_READ), -EINVAL);
+	CHECK_EQ(ioe_submit_wait(ctx, &ev, IOE_CHAN_MAX), -EINVAL);
+	CHECK_EQ(ioe_submit_wait(NULL, &ev, IOE_CHAN_READ), -EINVAL);
+	close(fd);
+}
+
+/* Voluntary context switches of the engine threads: how often they slept. */
+static long engine_sleeps(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	long total = 0;
+
+	CHECK(dir);
+	while ((de = readdir(dir))) {
+		char path[300], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f) || strncmp(line, "ioe-", 4)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "r");
+		CHECK(f);
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				total += strtol(line + 24, NULL, 10);
+		fclose(f);
+	}
+	closedir(dir);
+	return total;
+}
+
+/*
+ * O_DIRECT reads one after the other: each takes tens of microseconds, long
+ * enough for an engine thread that handled it to fall asleep after it. Done
+ * by the caller, they leave the engine threads asleep.
+ */
+static void caller_does_the_io(struct ioe_context *ctx)
+{
+	enum { N = 200 };
+	int fd = test_file(O_DIRECT);
+	unsigned char *buf = xalloc(N * BLK);
+	long before;
+
+	fill(buf, N * BLK, 0, 9);
+	CHECK_EQ(pwrite(fd, buf, N * BLK, 0), N * BLK);
+	/* Let the engine threads settle into their sleep. */
+	usleep(100000);
+	before = engine_sleeps();
+	for (int i = 0; i < N; i++)
+		CHECK_EQ(sync_pread(ctx, fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK), BLK);
+	fprintf(stderr, "engine threads slept %ld times during %d direct reads\n",
+		engine_sleeps() - before, N);
+	CHECK(engine_sleeps() - before < N / 10);
+	verify(buf, N * BLK, 0, 9);
+	free(buf);
+	close(fd);
+}
+
+/* Several callers at once, with asynchronous events from another thread and
+ * fewer slots than IO: both the direct and the queued path, every result right. */
+struct worker {
+	struct ioe_context *ctx;
+	int fd;
+	int id;
+	long rounds;
+};
+
+#define WBLKS 16
+
+static void *sync_worker(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char *buf = xalloc(WBLKS * BLK);
+
+	for (long r = 0; r < w->rounds; r++) {
+		int64_t off = ((int64_t)w->id * WBLKS + r % WBLKS) * BLK;
+		uint32_t salt = (uint32_t)(r * 8 + w->id);
+
+		fill(buf, BLK, (uint64_t)off, salt);
+		CHECK_EQ(sync_pwrite(w->ctx, w->fd, buf, BLK, off), BLK);
+		memset(buf, 0, BLK);
+		CHECK_EQ(sync_pread(w->ctx, w->fd, buf, BLK, off), BLK);
+		verify(buf, BLK, (uint64_t)off, salt);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void *async_worker(void *arg)
+{
+	enum { N = 32 };
+	struct worker *w = arg;
+	static struct tev t[N];
+	unsigned char *buf = xalloc(N * BLK);
+	struct waitgroup wg;
+
+	wg_init(&wg, 0);
+	for (long r = 0; r < w->rounds / 8; r++) {
+		wg_add(&wg, N);
+		for (int i = 0; i < N; i++) {
+			tev_init(&t[i], &wg);
+			ioe_prep_read(&t[i].ev, w->fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK);
+			CHECK_EQ(ioe_submit(w->ctx, &t[i].ev, IOE_CHAN_READ), 0);
+		}
+		wg_wait(&wg);
+		for (int i = 0; i < N; i++)
+			CHECK_EQ(t[i].ev.res, BLK);
+	}
+	wg_destroy(&wg);
+	free(buf);
+	return NULL;
+}
+
+static void concurrent(enum ioe_backend b, int flags)
+{
+	enum { T = 4 };
+	struct ioe_context *ctx = backend_context(b, 8, 0);
+	struct worker w[T + 1];
+	pthread_t th[T + 1];
+	int fd = test_file(flags);
+
+	CHECK_EQ(ftruncate(fd, (T + 1) * WBLKS * BLK), 0);
+	for (int i = 0; i <= T; i++) {
+		w[i] = (struct worker){ .ctx = ctx, .fd = fd, .id = i, .rounds = scaled(3000, 50) };
+		CHECK_EQ(pthread_create(&th[i], NULL, i < T ? sync_worker : async_worker, &w[i]), 0);
+	}
+	for (int i = 0; i <= T; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	ioe_context_free(ctx);
+	close(fd);
+}
+
+/* The handler reads the file's first block through the engine, every time. */
+static struct ioe_context *sig_ctx;
+static int sig_fd;
+static atomic_long sig_runs;
+
+static void on_alarm(int sig)
+{
+	unsigned char b[BLK] __attribute__((aligned(BLK)));
+	int saved = errno;
+
+	(void)sig;
+	CHECK_EQ(sync_pread(sig_ctx, sig_fd, b, BLK, 0), BLK);
+	verify(b, BLK, 0, 77);
+	atomic_fetch_add(&sig_runs, 1);
+	errno = saved;
+}
+
+static void reentrant(enum ioe_backend b, int flags)
+{
+	struct itimerval it = { { 0, 500 }, { 0, 500 } };
+	unsigned char *buf = xalloc(8 * BLK);
+	long n = scaled(20000, 500);
+
+	sig_ctx = backend_context(b, 4, 0);
+	sig_fd = test_file(flags);
+	fill(buf, 8 * BLK, 0, 77);
+	CHECK_EQ(pwrite(sig_fd, buf, 8 * BLK, 0), 8 * BLK);
+	atomic_store(&sig_runs, 0);
+	CHECK(signal(SIGALRM, on_alarm) != SIG_ERR);
+	CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	for (long i = 0; i < n; i++) {
+		CHECK_EQ(sync_pread(sig_ctx, sig_fd, buf, 8 * BLK, 0), 8 * BLK);
+		verify(buf, 8 * BLK, 0, 77);
+	}
+	memset(&it, 0, sizeof(it));
+	CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+	signal(SIGALRM, SIG_DFL);
+	fprintf(stderr, "%ld reads, %ld handler reads\n", n, atomic_load(&sig_runs));
+	CHECK(atomic_load(&sig_runs) > 0);
+	ioe_context_free(sig_ctx);
+	close(sig_fd);
+	free(buf);
+}
+
+int main(int argc, char **argv)
+{
+	enum ioe_backend b = test_backend(argc, argv);
+	struct ioe_context *ctx = backend_context(b, 16, 0);
+
+	semantics(ctx);
+	caller_does_the_io(ctx);
+	ioe_context_free(ctx);
+	concurrent(b, 0);
+	concurrent(b, O_DIRECT);
+	reentrant(b, 0);
+	reentrant(b, O_DIRECT);
+	return 0;
+}
