@@ -151,10 +151,10 @@ static int reap_ready(struct aio_driver *d, struct io_event *evs, int max)
 	return n > 0 ? n : 0;
 }
 
-/* At least one completion: spin on the ring briefly, then sleep in the kernel. */
-static int reap(struct aio_driver *d, struct io_event *evs, int max)
+/* At least one completion: spin on the ring for up to spin_ns, then sleep in the kernel. */
+static int reap(struct aio_driver *d, struct io_event *evs, int max, uint64_t spin_ns)
 {
-	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
+	uint64_t deadline = ioe_now_ns() + spin_ns;
 	int n;
 
 	if (d->ring) {
@@ -208,15 +208,26 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 	}
 }
 
-/*
- * Take what is ready, or (wait) at least one, and release the completion
- * side. The count drops before the release: whoever takes the side next
- * must not wait in the kernel for IO that was reaped already.
- */
-static int reap_and_release(struct aio_driver *d, struct io_event *evs, bool wait)
-{
-	int n = wait ? reap(d, evs, IOE_REAP_MAX) : reap_ready(d, evs, IOE_REAP_MAX);
+/* How reap_and_release() waits. */
+enum reap_wait {
+	REAP_READY,		/* what is there now */
+	REAP_SPIN,		/* the poller: spin a little, then sleep */
+	REAP_SLEEP,		/* a caller: its own device IO takes tens of microseconds */
+};
 
+/*
+ * Take completions and release the completion side. The count drops before
+ * the release: whoever takes the side next must not wait in the kernel for
+ * IO that was reaped already.
+ */
+static int reap_and_release(struct aio_driver *d, struct io_event *evs, enum reap_wait wait)
+{
+	int n;
+
+	if (wait == REAP_READY)
+		n = reap_ready(d, evs, IOE_REAP_MAX);
+	else
+		n = reap(d, evs, IOE_REAP_MAX, wait == REAP_SPIN ? IOE_SPIN_NS : 0);
 	if (n > 0)
 		atomic_fetch_sub_explicit(&d->base.inflight, n, memory_order_relaxed);
 	ioe_cq_unlock(&d->base);
@@ -228,7 +239,7 @@ static void submitter_reap(struct ioe_driver *base)
 	struct aio_driver *d = (struct aio_driver *)base;
 	struct io_event evs[IOE_REAP_MAX];
 
-	finish_events(d, evs, reap_and_release(d, evs, false), &base->sub_cbb);
+	finish_events(d, evs, reap_and_release(d, evs, REAP_READY), &base->sub_cbb);
 }
 
 static bool submitter_ready(void *arg)
@@ -283,7 +294,7 @@ static void *poller_main(void *arg)
 	struct io_event evs[IOE_REAP_MAX];
 
 	while (ioe_poller_acquire(&d->base))
-		finish_events(d, evs, reap_and_release(d, evs, true), &d->base.poll_cbb);
+		finish_events(d, evs, reap_and_release(d, evs, REAP_SPIN), &d->base.poll_cbb);
 	return NULL;
 }
 
@@ -305,7 +316,7 @@ static void direct_wait(struct aio_driver *d, _Atomic uint32_t *done)
 			ioe_cq_unlock(&d->base);
 			break;
 		}
-		finish_events(d, evs, reap_and_release(d, evs, true), &cbb);
+		finish_events(d, evs, reap_and_release(d, evs, REAP_SLEEP), &cbb);
 	}
 	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0)
 		ioe_wake(&d->base.poll_wake);
