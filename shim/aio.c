@@ -49,6 +49,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +65,27 @@
 #define HINT_MAGIC		0x5a10c000
 #define FDQ_BUCKETS		256
 
-enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC };
+/* OP_INVALID: a lio_listio() opcode glibc's helper would fail with EINVAL. */
+enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC, OP_INVALID };
+
+/*
+ * glibc's internal opcodes, as its aio_fsync() stores them in aio_lio_opcode
+ * and as its helper thread accepts them from a lio_listio() list.
+ */
+#define GLIBC_LIO_DSYNC	(LIO_NOP + 1)
+#define GLIBC_LIO_SYNC	(LIO_NOP + 2)
+
+/*
+ * The kernel's access_ok() refuses a buffer that ends past the user address
+ * space before it looks at anything else (EFAULT). Below this end every
+ * x86-64 kernel accepts the range (4-level paging; 5-level and LAM only
+ * widen it). Elsewhere only a length above SSIZE_MAX is known to be refused.
+ */
+#if defined(__x86_64__)
+#define USER_SPACE_END	((1ull << 47) - 4096)
+#else
+#define USER_SPACE_END	UINTPTR_MAX
+#endif
 /*
  * DONE: the result is being published; no longer in flight for aio_cancel().
  * FOREIGN: being handed to glibc; in flight until glibc has it queued.
@@ -90,6 +111,7 @@ struct aio_req {
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
 	bool counted;			/* counted in its fdq's writes */
+	bool inline_done;		/* done in the caller's thread, not routed */
 	struct sigevent sev;
 	struct lio_group *group;
 	struct aio_req *fifo_next;	/* held FIFO of its fd */
@@ -410,6 +432,37 @@ static void write_done(int fd)
 
 /* ---- completion ---- */
 
+/*
+ * A request the kernel fails at once (see refused_range(), is_dir()), done
+ * here exactly as glibc's helper thread does it: pread, then read on ESPIPE.
+ * Raw syscalls: aio_read() is not a cancellation point, pread() is.
+ */
+static ssize_t do_inline(const struct aiocb *cb, int op)
+{
+	int saved = errno;
+	long n;
+
+	do {
+		n = syscall(op == OP_READ ? SYS_pread64 : SYS_pwrite64, cb->aio_fildes, cb->aio_buf,
+			    cb->aio_nbytes, cb->aio_offset);
+		if (n < 0 && errno == ESPIPE)
+			n = syscall(op == OP_READ ? SYS_read : SYS_write, cb->aio_fildes, cb->aio_buf,
+				    cb->aio_nbytes);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	errno = saved;
+	return n;
+}
+
+static bool is_dir(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISDIR(st.st_mode);
+}
+
+
 /* uncount: the request still counts against the outstanding limit (see complete()). */
 static void release_rec(struct aio_req *r, bool uncount)
 {
@@ -419,14 +472,31 @@ static void release_rec(struct aio_req *r, bool uncount)
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
 }
 
+/*
+ * glibc: when the completion signal cannot be queued because there is no
+ * such signal, the request's result becomes that error (EINVAL, -1); the IO
+ * itself was done. Signal 0 is queued (the kernel accepts it, sends nothing).
+ */
+static ssize_t check_signal(struct sigevent *sev, ssize_t res)
+{
+	if (sev->sigev_notify == SIGEV_SIGNAL && (unsigned int)sev->sigev_signo >= _NSIG) {
+		sev->sigev_notify = SIGEV_NONE;
+		return -EINVAL;
+	}
+	return res;
+}
+
 static void complete(struct aio_req *r, ssize_t res)
 {
 	struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
 	struct lio_group *g = r->group;
 	struct sigevent sev = r->sev;
-	int err = res < 0 ? (int)-res : 0;
+	int err;
 
-	if (shim_stats_on && res >= 0)
+	res = check_signal(&sev, res);
+	err = res < 0 ? (int)-res : 0;
+
+	if (shim_stats_on && res >= 0 && !r->inline_done)
 		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
 				  (size_t)res, shim_now_ns() - r->t0);
@@ -483,6 +553,14 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 			futex_wake_all(&done_seq);
 		return;
 	}
+	/*
+	 * A directory has no read_iter, so Linux AIO (not pread) says EINVAL:
+	 * ask pread, which fails at once on a directory (EISDIR, or EFAULT ...).
+	 */
+	if (r->ev.res == -EINVAL && (r->op == OP_READ || r->op == OP_WRITE) && is_dir(r->ev.fd)) {
+		complete(r, do_inline(atomic_load_explicit(&r->cb, memory_order_relaxed), r->op));
+		return;
+	}
 	complete(r, r->ev.res);
 }
 
@@ -513,7 +591,7 @@ static uint32_t effective_max(void)
  * else (would block, short, an error, O_DIRECT) goes to the engine, which
  * then decides the result.
  */
-static bool fast_read(struct aiocb *cb, size_t len)
+static bool fast_read(struct aiocb *cb, size_t len, int opcode)
 {
 	struct iovec iov = { (void *)cb->aio_buf, len };
 	struct sigevent sev;
@@ -532,37 +610,73 @@ static bool fast_read(struct aiocb *cb, size_t len)
 	}
 	errno = saved;
 	sev = cb->aio_sigevent;
-	cb->__return_value = n;
-	__atomic_store_n(&cb->__error_code, 0, __ATOMIC_RELEASE);
+	n = check_signal(&sev, n);
+	if (opcode >= 0)
+		cb->aio_lio_opcode = opcode;
+	cb->__return_value = n < 0 ? -1 : n;
+	__atomic_store_n(&cb->__error_code, n < 0 ? (int)-n : 0, __ATOMIC_RELEASE);
 	atomic_fetch_add(&done_seq, 1);
 	if (atomic_load(&suspenders))
 		futex_wake_all(&done_seq);
 	if (shim_stats_on)
-		shim_stats_fastpath((size_t)n);
+		shim_stats_fastpath(len);
 	notify(&sev);
 	return true;
 }
 
-/* Returns 0, or -errno for the call itself (the aiocb then carries it as glibc does). */
-static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_group *g)
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT); set at load. */
+static size_t max_rw = 0x7ffff000;
+
+/*
+ * A read or write the kernel refuses whole before it looks at the file or
+ * the buffer's contents: a length above SSIZE_MAX, or a buffer that ends
+ * past the user address space. glibc's helper then gets EFAULT (or what the
+ * fd or offset earns first: EBADF, EINVAL, ...); the engine would instead
+ * move what it can piece by piece.
+ */
+static bool refused_range(const struct aiocb *cb)
 {
+	uintptr_t a = (uintptr_t)cb->aio_buf;
+	size_t n = cb->aio_nbytes;
+
+	return n > SSIZE_MAX || a + n < a || a + n >= USER_SPACE_END;
+}
+
+/*
+ * Returns 0, or -errno for the call itself (the aiocb then carries it as glibc
+ * does). opcode: what glibc stores in aio_lio_opcode when it accepts the
+ * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
+ * leave it (a lio_listio() member keeps its own).
+ */
+static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+{
+	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
+	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
+	ssize_t res = -EINVAL;
 	struct aio_req *r;
 	unsigned int b;
 	struct fdq *q;
-	size_t len;	/* the kernel moves at most MAX_RW_COUNT; the engine refuses > SSIZE_MAX */
+	size_t len = 0;
 
-	if (op == OP_READ || op == OP_WRITE) {
-		if (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX) {
-			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
-			return -EINVAL;
-		}
+	/* glibc: a sync has no priority (aio_reqprio is set to 0), anything else is checked. */
+	if (!sync && (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX)) {
+		cb->__return_value = -1;
+		__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
+		return -EINVAL;
 	}
 	/* Still in flight (its result not out yet): the first request is left alone. */
 	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
 		return -EAGAIN;
-	len = cb->aio_nbytes > SSIZE_MAX ? SSIZE_MAX : cb->aio_nbytes;
-	if (op == OP_READ && shim_cfg.fastpath && fast_read(cb, len))
+	if (sync)
+		cb->aio_reqprio = 0;
+	if (op == OP_READ || op == OP_WRITE) {
+		now = refused_range(cb);
+		/* Beyond this the kernel's pread()/pwrite() would stop: so does the request. */
+		len = cb->aio_nbytes < max_rw ? cb->aio_nbytes : max_rw;
+	} else if (op == OP_INVALID) {
+		now = true;
+	}
+	if (op == OP_READ && !now && shim_cfg.fastpath && fast_read(cb, len, opcode))
 		return 0;
 	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
@@ -575,6 +689,7 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	}
 	r->op = op;
 	r->counted = false;
+	r->inline_done = now;
 	r->group = g;
 	r->fifo_next = NULL;
 	r->sev = cb->aio_sigevent;
@@ -589,15 +704,19 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	case OP_FSYNC:
 		ioe_prep_fsync(&r->ev, cb->aio_fildes);
 		break;
-	default:
+	case OP_FDATASYNC:
 		ioe_prep_fdatasync(&r->ev, cb->aio_fildes);
 		break;
+	default:
+		break;		/* OP_INVALID: never goes to the engine */
 	}
 	ioe_set_callback(&r->ev, on_engine_done, r);
 	if (g) {
 		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
 	}
+	if (opcode >= 0)
+		cb->aio_lio_opcode = opcode;
 	cb->__return_value = 0;
 	__atomic_store_n(&cb->__error_code, EINPROGRESS, __ATOMIC_RELAXED);
 	cb->__abs_prio = (int)r->idx;
@@ -606,6 +725,15 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	atomic_store_explicit(&r->cb, cb, memory_order_relaxed);
 	atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_release);
 
+	if (now) {
+		/* Failed at once with no effect, so out of order with the fd's queue is unseen. */
+		if (op != OP_INVALID) {
+			shim_stats_fallback();
+			res = do_inline(cb, op);
+		}
+		complete(r, res);
+		return 0;
+	}
 	if (op == OP_READ) {
 		engine_submit(ctx, r);
 		return 0;
@@ -646,7 +774,7 @@ static int rw(struct aiocb *cb, int op)
 		shim_stats_fallback();
 		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
 	}
-	ret = submit(ctx, cb, op, NULL);
+	ret = submit(ctx, cb, op, op == OP_READ ? LIO_READ : LIO_WRITE, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -674,7 +802,8 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 	/* glibc checks the fd in the call, not in aio_error(). */
 	if (fcntl(cb->aio_fildes, F_GETFL) < 0)
 		return fail(EBADF);
-	ret = submit(ctx, cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC, NULL);
+	ret = submit(ctx, cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC,
+		     op == O_SYNC ? GLIBC_LIO_SYNC : GLIBC_LIO_DSYNC, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -885,6 +1014,26 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 
 /* ---- lio_listio ---- */
 
+/*
+ * A member's opcode as glibc's helper thread reads it: the low 7 bits make a
+ * read or a write (bit 7 marks the 64-bit variant, the same on LP64); its
+ * internal sync opcodes, exactly, an fdatasync or fsync (with aio_reqprio
+ * set to 0, unchecked); anything else is accepted and then fails with
+ * EINVAL, with the member's own notification.
+ */
+static int lio_op(int opcode)
+{
+	if ((opcode & 127) == LIO_READ)
+		return OP_READ;
+	if ((opcode & 127) == LIO_WRITE)
+		return OP_WRITE;
+	if (opcode == GLIBC_LIO_DSYNC)
+		return OP_FDATASYNC;
+	if (opcode == GLIBC_LIO_SYNC)
+		return OP_FSYNC;
+	return OP_INVALID;
+}
+
 SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sev)
 {
 	struct lio_group *g;
@@ -916,15 +1065,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 
 		if (!cb || cb->aio_lio_opcode == LIO_NOP)
 			continue;
-		if (cb->aio_lio_opcode != LIO_READ && cb->aio_lio_opcode != LIO_WRITE) {
-			/* glibc: the request fails (EINVAL in aio_error), counting as an IO error. */
-			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
-			atomic_store_explicit(&g->failed, 1, memory_order_relaxed);
-			members++;
-			continue;
-		}
-		r = submit(ctx, cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
+		r = submit(ctx, cb, lio_op(cb->aio_lio_opcode), -1, g);
 		if (r) {
 			ret = -1;
 			err = -r;
@@ -996,8 +1137,12 @@ __attribute__((constructor)) static void aio_setup(void)
 {
 	const char *v = getenv("IOENGINE_AIO_MAX");
 
+	long page = sysconf(_SC_PAGESIZE);
+
 	for (unsigned int i = 0; i < FDQ_BUCKETS; i++)
 		pthread_mutex_init(&fdtab[i].lock, NULL);
+	if (page > 0 && !(page & (page - 1)))
+		max_rw = (size_t)INT_MAX & ~((size_t)page - 1);
 	if (v && *v) {
 		char *end;
 		unsigned long n;

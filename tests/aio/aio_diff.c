@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,7 +29,7 @@
 #define SIG_NOTE (SIGRTMIN + 1)
 #define BS 4096
 
-static const char *dir;
+static const char *dir, *dir_path;
 static int nfile;
 
 #define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
@@ -638,6 +639,277 @@ static void sc_lio(void)
 	close(fd);
 }
 
+/* ---- what glibc does with odd arguments ---- */
+
+static const char *opname(int op)
+{
+	static char b[32];
+
+	snprintf(b, sizeof(b), "%d", op);
+	return b;
+}
+
+/* A file's size and a checksum of its contents: a refused write must leave it alone. */
+static void show_file(int fd)
+{
+	static char b[64 * 1024];
+	unsigned long sum = 0;
+	ssize_t n;
+	off_t off = 0;
+
+	while ((n = pread(fd, b, sizeof(b), off)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			sum = sum * 31 + (unsigned char)b[i];
+		off += n;
+	}
+	OUT("  file: %lld bytes, sum %lx", (long long)off, sum);
+}
+
+/*
+ * Lengths the kernel refuses (above SSIZE_MAX, or past the address space):
+ * glibc's helper gets the kernel's answer, EFAULT. A length it only cuts
+ * (one read or write moves at most MAX_RW_COUNT) is cut the same way.
+ */
+static void sc_lengths(void)
+{
+	static char buf[BS];
+	static const size_t lens[] = { SSIZE_MAX, (size_t)SSIZE_MAX + 1, SIZE_MAX, (size_t)1 << 40 };
+	struct aiocb a, b, *l[2];
+	int fd = new_file(0, 2 * BS), null = open("/dev/null", O_RDWR), pfd[2];
+
+	OUT("lengths");
+	if (null < 0 || pipe(pfd))
+		DIE("open");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		prep(&a, fd, buf, lens[i], BS);
+		a.aio_lio_opcode = 77;
+		CALL(aio_read(&a));
+		OUT("  read of %zu: opcode now %d", lens[i], a.aio_lio_opcode);
+		show("read", &a);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		prep(&a, fd, buf, lens[i], 0);
+		CALL(aio_write(&a));
+		show("write", &a);
+	}
+	show_file(fd);
+	prep(&a, 999, buf, SIZE_MAX, 0);
+	CALL(aio_read(&a));
+	show("bad fd", &a);
+	prep(&a, fd, buf, SIZE_MAX, -1);
+	CALL(aio_read(&a));
+	show("negative offset", &a);
+	prep(&a, pfd[0], buf, SIZE_MAX, 0);
+	CALL(aio_read(&a));
+	show("pipe", &a);
+	prep(&a, pfd[1], buf, SIZE_MAX, 0);
+	CALL(aio_write(&a));
+	show("pipe write", &a);
+	/* /dev/null takes any length without touching the buffer: one write moves MAX_RW_COUNT. */
+	prep(&a, null, buf, (size_t)1 << 32, 0);
+	CALL(aio_write(&a));
+	show("2^32 to /dev/null", &a);
+	prep(&a, null, buf, (size_t)1 << 40, 0);
+	CALL(aio_read(&a));
+	show("2^40 from /dev/null", &a);
+	/* Notified like any other request; and as lio_listio() members. */
+	prep(&a, fd, buf, SIZE_MAX, 0);
+	a.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	a.aio_sigevent.sigev_notify_function = note_thread;
+	a.aio_sigevent.sigev_value.sival_int = 5;
+	atomic_store(&thr_count, 0);
+	CALL(aio_read(&a));
+	show("notified", &a);
+	OUT("  notifications %d", settle(&thr_count, 1));
+	prep(&a, fd, buf, SIZE_MAX, 0);
+	a.aio_lio_opcode = LIO_READ;
+	prep(&b, fd, buf, BS, 0);
+	b.aio_lio_opcode = LIO_READ;
+	l[0] = &a;
+	l[1] = &b;
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  members: %s %zd, %s %zd", ename(aio_error(&a)), aio_return(&a), ename(aio_error(&b)),
+	    aio_return(&b));
+	a.aio_lio_opcode = LIO_WRITE;
+	a.aio_fildes = pfd[1];
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  pipe member: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(pfd[0]);
+	close(pfd[1]);
+	close(null);
+	close(fd);
+}
+
+/*
+ * aio_fsync(): only O_SYNC and O_DSYNC exactly; the fd must be open (any
+ * access mode); aio_reqprio is not checked but set to 0; aio_lio_opcode
+ * becomes glibc's sync opcode. aio_read()/aio_write() set it to theirs.
+ */
+static void sc_fsync_ops(void)
+{
+	static char buf[BS];
+	static const int ops[] = { O_SYNC, O_DSYNC, O_SYNC | O_DSYNC, O_SYNC & ~O_DSYNC, 0, O_RDWR,
+				   O_DSYNC | O_RDWR, O_SYNC | O_APPEND, -1 };
+	static const int prios[] = { 0, -1, AIO_PRIO_DELTA_MAX + 1, INT_MIN };
+	struct aiocb a;
+	int fd = new_file(0, BS), ro, pfd[2];
+	char path[64];
+
+	OUT("fsync_ops");
+	if (pipe(pfd))
+		DIE("pipe");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		prep(&a, fd, buf, BS, 0);
+		a.aio_lio_opcode = 77;
+		errno = 0;
+		int r = aio_fsync(ops[i], &a), e = errno;
+
+		OUT("  aio_fsync(%#x) = %d%s%s, opcode %d", (unsigned int)ops[i], r, r ? " errno=" : "",
+		    r ? strerrorname_np(e) : "", a.aio_lio_opcode);
+		if (!r)
+			show("fsync", &a);
+	}
+	for (size_t i = 0; i < sizeof(prios) / sizeof(prios[0]); i++) {
+		prep(&a, fd, buf, BS, 0);
+		a.aio_reqprio = prios[i];
+		CALL(aio_fsync(i & 1 ? O_DSYNC : O_SYNC, &a));
+		OUT("  reqprio %d: now %d, opcode %d", prios[i], a.aio_reqprio, a.aio_lio_opcode);
+		show("fsync", &a);
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY);
+	prep(&a, ro, buf, BS, 0);
+	CALL(aio_fsync(O_SYNC, &a));
+	show("read-only fd", &a);
+	prep(&a, pfd[0], buf, BS, 0);
+	CALL(aio_fsync(O_DSYNC, &a));
+	show("pipe", &a);
+	prep(&a, fd, buf, 10, 0);
+	a.aio_lio_opcode = 3;
+	CALL(aio_read(&a));
+	show("read", &a);
+	OUT("  opcode after aio_read %d", a.aio_lio_opcode);
+	a.aio_lio_opcode = LIO_NOP;
+	CALL(aio_write(&a));
+	show("write", &a);
+	OUT("  opcode after aio_write %d", a.aio_lio_opcode);
+	prep(&a, fd, buf, 10, 0);
+	a.aio_reqprio = -1;
+	a.aio_lio_opcode = 42;
+	CALL(aio_read(&a));
+	OUT("  refused: opcode %d", a.aio_lio_opcode);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ro);
+	close(fd);
+}
+
+/*
+ * lio_listio() opcodes as glibc's helper reads them: the low 7 bits make a
+ * read or write; 3 and 4 exactly are its fdatasync and fsync (priority not
+ * checked, set to 0); anything else is accepted and fails with EINVAL, with
+ * the member's own notification.
+ */
+static void sc_lio_ops(void)
+{
+	static char buf[2][BS];
+	static const int ops[] = { LIO_READ | 128, LIO_WRITE | 128, 256, 257, -128, -127, 3, 4, 5, 130, 131,
+				   132, 42, -1, INT_MIN };
+	struct aiocb a, w, *l[2], *ll[4] = { &lc[0], &lc[1], &lc[2], &lc[3] };
+	struct sigevent sev;
+	int fd = new_file(0, 2 * BS), n;
+
+	OUT("lio_ops");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		for (int prio = 0; prio >= -1; prio--) {
+			prep(&a, fd, buf[0], BS, 0);
+			a.aio_lio_opcode = ops[i];
+			a.aio_reqprio = prio;
+			a.aio_sigevent.sigev_notify = SIGEV_THREAD;
+			a.aio_sigevent.sigev_notify_function = note_thread;
+			a.aio_sigevent.sigev_value.sival_int = (int)i;
+			l[0] = &a;
+			atomic_store(&thr_count, 0);
+			errno = 0;
+			int r = lio_listio(LIO_WAIT, l, 1, NULL), e = errno;
+
+			OUT("  opcode %s prio %d: lio_listio = %d%s%s, member %s %zd, opcode %d prio %d, notes %d",
+			    opname(ops[i]), prio, r, r ? " errno=" : "", r ? strerrorname_np(e) : "",
+			    ename(aio_error(&a)), aio_return(&a), a.aio_lio_opcode, a.aio_reqprio,
+			    settle(&thr_count, r && e == EINVAL ? 0 : 1));
+		}
+	}
+	/* A sync in a list waits for the writes before it on its fd, as aio_fsync() does. */
+	memset(buf[1], 'w', BS);
+	prep(&w, fd, buf[1], BS, BS);
+	w.aio_lio_opcode = LIO_WRITE;
+	prep(&a, fd, NULL, 0, 0);
+	a.aio_lio_opcode = 3;
+	l[0] = &w;
+	l[1] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  write %s %zd, sync %s %zd", ename(aio_error(&w)), aio_return(&w), ename(aio_error(&a)),
+	    aio_return(&a));
+	show_file(fd);
+	/* LIO_NOWAIT: a bad opcode still ends in the group's notification. */
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD;
+	sev.sigev_notify_function = lio_note;
+	for (int i = 0; i < 4; i++) {
+		prep(&lc[i], fd, buf[0], 100, 0);
+		lc[i].aio_lio_opcode = i == 1 ? 9 : i == 2 ? LIO_NOP : LIO_READ;
+	}
+	atomic_store(&lio_notes, 0);
+	CALL(lio_listio(LIO_NOWAIT, ll, 4, &sev));
+	n = settle(&lio_notes, 1);
+	OUT("  nowait with a bad opcode: group notes %d, pending at note %d", n,
+	    atomic_load(&lio_pending_at_note));
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			OUT("  [%d] error=%s return=%zd", i, ename(wait_one(&lc[i])), aio_return(&lc[i]));
+	/* lio_listio on a bad fd: a sync member fails in aio_error, not in the call. */
+	prep(&a, 999, NULL, 0, 0);
+	a.aio_lio_opcode = 4;
+	l[0] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 1, NULL));
+	OUT("  sync on bad fd: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(fd);
+}
+
+/* A completion signal that does not exist: glibc makes the request's result EINVAL. */
+static void sc_signo(void)
+{
+	static char buf[BS];
+	static const int signos[] = { 0, 65, -3, 1000, INT_MIN };
+	struct aiocb a, *l[1];
+	int fd = new_file(0, BS), dir = open(dir_path, O_RDONLY | O_DIRECTORY);
+
+	OUT("signo");
+	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
+		prep(&a, fd, buf, 100, 0);
+		a.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+		a.aio_sigevent.sigev_signo = signos[i];
+		CALL(aio_read(&a));
+		show("read", &a);
+		prep(&a, fd, buf, 100, 0);
+		a.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+		a.aio_sigevent.sigev_signo = signos[i];
+		CALL(aio_fsync(O_SYNC, &a));
+		show("fsync", &a);
+	}
+	/* And a directory: pread says EISDIR. */
+	OUT("directory");
+	prep(&a, dir, buf, 100, 0);
+	CALL(aio_read(&a));
+	show("read", &a);
+	a.aio_lio_opcode = LIO_READ;
+	l[0] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 1, NULL));
+	OUT("  member: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(dir);
+	close(fd);
+}
+
 /* ---- reuse, fork, exit ---- */
 
 static void sc_reuse(void)
@@ -803,7 +1075,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR [shim-only]\n", argv[0]);
 		return 2;
 	}
-	dir = argv[1];
+	dir = dir_path = argv[1];
 	main_tid = (pid_t)syscall(SYS_gettid);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = note_handler;
@@ -827,6 +1099,10 @@ int main(int argc, char **argv)
 	sc_cancel();
 	sc_fsync();
 	sc_lio();
+	sc_lengths();
+	sc_fsync_ops();
+	sc_lio_ops();
+	sc_signo();
 	sc_reuse();
 	sc_exit();
 	OUT("end");
