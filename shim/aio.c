@@ -820,33 +820,98 @@ SHIM_API ssize_t aio_return(struct aiocb *cb)
 
 /* ---- aio_suspend ---- */
 
-static uint64_t mono_ns(void)
+static int64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The foreign (glibc's) requests in a mixed list are polled at this interval. */
-#define SUSPEND_POLL_NS 1000000u
+#define SUSPEND_POLL_NS 1000000
+
+/*
+ * The deadline as glibc computes it: now + timeout on CLOCK_MONOTONIC,
+ * tv_nsec carried once, nothing checked. A deadline in the past (a negative
+ * timeout, or tv_sec so large that it wraps) only times out; one whose
+ * tv_nsec is still out of range makes glibc 2.36 fail an assertion when it
+ * has to wait, the shim then says EINVAL (*bad).
+ */
+static int64_t suspend_deadline(const struct timespec *timeout, bool *bad)
+{
+	struct timespec now;
+	time_t sec;
+	long nsec;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = (time_t)((unsigned long)now.tv_sec + (unsigned long)timeout->tv_sec);
+	nsec = now.tv_nsec + timeout->tv_nsec;
+	if (nsec >= 1000000000) {
+		nsec -= 1000000000;
+		sec++;
+	}
+	*bad = nsec < 0 || nsec >= 1000000000;
+	if (sec < 0)
+		return 0;	/* before any monotonic time: already timed out */
+	if (__builtin_mul_overflow((int64_t)sec, 1000000000, &ns) || __builtin_add_overflow(ns, nsec, &ns))
+		return INT64_MAX;
+	return ns;
+}
+
+/* A cancelled aio_suspend() leaves no waiter counted. */
+static void suspend_cleanup(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&suspenders, 1);
+}
+
+/*
+ * Sleep until done_seq moves from seq (or until the absolute CLOCK_MONOTONIC
+ * time wake_at, if not 0), as a cancellation point: aio_suspend() is one
+ * (POSIX; glibc's waits with a cancellable futex wait). Cancellation is
+ * asynchronous only around the system call, which touches nothing of ours;
+ * the caller's registration (suspenders) is undone by the cleanup handler.
+ * Returns 0 or an errno value (EINTR, ETIMEDOUT, EAGAIN).
+ */
+static int suspend_wait(uint32_t seq, int64_t wake_at)
+{
+	struct timespec abs, *volatile absp = NULL;
+	volatile int err = 0;	/* volatile: the cleanup region is a setjmp() */
+	int oldtype;
+	long rc;
+
+	if (wake_at) {
+		abs.tv_sec = (time_t)(wake_at / 1000000000);
+		abs.tv_nsec = (long)(wake_at % 1000000000);
+		absp = &abs;
+	}
+	pthread_cleanup_push(suspend_cleanup, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
+		     FUTEX_BITSET_MATCH_ANY);
+	if (rc < 0)
+		err = errno;
+	pthread_setcanceltype(oldtype, NULL);
+	pthread_cleanup_pop(0);
+	return err;
+}
 
 SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct timespec *timeout)
 {
-	uint64_t deadline = 0;
+	int64_t deadline = 0;
+	bool bad_timeout = false;
 	int saved = errno;
 
-	if (timeout) {
-		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
-			return fail(EINVAL);
-		deadline = mono_ns() + (uint64_t)timeout->tv_sec * 1000000000u + (uint64_t)timeout->tv_nsec;
-	}
+	if (n < 0)
+		return fail(EINVAL);	/* glibc */
+	if (timeout)
+		deadline = suspend_deadline(timeout, &bad_timeout);
 	for (;;) {
-		int ours = 0, foreign = 0;
+		int ours = 0, foreign = 0, err;
 		uint32_t seq;
-		uint64_t wake_at;
-		struct timespec abs, *absp = NULL;
-		long rc;
+		int64_t wake_at;
 
 		/* Seq_cst pair with complete(): either we see its result or it sees us. */
 		atomic_fetch_add(&suspenders, 1);
@@ -867,36 +932,36 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			atomic_fetch_sub(&suspenders, 1);
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
+			if (bad_timeout)
+				return fail(EINVAL);
 			if (timeout) {
-				uint64_t now = mono_ns();
+				int64_t left = deadline - mono_ns();
 				struct timespec rel = { 0, 0 };
 
-				if (now < deadline) {
-					rel.tv_sec = (time_t)((deadline - now) / 1000000000u);
-					rel.tv_nsec = (long)((deadline - now) % 1000000000u);
+				if (left > 0) {
+					rel.tv_sec = (time_t)(left / 1000000000);
+					rel.tv_nsec = (long)(left % 1000000000);
 				}
 				return shim_real.aio_suspend(list, n, &rel);
 			}
 			return shim_real.aio_suspend(list, n, NULL);
 		}
-		wake_at = deadline;
+		if (bad_timeout) {
+			atomic_fetch_sub(&suspenders, 1);
+			return fail(EINVAL);
+		}
+		wake_at = timeout ? (deadline ? deadline : 1) : 0;
 		if (foreign) {
-			uint64_t poll = mono_ns() + SUSPEND_POLL_NS;
+			int64_t poll = mono_ns() + SUSPEND_POLL_NS;
 
 			if (!wake_at || poll < wake_at)
 				wake_at = poll;
 		}
-		if (wake_at) {
-			abs.tv_sec = (time_t)(wake_at / 1000000000u);
-			abs.tv_nsec = (long)(wake_at % 1000000000u);
-			absp = &abs;
-		}
-		rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
-			     FUTEX_BITSET_MATCH_ANY);
+		err = suspend_wait(seq, wake_at);
 		atomic_fetch_sub(&suspenders, 1);
-		if (rc < 0 && errno == EINTR)
-			return -1;
-		if (deadline && mono_ns() >= deadline) {
+		if (err == EINTR)
+			return fail(EINTR);
+		if (timeout && mono_ns() >= deadline) {
 			/* One last look: a completion may have raced the timeout. */
 			for (int i = 0; i < n; i++)
 				if (list[i] && cb_error(list[i]) != EINPROGRESS) {

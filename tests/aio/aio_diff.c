@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -910,6 +911,170 @@ static void sc_signo(void)
 	close(fd);
 }
 
+/* ---- slow requests: aio_suspend() arguments and cancellation ---- */
+
+/*
+ * A read of /dev/zero into `len` bytes that are one 1 MiB memfd mapped over
+ * and over: the kernel spends ~0.5 ms per MiB, with little memory, in
+ * glibc's helper thread or in the engine alike. /dev/zero is seekable, so
+ * the shim routes it.
+ */
+#define SLOW_CHUNK (1u << 20)
+#define SLOW_MAX (1024u * SLOW_CHUNK)
+static char *slow_buf;
+static int slow_zero = -1;
+
+static void slow_start(struct aiocb *cb, size_t len)
+{
+	if (!slow_buf) {
+		int mfd = (int)syscall(SYS_memfd_create, "aio-diff", 0);
+
+		slow_buf = mmap(NULL, SLOW_MAX, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mfd < 0 || ftruncate(mfd, SLOW_CHUNK) || slow_buf == MAP_FAILED)
+			DIE("slow buffer: %s", strerror(errno));
+		for (size_t off = 0; off < SLOW_MAX; off += SLOW_CHUNK)
+			if (mmap(slow_buf + off, SLOW_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd,
+				 0) == MAP_FAILED)
+				DIE("mmap: %s", strerror(errno));
+		close(mfd);
+		slow_zero = open("/dev/zero", O_RDONLY);
+		if (slow_zero < 0)
+			DIE("/dev/zero");
+	}
+	prep(cb, slow_zero, slow_buf, len, 0);
+	if (aio_read(cb))
+		DIE("slow aio_read: %s", strerror(errno));
+}
+
+static void sc_suspend_args(void)
+{
+	static char pbuf[16];
+	struct aiocb a, p;
+	const struct aiocb *l[2];
+	struct timespec bad = { 0, 2000000000L }, neg = { -1, 0 }, negn = { 0, -1 }, huge = { LONG_MAX, 0 };
+	int pfd[2];
+
+	OUT("suspend_args");
+	if (pipe(pfd))
+		DIE("pipe");
+	prep(&a, pfd[0], pbuf, 1, 0);
+	l[0] = &a;
+	CALL(aio_suspend(l, -1, NULL));
+	CALL(aio_suspend(l, INT_MIN, &bad));
+	/* Nothing to wait for: the timeout is not looked at. */
+	CALL(aio_suspend(l, 0, &bad));
+	slow_start(&a, 16 * SLOW_CHUNK);
+	wait_one(&a);
+	CALL(aio_suspend(l, 1, &bad));
+	CALL(aio_suspend(l, 1, &neg));
+	/* In progress: a timeout that ends in the past (or wraps) is at once EAGAIN. */
+	slow_start(&a, SLOW_MAX / 2);
+	CALL(aio_suspend(l, 1, &neg));
+	CALL(aio_suspend(l, 1, &negn));
+	CALL(aio_suspend(l, 1, &huge));
+	/* Mixed with glibc's own request (a pipe read): the same. */
+	prep(&p, pfd[0], pbuf, 1, 0);
+	CALL(aio_read(&p));
+	l[1] = &p;
+	CALL(aio_suspend(l, 2, &neg));
+	OUT("  slow read still in progress: %d", aio_error(&a) == EINPROGRESS);
+	show("slow read", &a);
+	if (write(pfd[1], "x", 1) != 1)
+		DIE("write");
+	show("pipe read", &p);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static _Atomic int susp_entered, susp_returned;
+
+struct susp_arg {
+	const struct aiocb *const *list;
+	int n;
+	bool self_cancel;
+};
+
+/* No other cancellation point between the start and aio_suspend()'s return. */
+static void *suspender(void *p)
+{
+	struct susp_arg *s = p;
+
+	if (s->self_cancel)
+		pthread_cancel(pthread_self());
+	atomic_store(&susp_entered, 1);
+	aio_suspend(s->list, s->n, NULL);
+	atomic_store(&susp_returned, 1);
+	return NULL;
+}
+
+/*
+ * A thread blocked in aio_suspend() is cancelled by pthread_cancel() (POSIX
+ * and glibc: a cancellation point), and a pending cancel acts once it blocks;
+ * it does not act when aio_suspend() returns at once. The request goes on.
+ * Conclusive only if the request was still in progress when the cancelled
+ * thread had gone: a longer one is tried if not.
+ */
+static void sc_suspend_cancel(void)
+{
+	static const char *what[] = { "blocked", "blocked, mixed list", "cancel pending at the call",
+				      "cancel pending, request done" };
+	static char pbuf[16];
+	struct aiocb a, p;
+	const struct aiocb *l[2] = { &a, &p };
+	int pfd[2];
+
+	OUT("suspend_cancel");
+	if (pipe(pfd))
+		DIE("pipe");
+	prep(&p, pfd[0], pbuf, 1, 0);
+	if (aio_read(&p))
+		DIE("aio_read pipe");
+	for (int c = 0; c < 4; c++) {
+		struct susp_arg s = { l, c == 1 ? 2 : 1, c >= 2 };
+		bool conclusive = false, cancelled = false;
+		size_t len = SLOW_MAX / 4;
+
+		for (int tries = 0; tries < 3 && !conclusive; tries++, len *= 2) {
+			pthread_t t;
+			void *res;
+
+			if (len > SLOW_MAX)
+				len = SLOW_MAX;
+			slow_start(&a, len);
+			if (c == 3)
+				wait_one(&a);
+			atomic_store(&susp_entered, 0);
+			atomic_store(&susp_returned, 0);
+			if (pthread_create(&t, NULL, suspender, &s))
+				DIE("pthread_create");
+			if (c < 2) {
+				while (!atomic_load(&susp_entered))
+					sleep_ms(1);
+				sleep_ms(10);	/* into its wait */
+				pthread_cancel(t);
+			}
+			pthread_join(t, &res);
+			cancelled = res == PTHREAD_CANCELED;
+			conclusive = c == 3 || aio_error(&a) == EINPROGRESS;
+			if (wait_one(&a) || aio_return(&a) != (ssize_t)len)
+				DIE("slow read: %s %zd", ename(aio_error(&a)), aio_return(&a));
+		}
+		if (conclusive)
+			OUT("  %s: cancelled %d, returned from aio_suspend %d", what[c], cancelled,
+			    atomic_load(&susp_returned));
+		else
+			OUT("  %s: the request always completed before the thread had gone", what[c]);
+	}
+	/* Nothing was left behind: requests and waits go on as before. */
+	slow_start(&a, SLOW_CHUNK);
+	show("after", &a);
+	if (write(pfd[1], "x", 1) != 1)
+		DIE("write");
+	show("pipe read", &p);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* ---- reuse, fork, exit ---- */
 
 static void sc_reuse(void)
@@ -1103,6 +1268,8 @@ int main(int argc, char **argv)
 	sc_fsync_ops();
 	sc_lio_ops();
 	sc_signo();
+	sc_suspend_args();
+	sc_suspend_cancel();
 	sc_reuse();
 	sc_exit();
 	OUT("end");
