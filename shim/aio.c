@@ -23,22 +23,46 @@
  * can cancel; the engine has no cancel, so a request it owns is
  * AIO_NOTCANCELED.
  *
- * Deliberate differences from glibc 2.36 (see README):
+ * Differences from glibc 2.36 that remain (see README), each for a reason:
  * - the same aiocb submitted again while in flight: -1/EAGAIN, the first
- *   request is untouched (glibc queues it twice);
+ *   request is untouched (glibc queues it twice and both results land in
+ *   the one aiocb);
  * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
- *   limit and reads past the list);
- * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (a
- *   plain aio_read/aio_write on one is handed to glibc, which uses read());
+ *   limit: arrays of nent entries on its stack, and it reads the whole list);
+ * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (glibc
+ *   uses read()/write()). A plain aio_read/aio_write on one is handed to
+ *   glibc; a member cannot be, as its group's completion would then depend
+ *   on a request the shim cannot see end without touching an aiocb the
+ *   program may already have freed;
  * - SIGEV_THREAD_ID is honoured (glibc 2.36 sends nothing for it);
- * - a lio_listio() member with a bad aio_lio_opcode fails at once (EINVAL)
- *   without its own notification;
  * - in a fork child, requests work (glibc's wait for a helper thread that
- *   only the parent has).
- * Same as glibc: aio_return() may be called again; a bad aio_reqprio fails
- * the call (EINVAL, also in aio_error); a negative offset or bad fd fails in
- * aio_error; aio_fsync() checks its fd in the call (EBADF); nent <= 0 is 0;
- * LIO_WAIT returns EIO if any request failed, even one the call refused.
+ *   only the parent has);
+ * - a request the kernel already has cannot be cancelled (AIO_NOTCANCELED):
+ *   the engine has no cancel;
+ * - aio_suspend() on a list that mixes engine requests with glibc's polls
+ *   glibc's every SUSPEND_POLL_NS; a timeout whose deadline still has
+ *   tv_nsec out of range (after glibc's one carry) is EINVAL where glibc
+ *   fails an assertion (abort);
+ * - a completion signal the kernel refuses for lack of resources (EAGAIN)
+ *   is lost and the result kept (glibc makes the result EAGAIN): the result
+ *   is published before the signal is sent, so that a handler sees it.
+ * Same as glibc (checked by tests/aio/aio_diff.c against glibc itself):
+ * aio_return() may be called again; a bad aio_reqprio fails the call
+ * (EINVAL, also in aio_error) except for a sync, whose aio_reqprio is set
+ * to 0 unchecked; aio_read/aio_write/aio_fsync store glibc's opcode in
+ * aio_lio_opcode (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC);
+ * lio_listio() opcodes are read as glibc's helper reads them (lio_op());
+ * a length above SSIZE_MAX or a buffer that ends past the user address
+ * space gets the kernel's answer (EFAULT, ...), done in the caller's thread
+ * as the kernel refuses it at once, and any other length is cut at
+ * MAX_RW_COUNT; a negative offset or bad fd fails in aio_error; aio_fsync()
+ * takes O_SYNC or O_DSYNC exactly and checks only that its fd is open
+ * (EBADF in the call); SIGEV_SIGNAL with no such signal makes the result
+ * EINVAL; nent <= 0 is 0 for lio_listio(), nent < 0 EINVAL for
+ * aio_suspend(), whose timeout is only looked at when it waits; LIO_WAIT
+ * returns EIO if any request failed, even one the call refused;
+ * aio_suspend() is a cancellation point when it waits (not when it returns
+ * at once).
  */
 #include <errno.h>
 #include <fcntl.h>
