@@ -656,7 +656,9 @@ static size_t max_rw = 0x7ffff000;
  * the buffer's contents: a length above SSIZE_MAX, or a buffer that ends
  * past the user address space. glibc's helper then gets EFAULT (or what the
  * fd or offset earns first: EBADF, EINVAL, ...); the engine would instead
- * move what it can piece by piece.
+ * move what it can piece by piece. (A buffer mapped above USER_SPACE_END,
+ * which only a program asking for 5-level addresses gets, is then done in
+ * the caller's thread too: the kernel's own result, only not asynchronous.)
  */
 static bool refused_range(const struct aiocb *cb)
 {
