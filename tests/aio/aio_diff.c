@@ -915,7 +915,8 @@ static void sc_signo(void)
 
 /*
  * A read of /dev/zero into `len` bytes that are one 1 MiB memfd mapped over
- * and over: the kernel spends ~0.5 ms per MiB, with little memory, in
+ * and over: the kernel spends ~0.5 ms per MiB (128 MiB: ~65 ms idle), with
+ * little memory, in
  * glibc's helper thread or in the engine alike. /dev/zero is seekable, so
  * the shim routes it.
  */
@@ -981,7 +982,7 @@ static void sc_suspend_args(void)
 	CALL(aio_suspend(l, 1, &bad));
 	CALL(aio_suspend(l, 1, &neg));
 	/* In progress: a timeout that ends in the past (or wraps) is at once EAGAIN. */
-	slow_start(&a, SLOW_MAX / 4);
+	slow_start(&a, SLOW_MAX / 8);
 	CALL(aio_suspend(l, 1, &neg));
 	CALL(aio_suspend(l, 1, &negn));
 	CALL(aio_suspend(l, 1, &huge));
@@ -991,7 +992,7 @@ static void sc_suspend_args(void)
 	l[1] = &p;
 	CALL(aio_suspend(l, 2, &neg));
 	OUT("  slow read still in progress: %d", aio_error(&a) == EINPROGRESS);
-	slow_end(&a, SLOW_MAX / 4);
+	slow_end(&a, SLOW_MAX / 8);
 	if (write(pfd[1], "x", 1) != 1)
 		DIE("write");
 	show("pipe read", &p);
@@ -1045,9 +1046,9 @@ static void sc_suspend_cancel(void)
 	for (int c = 0; c < 4; c++) {
 		struct susp_arg s = { l, c == 1 ? 2 : 1, c >= 2 };
 		bool conclusive = false, cancelled = false;
-		size_t len = SLOW_MAX / 4;
+		size_t len = SLOW_MAX / 8;
 
-		for (int tries = 0; tries < 3 && !conclusive; tries++, len *= 2) {
+		for (int tries = 0; tries < 4 && !conclusive; tries++, len *= 2) {
 			pthread_t t;
 			void *res;
 
