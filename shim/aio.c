@@ -23,22 +23,46 @@
  * can cancel; the engine has no cancel, so a request it owns is
  * AIO_NOTCANCELED.
  *
- * Deliberate differences from glibc 2.36 (see README):
+ * Differences from glibc 2.36 that remain (see README), each for a reason:
  * - the same aiocb submitted again while in flight: -1/EAGAIN, the first
- *   request is untouched (glibc queues it twice);
+ *   request is untouched (glibc queues it twice and both results land in
+ *   the one aiocb);
  * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
- *   limit and reads past the list);
- * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (a
- *   plain aio_read/aio_write on one is handed to glibc, which uses read());
+ *   limit: arrays of nent entries on its stack, and it reads the whole list);
+ * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (glibc
+ *   uses read()/write()). A plain aio_read/aio_write on one is handed to
+ *   glibc; a member cannot be, as its group's completion would then depend
+ *   on a request the shim cannot see end without touching an aiocb the
+ *   program may already have freed;
  * - SIGEV_THREAD_ID is honoured (glibc 2.36 sends nothing for it);
- * - a lio_listio() member with a bad aio_lio_opcode fails at once (EINVAL)
- *   without its own notification;
  * - in a fork child, requests work (glibc's wait for a helper thread that
- *   only the parent has).
- * Same as glibc: aio_return() may be called again; a bad aio_reqprio fails
- * the call (EINVAL, also in aio_error); a negative offset or bad fd fails in
- * aio_error; aio_fsync() checks its fd in the call (EBADF); nent <= 0 is 0;
- * LIO_WAIT returns EIO if any request failed, even one the call refused.
+ *   only the parent has);
+ * - a request the kernel already has cannot be cancelled (AIO_NOTCANCELED):
+ *   the engine has no cancel;
+ * - aio_suspend() on a list that mixes engine requests with glibc's polls
+ *   glibc's every SUSPEND_POLL_NS; a timeout whose deadline still has
+ *   tv_nsec out of range (after glibc's one carry) is EINVAL where glibc
+ *   fails an assertion (abort);
+ * - a completion signal the kernel refuses for lack of resources (EAGAIN)
+ *   is lost and the result kept (glibc makes the result EAGAIN): the result
+ *   is published before the signal is sent, so that a handler sees it.
+ * Same as glibc (checked by tests/aio/aio_diff.c against glibc itself):
+ * aio_return() may be called again; a bad aio_reqprio fails the call
+ * (EINVAL, also in aio_error) except for a sync, whose aio_reqprio is set
+ * to 0 unchecked; aio_read/aio_write/aio_fsync store glibc's opcode in
+ * aio_lio_opcode (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC);
+ * lio_listio() opcodes are read as glibc's helper reads them (lio_op());
+ * a length above SSIZE_MAX or a buffer that ends past the user address
+ * space gets the kernel's answer (EFAULT, ...), done in the caller's thread
+ * as the kernel refuses it at once, and any other length is cut at
+ * MAX_RW_COUNT; a negative offset or bad fd fails in aio_error; aio_fsync()
+ * takes O_SYNC or O_DSYNC exactly and checks only that its fd is open
+ * (EBADF in the call); SIGEV_SIGNAL with no such signal makes the result
+ * EINVAL; nent <= 0 is 0 for lio_listio(), nent < 0 EINVAL for
+ * aio_suspend(), whose timeout is only looked at when it waits; LIO_WAIT
+ * returns EIO if any request failed, even one the call refused;
+ * aio_suspend() is a cancellation point when it waits (not when it returns
+ * at once).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +73,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,7 +89,27 @@
 #define HINT_MAGIC		0x5a10c000
 #define FDQ_BUCKETS		256
 
-enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC };
+/* OP_INVALID: a lio_listio() opcode glibc's helper would fail with EINVAL. */
+enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC, OP_INVALID };
+
+/*
+ * glibc's internal opcodes, as its aio_fsync() stores them in aio_lio_opcode
+ * and as its helper thread accepts them from a lio_listio() list.
+ */
+#define GLIBC_LIO_DSYNC	(LIO_NOP + 1)
+#define GLIBC_LIO_SYNC	(LIO_NOP + 2)
+
+/*
+ * The kernel's access_ok() refuses a buffer that ends past the user address
+ * space before it looks at anything else (EFAULT). Below this end every
+ * x86-64 kernel accepts the range (4-level paging; 5-level and LAM only
+ * widen it). Elsewhere only a length above SSIZE_MAX is known to be refused.
+ */
+#if defined(__x86_64__)
+#define USER_SPACE_END	((1ull << 47) - 4096)
+#else
+#define USER_SPACE_END	UINTPTR_MAX
+#endif
 /*
  * DONE: the result is being published; no longer in flight for aio_cancel().
  * FOREIGN: being handed to glibc; in flight until glibc has it queued.
@@ -90,6 +135,7 @@ struct aio_req {
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
 	bool counted;			/* counted in its fdq's writes */
+	bool inline_done;		/* done in the caller's thread, not routed */
 	struct sigevent sev;
 	struct lio_group *group;
 	struct aio_req *fifo_next;	/* held FIFO of its fd */
@@ -410,6 +456,37 @@ static void write_done(int fd)
 
 /* ---- completion ---- */
 
+/*
+ * A request the kernel fails at once (see refused_range(), is_dir()), done
+ * here exactly as glibc's helper thread does it: pread, then read on ESPIPE.
+ * Raw syscalls: aio_read() is not a cancellation point, pread() is.
+ */
+static ssize_t do_inline(const struct aiocb *cb, int op)
+{
+	int saved = errno;
+	long n;
+
+	do {
+		n = syscall(op == OP_READ ? SYS_pread64 : SYS_pwrite64, cb->aio_fildes, cb->aio_buf,
+			    cb->aio_nbytes, cb->aio_offset);
+		if (n < 0 && errno == ESPIPE)
+			n = syscall(op == OP_READ ? SYS_read : SYS_write, cb->aio_fildes, cb->aio_buf,
+				    cb->aio_nbytes);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	errno = saved;
+	return n;
+}
+
+static bool is_dir(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISDIR(st.st_mode);
+}
+
+
 /* uncount: the request still counts against the outstanding limit (see complete()). */
 static void release_rec(struct aio_req *r, bool uncount)
 {
@@ -419,14 +496,31 @@ static void release_rec(struct aio_req *r, bool uncount)
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
 }
 
+/*
+ * glibc: when the completion signal cannot be queued because there is no
+ * such signal, the request's result becomes that error (EINVAL, -1); the IO
+ * itself was done. Signal 0 is queued (the kernel accepts it, sends nothing).
+ */
+static ssize_t check_signal(struct sigevent *sev, ssize_t res)
+{
+	if (sev->sigev_notify == SIGEV_SIGNAL && (unsigned int)sev->sigev_signo >= _NSIG) {
+		sev->sigev_notify = SIGEV_NONE;
+		return -EINVAL;
+	}
+	return res;
+}
+
 static void complete(struct aio_req *r, ssize_t res)
 {
 	struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
 	struct lio_group *g = r->group;
 	struct sigevent sev = r->sev;
-	int err = res < 0 ? (int)-res : 0;
+	int err;
 
-	if (shim_stats_on && res >= 0)
+	res = check_signal(&sev, res);
+	err = res < 0 ? (int)-res : 0;
+
+	if (shim_stats_on && res >= 0 && !r->inline_done)
 		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
 				  (size_t)res, shim_now_ns() - r->t0);
@@ -483,6 +577,14 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 			futex_wake_all(&done_seq);
 		return;
 	}
+	/*
+	 * A directory has no read_iter, so Linux AIO (not pread) says EINVAL:
+	 * ask pread, which fails at once on a directory (EISDIR, or EFAULT ...).
+	 */
+	if (r->ev.res == -EINVAL && (r->op == OP_READ || r->op == OP_WRITE) && is_dir(r->ev.fd)) {
+		complete(r, do_inline(atomic_load_explicit(&r->cb, memory_order_relaxed), r->op));
+		return;
+	}
 	complete(r, r->ev.res);
 }
 
@@ -513,7 +615,7 @@ static uint32_t effective_max(void)
  * else (would block, short, an error, O_DIRECT) goes to the engine, which
  * then decides the result.
  */
-static bool fast_read(struct aiocb *cb, size_t len)
+static bool fast_read(struct aiocb *cb, size_t len, int opcode)
 {
 	struct iovec iov = { (void *)cb->aio_buf, len };
 	struct sigevent sev;
@@ -532,37 +634,75 @@ static bool fast_read(struct aiocb *cb, size_t len)
 	}
 	errno = saved;
 	sev = cb->aio_sigevent;
-	cb->__return_value = n;
-	__atomic_store_n(&cb->__error_code, 0, __ATOMIC_RELEASE);
+	n = check_signal(&sev, n);
+	if (opcode >= 0)
+		cb->aio_lio_opcode = opcode;
+	cb->__return_value = n < 0 ? -1 : n;
+	__atomic_store_n(&cb->__error_code, n < 0 ? (int)-n : 0, __ATOMIC_RELEASE);
 	atomic_fetch_add(&done_seq, 1);
 	if (atomic_load(&suspenders))
 		futex_wake_all(&done_seq);
 	if (shim_stats_on)
-		shim_stats_fastpath((size_t)n);
+		shim_stats_fastpath(len);
 	notify(&sev);
 	return true;
 }
 
-/* Returns 0, or -errno for the call itself (the aiocb then carries it as glibc does). */
-static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_group *g)
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT); set at load. */
+static size_t max_rw = 0x7ffff000;
+
+/*
+ * A read or write the kernel refuses whole before it looks at the file or
+ * the buffer's contents: a length above SSIZE_MAX, or a buffer that ends
+ * past the user address space. glibc's helper then gets EFAULT (or what the
+ * fd or offset earns first: EBADF, EINVAL, ...); the engine would instead
+ * move what it can piece by piece. (A buffer mapped above USER_SPACE_END,
+ * which only a program asking for 5-level addresses gets, is then done in
+ * the caller's thread too: the kernel's own result, only not asynchronous.)
+ */
+static bool refused_range(const struct aiocb *cb)
 {
+	uintptr_t a = (uintptr_t)cb->aio_buf;
+	size_t n = cb->aio_nbytes;
+
+	return n > SSIZE_MAX || a + n < a || a + n >= USER_SPACE_END;
+}
+
+/*
+ * Returns 0, or -errno for the call itself (the aiocb then carries it as glibc
+ * does). opcode: what glibc stores in aio_lio_opcode when it accepts the
+ * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
+ * leave it (a lio_listio() member keeps its own).
+ */
+static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+{
+	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
+	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
+	ssize_t res = -EINVAL;
 	struct aio_req *r;
 	unsigned int b;
 	struct fdq *q;
-	size_t len;	/* the kernel moves at most MAX_RW_COUNT; the engine refuses > SSIZE_MAX */
+	size_t len = 0;
 
-	if (op == OP_READ || op == OP_WRITE) {
-		if (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX) {
-			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
-			return -EINVAL;
-		}
+	/* glibc: a sync has no priority (aio_reqprio is set to 0), anything else is checked. */
+	if (!sync && (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX)) {
+		cb->__return_value = -1;
+		__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
+		return -EINVAL;
 	}
 	/* Still in flight (its result not out yet): the first request is left alone. */
 	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
 		return -EAGAIN;
-	len = cb->aio_nbytes > SSIZE_MAX ? SSIZE_MAX : cb->aio_nbytes;
-	if (op == OP_READ && shim_cfg.fastpath && fast_read(cb, len))
+	if (sync)
+		cb->aio_reqprio = 0;
+	if (op == OP_READ || op == OP_WRITE) {
+		now = refused_range(cb);
+		/* Beyond this the kernel's pread()/pwrite() would stop: so does the request. */
+		len = cb->aio_nbytes < max_rw ? cb->aio_nbytes : max_rw;
+	} else if (op == OP_INVALID) {
+		now = true;
+	}
+	if (op == OP_READ && !now && shim_cfg.fastpath && fast_read(cb, len, opcode))
 		return 0;
 	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
@@ -575,6 +715,7 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	}
 	r->op = op;
 	r->counted = false;
+	r->inline_done = now;
 	r->group = g;
 	r->fifo_next = NULL;
 	r->sev = cb->aio_sigevent;
@@ -589,15 +730,19 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	case OP_FSYNC:
 		ioe_prep_fsync(&r->ev, cb->aio_fildes);
 		break;
-	default:
+	case OP_FDATASYNC:
 		ioe_prep_fdatasync(&r->ev, cb->aio_fildes);
 		break;
+	default:
+		break;		/* OP_INVALID: never goes to the engine */
 	}
 	ioe_set_callback(&r->ev, on_engine_done, r);
 	if (g) {
 		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
 	}
+	if (opcode >= 0)
+		cb->aio_lio_opcode = opcode;
 	cb->__return_value = 0;
 	__atomic_store_n(&cb->__error_code, EINPROGRESS, __ATOMIC_RELAXED);
 	cb->__abs_prio = (int)r->idx;
@@ -606,6 +751,15 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, struct lio_
 	atomic_store_explicit(&r->cb, cb, memory_order_relaxed);
 	atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_release);
 
+	if (now) {
+		/* Failed at once with no effect, so out of order with the fd's queue is unseen. */
+		if (op != OP_INVALID) {
+			shim_stats_fallback();
+			res = do_inline(cb, op);
+		}
+		complete(r, res);
+		return 0;
+	}
 	if (op == OP_READ) {
 		engine_submit(ctx, r);
 		return 0;
@@ -646,7 +800,7 @@ static int rw(struct aiocb *cb, int op)
 		shim_stats_fallback();
 		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
 	}
-	ret = submit(ctx, cb, op, NULL);
+	ret = submit(ctx, cb, op, op == OP_READ ? LIO_READ : LIO_WRITE, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -674,7 +828,8 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 	/* glibc checks the fd in the call, not in aio_error(). */
 	if (fcntl(cb->aio_fildes, F_GETFL) < 0)
 		return fail(EBADF);
-	ret = submit(ctx, cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC, NULL);
+	ret = submit(ctx, cb, op == O_SYNC ? OP_FSYNC : OP_FDATASYNC,
+		     op == O_SYNC ? GLIBC_LIO_SYNC : GLIBC_LIO_DSYNC, NULL);
 	return ret ? fail(-ret) : 0;
 }
 
@@ -691,33 +846,98 @@ SHIM_API ssize_t aio_return(struct aiocb *cb)
 
 /* ---- aio_suspend ---- */
 
-static uint64_t mono_ns(void)
+static int64_t mono_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The foreign (glibc's) requests in a mixed list are polled at this interval. */
-#define SUSPEND_POLL_NS 1000000u
+#define SUSPEND_POLL_NS 1000000
+
+/*
+ * The deadline as glibc computes it: now + timeout on CLOCK_MONOTONIC,
+ * tv_nsec carried once, nothing checked. A deadline in the past (a negative
+ * timeout, or tv_sec so large that it wraps) only times out; one whose
+ * tv_nsec is still out of range makes glibc 2.36 fail an assertion when it
+ * has to wait, the shim then says EINVAL (*bad).
+ */
+static int64_t suspend_deadline(const struct timespec *timeout, bool *bad)
+{
+	struct timespec now;
+	time_t sec;
+	long nsec;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = (time_t)((unsigned long)now.tv_sec + (unsigned long)timeout->tv_sec);
+	nsec = now.tv_nsec + timeout->tv_nsec;
+	if (nsec >= 1000000000) {
+		nsec -= 1000000000;
+		sec++;
+	}
+	*bad = nsec < 0 || nsec >= 1000000000;
+	if (sec < 0)
+		return 0;	/* before any monotonic time: already timed out */
+	if (__builtin_mul_overflow((int64_t)sec, 1000000000, &ns) || __builtin_add_overflow(ns, nsec, &ns))
+		return INT64_MAX;
+	return ns;
+}
+
+/* A cancelled aio_suspend() leaves no waiter counted. */
+static void suspend_cleanup(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&suspenders, 1);
+}
+
+/*
+ * Sleep until done_seq moves from seq (or until the absolute CLOCK_MONOTONIC
+ * time wake_at, if not 0), as a cancellation point: aio_suspend() is one
+ * (POSIX; glibc's waits with a cancellable futex wait). Cancellation is
+ * asynchronous only around the system call, which touches nothing of ours;
+ * the caller's registration (suspenders) is undone by the cleanup handler.
+ * Returns 0 or an errno value (EINTR, ETIMEDOUT, EAGAIN).
+ */
+static int suspend_wait(uint32_t seq, int64_t wake_at)
+{
+	struct timespec abs, *volatile absp = NULL;
+	volatile int err = 0;	/* volatile: the cleanup region is a setjmp() */
+	int oldtype;
+	long rc;
+
+	if (wake_at) {
+		abs.tv_sec = (time_t)(wake_at / 1000000000);
+		abs.tv_nsec = (long)(wake_at % 1000000000);
+		absp = &abs;
+	}
+	pthread_cleanup_push(suspend_cleanup, NULL);
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
+		     FUTEX_BITSET_MATCH_ANY);
+	if (rc < 0)
+		err = errno;
+	pthread_setcanceltype(oldtype, NULL);
+	pthread_cleanup_pop(0);
+	return err;
+}
 
 SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct timespec *timeout)
 {
-	uint64_t deadline = 0;
+	int64_t deadline = 0;
+	bool bad_timeout = false;
 	int saved = errno;
 
-	if (timeout) {
-		if (timeout->tv_sec < 0 || timeout->tv_nsec < 0 || timeout->tv_nsec >= 1000000000)
-			return fail(EINVAL);
-		deadline = mono_ns() + (uint64_t)timeout->tv_sec * 1000000000u + (uint64_t)timeout->tv_nsec;
-	}
+	if (n < 0)
+		return fail(EINVAL);	/* glibc */
+	if (timeout)
+		deadline = suspend_deadline(timeout, &bad_timeout);
 	for (;;) {
-		int ours = 0, foreign = 0;
+		int ours = 0, foreign = 0, err;
 		uint32_t seq;
-		uint64_t wake_at;
-		struct timespec abs, *absp = NULL;
-		long rc;
+		int64_t wake_at;
 
 		/* Seq_cst pair with complete(): either we see its result or it sees us. */
 		atomic_fetch_add(&suspenders, 1);
@@ -738,36 +958,36 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			atomic_fetch_sub(&suspenders, 1);
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
+			if (bad_timeout)
+				return fail(EINVAL);
 			if (timeout) {
-				uint64_t now = mono_ns();
+				int64_t left = deadline - mono_ns();
 				struct timespec rel = { 0, 0 };
 
-				if (now < deadline) {
-					rel.tv_sec = (time_t)((deadline - now) / 1000000000u);
-					rel.tv_nsec = (long)((deadline - now) % 1000000000u);
+				if (left > 0) {
+					rel.tv_sec = (time_t)(left / 1000000000);
+					rel.tv_nsec = (long)(left % 1000000000);
 				}
 				return shim_real.aio_suspend(list, n, &rel);
 			}
 			return shim_real.aio_suspend(list, n, NULL);
 		}
-		wake_at = deadline;
+		if (bad_timeout) {
+			atomic_fetch_sub(&suspenders, 1);
+			return fail(EINVAL);
+		}
+		wake_at = timeout ? (deadline ? deadline : 1) : 0;
 		if (foreign) {
-			uint64_t poll = mono_ns() + SUSPEND_POLL_NS;
+			int64_t poll = mono_ns() + SUSPEND_POLL_NS;
 
 			if (!wake_at || poll < wake_at)
 				wake_at = poll;
 		}
-		if (wake_at) {
-			abs.tv_sec = (time_t)(wake_at / 1000000000u);
-			abs.tv_nsec = (long)(wake_at % 1000000000u);
-			absp = &abs;
-		}
-		rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
-			     FUTEX_BITSET_MATCH_ANY);
+		err = suspend_wait(seq, wake_at);
 		atomic_fetch_sub(&suspenders, 1);
-		if (rc < 0 && errno == EINTR)
-			return -1;
-		if (deadline && mono_ns() >= deadline) {
+		if (err == EINTR)
+			return fail(EINTR);
+		if (timeout && mono_ns() >= deadline) {
 			/* One last look: a completion may have raced the timeout. */
 			for (int i = 0; i < n; i++)
 				if (list[i] && cb_error(list[i]) != EINPROGRESS) {
@@ -885,6 +1105,26 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 
 /* ---- lio_listio ---- */
 
+/*
+ * A member's opcode as glibc's helper thread reads it: the low 7 bits make a
+ * read or a write (bit 7 marks the 64-bit variant, the same on LP64); its
+ * internal sync opcodes, exactly, an fdatasync or fsync (with aio_reqprio
+ * set to 0, unchecked); anything else is accepted and then fails with
+ * EINVAL, with the member's own notification.
+ */
+static int lio_op(int opcode)
+{
+	if ((opcode & 127) == LIO_READ)
+		return OP_READ;
+	if ((opcode & 127) == LIO_WRITE)
+		return OP_WRITE;
+	if (opcode == GLIBC_LIO_DSYNC)
+		return OP_FDATASYNC;
+	if (opcode == GLIBC_LIO_SYNC)
+		return OP_FSYNC;
+	return OP_INVALID;
+}
+
 SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct sigevent *sev)
 {
 	struct lio_group *g;
@@ -916,15 +1156,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 
 		if (!cb || cb->aio_lio_opcode == LIO_NOP)
 			continue;
-		if (cb->aio_lio_opcode != LIO_READ && cb->aio_lio_opcode != LIO_WRITE) {
-			/* glibc: the request fails (EINVAL in aio_error), counting as an IO error. */
-			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
-			atomic_store_explicit(&g->failed, 1, memory_order_relaxed);
-			members++;
-			continue;
-		}
-		r = submit(ctx, cb, cb->aio_lio_opcode == LIO_READ ? OP_READ : OP_WRITE, g);
+		r = submit(ctx, cb, lio_op(cb->aio_lio_opcode), -1, g);
 		if (r) {
 			ret = -1;
 			err = -r;
@@ -996,8 +1228,12 @@ __attribute__((constructor)) static void aio_setup(void)
 {
 	const char *v = getenv("IOENGINE_AIO_MAX");
 
+	long page = sysconf(_SC_PAGESIZE);
+
 	for (unsigned int i = 0; i < FDQ_BUCKETS; i++)
 		pthread_mutex_init(&fdtab[i].lock, NULL);
+	if (page > 0 && !(page & (page - 1)))
+		max_rw = (size_t)INT_MAX & ~((size_t)page - 1);
 	if (v && *v) {
 		char *end;
 		unsigned long n;

@@ -414,3 +414,30 @@ SHIM_API ssize_t pwritev64v2(int fd, const struct iovec *iov, int iovcnt, off64_
 {
 	return pwritev2(fd, iov, iovcnt, offset, flags);
 }
+
+/*
+ * _FORTIFY_SOURCE: where the compiler knows the buffer's size but not the
+ * count, a program's pread() is a call to one of these (glibc's
+ * debug/pread_chk.c). The same check as glibc's first, a count larger than
+ * the buffer ends the program in __chk_fail() ("*** buffer overflow
+ * detected ***: terminated", SIGABRT), then the call is a pread.
+ */
+extern void __chk_fail(void) __attribute__((noreturn));
+
+SHIM_API ssize_t __pread_chk(int fd, void *buf, size_t nbytes, off_t offset, size_t buflen)
+{
+	struct rw_call c = { .fn = FN_PREAD, .fd = fd, .buf = buf, .len = nbytes, .off = offset };
+
+	if (nbytes > buflen)
+		__chk_fail();
+	return do_read(&c);
+}
+
+SHIM_API ssize_t __pread64_chk(int fd, void *buf, size_t nbytes, off64_t offset, size_t buflen)
+{
+	struct rw_call c = { .fn = FN_PREAD, .fd = fd, .buf = buf, .len = nbytes, .off = offset };
+
+	if (nbytes > buflen)
+		__chk_fail();
+	return do_read(&c);
+}

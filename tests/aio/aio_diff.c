@@ -14,11 +14,13 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -28,7 +30,7 @@
 #define SIG_NOTE (SIGRTMIN + 1)
 #define BS 4096
 
-static const char *dir;
+static const char *dir, *dir_path;
 static int nfile;
 
 #define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
@@ -638,6 +640,454 @@ static void sc_lio(void)
 	close(fd);
 }
 
+/* ---- what glibc does with odd arguments ---- */
+
+static const char *opname(int op)
+{
+	static char b[32];
+
+	snprintf(b, sizeof(b), "%d", op);
+	return b;
+}
+
+/* A file's size and a checksum of its contents: a refused write must leave it alone. */
+static void show_file(int fd)
+{
+	static char b[64 * 1024];
+	unsigned long sum = 0;
+	ssize_t n;
+	off_t off = 0;
+
+	while ((n = pread(fd, b, sizeof(b), off)) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			sum = sum * 31 + (unsigned char)b[i];
+		off += n;
+	}
+	OUT("  file: %lld bytes, sum %lx", (long long)off, sum);
+}
+
+/*
+ * Lengths the kernel refuses (above SSIZE_MAX, or past the address space):
+ * glibc's helper gets the kernel's answer, EFAULT. A length it only cuts
+ * (one read or write moves at most MAX_RW_COUNT) is cut the same way.
+ */
+static void sc_lengths(void)
+{
+	static char buf[BS];
+	static const size_t lens[] = { SSIZE_MAX, (size_t)SSIZE_MAX + 1, SIZE_MAX, (size_t)1 << 40 };
+	struct aiocb a, b, *l[2];
+	int fd = new_file(0, 2 * BS), null = open("/dev/null", O_RDWR), pfd[2];
+
+	OUT("lengths");
+	if (null < 0 || pipe(pfd))
+		DIE("open");
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		prep(&a, fd, buf, lens[i], BS);
+		a.aio_lio_opcode = 77;
+		CALL(aio_read(&a));
+		OUT("  read of %zu: opcode now %d", lens[i], a.aio_lio_opcode);
+		show("read", &a);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		prep(&a, fd, buf, lens[i], 0);
+		CALL(aio_write(&a));
+		show("write", &a);
+	}
+	show_file(fd);
+	prep(&a, 999, buf, SIZE_MAX, 0);
+	CALL(aio_read(&a));
+	show("bad fd", &a);
+	prep(&a, fd, buf, SIZE_MAX, -1);
+	CALL(aio_read(&a));
+	show("negative offset", &a);
+	prep(&a, pfd[0], buf, SIZE_MAX, 0);
+	CALL(aio_read(&a));
+	show("pipe", &a);
+	prep(&a, pfd[1], buf, SIZE_MAX, 0);
+	CALL(aio_write(&a));
+	show("pipe write", &a);
+	/* /dev/null takes any length without touching the buffer: one write moves MAX_RW_COUNT. */
+	prep(&a, null, buf, (size_t)1 << 32, 0);
+	CALL(aio_write(&a));
+	show("2^32 to /dev/null", &a);
+	prep(&a, null, buf, (size_t)1 << 40, 0);
+	CALL(aio_read(&a));
+	show("2^40 from /dev/null", &a);
+	/* Notified like any other request; and as lio_listio() members. */
+	prep(&a, fd, buf, SIZE_MAX, 0);
+	a.aio_sigevent.sigev_notify = SIGEV_THREAD;
+	a.aio_sigevent.sigev_notify_function = note_thread;
+	a.aio_sigevent.sigev_value.sival_int = 5;
+	atomic_store(&thr_count, 0);
+	CALL(aio_read(&a));
+	show("notified", &a);
+	OUT("  notifications %d", settle(&thr_count, 1));
+	prep(&a, fd, buf, SIZE_MAX, 0);
+	a.aio_lio_opcode = LIO_READ;
+	prep(&b, fd, buf, BS, 0);
+	b.aio_lio_opcode = LIO_READ;
+	l[0] = &a;
+	l[1] = &b;
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  members: %s %zd, %s %zd", ename(aio_error(&a)), aio_return(&a), ename(aio_error(&b)),
+	    aio_return(&b));
+	a.aio_lio_opcode = LIO_WRITE;
+	a.aio_fildes = pfd[1];
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  pipe member: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(pfd[0]);
+	close(pfd[1]);
+	close(null);
+	close(fd);
+}
+
+/*
+ * aio_fsync(): only O_SYNC and O_DSYNC exactly; the fd must be open (any
+ * access mode); aio_reqprio is not checked but set to 0; aio_lio_opcode
+ * becomes glibc's sync opcode. aio_read()/aio_write() set it to theirs.
+ */
+static void sc_fsync_ops(void)
+{
+	static char buf[BS];
+	static const int ops[] = { O_SYNC, O_DSYNC, O_SYNC | O_DSYNC, O_SYNC & ~O_DSYNC, 0, O_RDWR,
+				   O_DSYNC | O_RDWR, O_SYNC | O_APPEND, -1 };
+	static const int prios[] = { 0, -1, AIO_PRIO_DELTA_MAX + 1, INT_MIN };
+	struct aiocb a;
+	int fd = new_file(0, BS), ro, pfd[2];
+	char path[64];
+
+	OUT("fsync_ops");
+	if (pipe(pfd))
+		DIE("pipe");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		prep(&a, fd, buf, BS, 0);
+		a.aio_lio_opcode = 77;
+		errno = 0;
+		int r = aio_fsync(ops[i], &a), e = errno;
+
+		OUT("  aio_fsync(%#x) = %d%s%s, opcode %d", (unsigned int)ops[i], r, r ? " errno=" : "",
+		    r ? strerrorname_np(e) : "", a.aio_lio_opcode);
+		if (!r)
+			show("fsync", &a);
+	}
+	for (size_t i = 0; i < sizeof(prios) / sizeof(prios[0]); i++) {
+		prep(&a, fd, buf, BS, 0);
+		a.aio_reqprio = prios[i];
+		CALL(aio_fsync(i & 1 ? O_DSYNC : O_SYNC, &a));
+		OUT("  reqprio %d: now %d, opcode %d", prios[i], a.aio_reqprio, a.aio_lio_opcode);
+		show("fsync", &a);
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY);
+	prep(&a, ro, buf, BS, 0);
+	CALL(aio_fsync(O_SYNC, &a));
+	show("read-only fd", &a);
+	prep(&a, pfd[0], buf, BS, 0);
+	CALL(aio_fsync(O_DSYNC, &a));
+	show("pipe", &a);
+	prep(&a, fd, buf, 10, 0);
+	a.aio_lio_opcode = 3;
+	CALL(aio_read(&a));
+	show("read", &a);
+	OUT("  opcode after aio_read %d", a.aio_lio_opcode);
+	a.aio_lio_opcode = LIO_NOP;
+	CALL(aio_write(&a));
+	show("write", &a);
+	OUT("  opcode after aio_write %d", a.aio_lio_opcode);
+	prep(&a, fd, buf, 10, 0);
+	a.aio_reqprio = -1;
+	a.aio_lio_opcode = 42;
+	CALL(aio_read(&a));
+	OUT("  refused: opcode %d", a.aio_lio_opcode);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ro);
+	close(fd);
+}
+
+/*
+ * lio_listio() opcodes as glibc's helper reads them: the low 7 bits make a
+ * read or write; 3 and 4 exactly are its fdatasync and fsync (priority not
+ * checked, set to 0); anything else is accepted and fails with EINVAL, with
+ * the member's own notification.
+ */
+static void sc_lio_ops(void)
+{
+	static char buf[2][BS];
+	static const int ops[] = { LIO_READ | 128, LIO_WRITE | 128, 256, 257, -128, -127, 3, 4, 5, 130, 131,
+				   132, 42, -1, INT_MIN };
+	struct aiocb a, w, *l[2], *ll[4] = { &lc[0], &lc[1], &lc[2], &lc[3] };
+	struct sigevent sev;
+	int fd = new_file(0, 2 * BS), n;
+
+	OUT("lio_ops");
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		for (int prio = 0; prio >= -1; prio--) {
+			prep(&a, fd, buf[0], BS, 0);
+			a.aio_lio_opcode = ops[i];
+			a.aio_reqprio = prio;
+			a.aio_sigevent.sigev_notify = SIGEV_THREAD;
+			a.aio_sigevent.sigev_notify_function = note_thread;
+			a.aio_sigevent.sigev_value.sival_int = (int)i;
+			l[0] = &a;
+			atomic_store(&thr_count, 0);
+			errno = 0;
+			int r = lio_listio(LIO_WAIT, l, 1, NULL), e = errno;
+
+			OUT("  opcode %s prio %d: lio_listio = %d%s%s, member %s %zd, opcode %d prio %d, notes %d",
+			    opname(ops[i]), prio, r, r ? " errno=" : "", r ? strerrorname_np(e) : "",
+			    ename(aio_error(&a)), aio_return(&a), a.aio_lio_opcode, a.aio_reqprio,
+			    settle(&thr_count, r && e == EINVAL ? 0 : 1));
+		}
+	}
+	/* A sync in a list waits for the writes before it on its fd, as aio_fsync() does. */
+	memset(buf[1], 'w', BS);
+	prep(&w, fd, buf[1], BS, BS);
+	w.aio_lio_opcode = LIO_WRITE;
+	prep(&a, fd, NULL, 0, 0);
+	a.aio_lio_opcode = 3;
+	l[0] = &w;
+	l[1] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 2, NULL));
+	OUT("  write %s %zd, sync %s %zd", ename(aio_error(&w)), aio_return(&w), ename(aio_error(&a)),
+	    aio_return(&a));
+	show_file(fd);
+	/* LIO_NOWAIT: a bad opcode still ends in the group's notification. */
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD;
+	sev.sigev_notify_function = lio_note;
+	for (int i = 0; i < 4; i++) {
+		prep(&lc[i], fd, buf[0], 100, 0);
+		lc[i].aio_lio_opcode = i == 1 ? 9 : i == 2 ? LIO_NOP : LIO_READ;
+	}
+	atomic_store(&lio_notes, 0);
+	CALL(lio_listio(LIO_NOWAIT, ll, 4, &sev));
+	n = settle(&lio_notes, 1);
+	OUT("  nowait with a bad opcode: group notes %d, pending at note %d", n,
+	    atomic_load(&lio_pending_at_note));
+	for (int i = 0; i < 4; i++)
+		if (i != 2)
+			OUT("  [%d] error=%s return=%zd", i, ename(wait_one(&lc[i])), aio_return(&lc[i]));
+	/* lio_listio on a bad fd: a sync member fails in aio_error, not in the call. */
+	prep(&a, 999, NULL, 0, 0);
+	a.aio_lio_opcode = 4;
+	l[0] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 1, NULL));
+	OUT("  sync on bad fd: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(fd);
+}
+
+/* A completion signal that does not exist: glibc makes the request's result EINVAL. */
+static void sc_signo(void)
+{
+	static char buf[BS];
+	static const int signos[] = { 0, 65, -3, 1000, INT_MIN };
+	struct aiocb a, *l[1];
+	int fd = new_file(0, BS), dir = open(dir_path, O_RDONLY | O_DIRECTORY);
+
+	OUT("signo");
+	for (size_t i = 0; i < sizeof(signos) / sizeof(signos[0]); i++) {
+		prep(&a, fd, buf, 100, 0);
+		a.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+		a.aio_sigevent.sigev_signo = signos[i];
+		CALL(aio_read(&a));
+		show("read", &a);
+		prep(&a, fd, buf, 100, 0);
+		a.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
+		a.aio_sigevent.sigev_signo = signos[i];
+		CALL(aio_fsync(O_SYNC, &a));
+		show("fsync", &a);
+	}
+	/* And a directory: pread says EISDIR. */
+	OUT("directory");
+	prep(&a, dir, buf, 100, 0);
+	CALL(aio_read(&a));
+	show("read", &a);
+	a.aio_lio_opcode = LIO_READ;
+	l[0] = &a;
+	CALL(lio_listio(LIO_WAIT, l, 1, NULL));
+	OUT("  member: %s %zd", ename(aio_error(&a)), aio_return(&a));
+	close(dir);
+	close(fd);
+}
+
+/* ---- slow requests: aio_suspend() arguments and cancellation ---- */
+
+/*
+ * A read of /dev/zero into `len` bytes that are one 1 MiB memfd mapped over
+ * and over: the kernel spends ~0.5 ms per MiB (128 MiB: ~65 ms idle), with
+ * little memory, in
+ * glibc's helper thread or in the engine alike. /dev/zero is seekable, so
+ * the shim routes it.
+ */
+#define SLOW_CHUNK (1u << 20)
+#define SLOW_MAX (1024u * SLOW_CHUNK)
+static char *slow_buf;
+static int slow_zero = -1;
+
+static void slow_start(struct aiocb *cb, size_t len)
+{
+	if (!slow_buf) {
+		int mfd = (int)syscall(SYS_memfd_create, "aio-diff", 0);
+
+		slow_buf = mmap(NULL, SLOW_MAX, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (mfd < 0 || ftruncate(mfd, SLOW_CHUNK) || slow_buf == MAP_FAILED)
+			DIE("slow buffer: %s", strerror(errno));
+		for (size_t off = 0; off < SLOW_MAX; off += SLOW_CHUNK)
+			if (mmap(slow_buf + off, SLOW_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd,
+				 0) == MAP_FAILED)
+				DIE("mmap: %s", strerror(errno));
+		close(mfd);
+		slow_zero = open("/dev/zero", O_RDONLY);
+		if (slow_zero < 0)
+			DIE("/dev/zero");
+	}
+	prep(cb, slow_zero, slow_buf, len, 0);
+	if (aio_read(cb))
+		DIE("slow aio_read: %s", strerror(errno));
+}
+
+/* Its end, with room for a loaded machine (each wait_one() wait is 10 s at most). */
+static void slow_end(struct aiocb *cb, size_t len)
+{
+	for (int i = 0; i < 6 && aio_error(cb) == EINPROGRESS; i++) {
+		const struct aiocb *l[1] = { cb };
+		struct timespec ts = { 10, 0 };
+
+		aio_suspend(l, 1, &ts);
+	}
+	if (wait_one(cb) || aio_return(cb) != (ssize_t)len)
+		DIE("slow read: %s %zd", ename(aio_error(cb)), aio_return(cb));
+}
+
+static void sc_suspend_args(void)
+{
+	static char pbuf[16];
+	struct aiocb a, p;
+	const struct aiocb *l[2];
+	struct timespec bad = { 0, 2000000000L }, neg = { -1, 0 }, negn = { 0, -1 }, huge = { LONG_MAX, 0 };
+	int pfd[2];
+
+	OUT("suspend_args");
+	if (pipe(pfd))
+		DIE("pipe");
+	prep(&a, pfd[0], pbuf, 1, 0);
+	l[0] = &a;
+	CALL(aio_suspend(l, -1, NULL));
+	CALL(aio_suspend(l, INT_MIN, &bad));
+	/* Nothing to wait for: the timeout is not looked at. */
+	CALL(aio_suspend(l, 0, &bad));
+	slow_start(&a, 16 * SLOW_CHUNK);
+	slow_end(&a, 16 * SLOW_CHUNK);
+	CALL(aio_suspend(l, 1, &bad));
+	CALL(aio_suspend(l, 1, &neg));
+	/* In progress: a timeout that ends in the past (or wraps) is at once EAGAIN. */
+	slow_start(&a, SLOW_MAX / 8);
+	CALL(aio_suspend(l, 1, &neg));
+	CALL(aio_suspend(l, 1, &negn));
+	CALL(aio_suspend(l, 1, &huge));
+	/* Mixed with glibc's own request (a pipe read): the same. */
+	prep(&p, pfd[0], pbuf, 1, 0);
+	CALL(aio_read(&p));
+	l[1] = &p;
+	CALL(aio_suspend(l, 2, &neg));
+	OUT("  slow read still in progress: %d", aio_error(&a) == EINPROGRESS);
+	slow_end(&a, SLOW_MAX / 8);
+	if (write(pfd[1], "x", 1) != 1)
+		DIE("write");
+	show("pipe read", &p);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
+static _Atomic int susp_entered, susp_returned;
+
+struct susp_arg {
+	const struct aiocb *const *list;
+	int n;
+	bool self_cancel;
+};
+
+/* No other cancellation point between the start and aio_suspend()'s return. */
+static void *suspender(void *p)
+{
+	struct susp_arg *s = p;
+
+	if (s->self_cancel)
+		pthread_cancel(pthread_self());
+	atomic_store(&susp_entered, 1);
+	aio_suspend(s->list, s->n, NULL);
+	atomic_store(&susp_returned, 1);
+	return NULL;
+}
+
+/*
+ * A thread blocked in aio_suspend() is cancelled by pthread_cancel() (POSIX
+ * and glibc: a cancellation point), and a pending cancel acts once it blocks;
+ * it does not act when aio_suspend() returns at once. The request goes on.
+ * Conclusive only if the request was still in progress when the cancelled
+ * thread had gone: a longer one is tried if not.
+ */
+static void sc_suspend_cancel(void)
+{
+	static const char *what[] = { "blocked", "blocked, mixed list", "cancel pending at the call",
+				      "cancel pending, request done" };
+	static char pbuf[16];
+	struct aiocb a, p;
+	const struct aiocb *l[2] = { &a, &p };
+	int pfd[2];
+
+	OUT("suspend_cancel");
+	if (pipe(pfd))
+		DIE("pipe");
+	prep(&p, pfd[0], pbuf, 1, 0);
+	if (aio_read(&p))
+		DIE("aio_read pipe");
+	for (int c = 0; c < 4; c++) {
+		struct susp_arg s = { l, c == 1 ? 2 : 1, c >= 2 };
+		bool conclusive = false, cancelled = false;
+		size_t len = SLOW_MAX / 8;
+
+		for (int tries = 0; tries < 4 && !conclusive; tries++, len *= 2) {
+			pthread_t t;
+			void *res;
+
+			if (len > SLOW_MAX)
+				len = SLOW_MAX;
+			slow_start(&a, len);
+			if (c == 3)
+				slow_end(&a, len);
+			atomic_store(&susp_entered, 0);
+			atomic_store(&susp_returned, 0);
+			if (pthread_create(&t, NULL, suspender, &s))
+				DIE("pthread_create");
+			if (c < 2) {
+				while (!atomic_load(&susp_entered))
+					sleep_ms(1);
+				sleep_ms(10);	/* into its wait */
+				pthread_cancel(t);
+			}
+			pthread_join(t, &res);
+			cancelled = res == PTHREAD_CANCELED;
+			conclusive = c == 3 || aio_error(&a) == EINPROGRESS;
+			slow_end(&a, len);
+		}
+		if (conclusive)
+			OUT("  %s: cancelled %d, returned from aio_suspend %d", what[c], cancelled,
+			    atomic_load(&susp_returned));
+		else
+			OUT("  %s: the request always completed before the thread had gone", what[c]);
+	}
+	/* Nothing was left behind: requests and waits go on as before. */
+	slow_start(&a, SLOW_CHUNK);
+	show("after", &a);
+	if (write(pfd[1], "x", 1) != 1)
+		DIE("write");
+	show("pipe read", &p);
+	close(pfd[0]);
+	close(pfd[1]);
+}
+
 /* ---- reuse, fork, exit ---- */
 
 static void sc_reuse(void)
@@ -803,7 +1253,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s DIR [shim-only]\n", argv[0]);
 		return 2;
 	}
-	dir = argv[1];
+	dir = dir_path = argv[1];
 	main_tid = (pid_t)syscall(SYS_gettid);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = note_handler;
@@ -827,6 +1277,12 @@ int main(int argc, char **argv)
 	sc_cancel();
 	sc_fsync();
 	sc_lio();
+	sc_lengths();
+	sc_fsync_ops();
+	sc_lio_ops();
+	sc_signo();
+	sc_suspend_args();
+	sc_suspend_cancel();
 	sc_reuse();
 	sc_exit();
 	OUT("end");

@@ -23,7 +23,14 @@
 
 enum kind { K_FILE, K_RO, K_WO, K_APPEND, K_DIRECT, K_PARTIAL, K_PIPE, K_SOCK, K_DIR,
 	    K_BADFD, K_NEGFD, K_DEVNULL, K_DEVZERO };
-enum op { OP_PREAD, OP_PREAD64, OP_PWRITE, OP_PWRITE64, OP_PREADV, OP_PWRITEV, OP_PREADV2, OP_PWRITEV2 };
+enum op { OP_PREAD, OP_PREAD64, OP_PWRITE, OP_PWRITE64, OP_PREADV, OP_PWRITEV, OP_PREADV2, OP_PWRITEV2,
+	  OP_PREAD_CHK, OP_PREAD64_CHK };
+
+/* glibc's _FORTIFY_SOURCE wrappers: what pread() is in a fortified program. */
+extern ssize_t __pread_chk(int fd, void *buf, size_t nbytes, off_t offset, size_t buflen);
+extern ssize_t __pread64_chk(int fd, void *buf, size_t nbytes, off64_t offset, size_t buflen);
+static ssize_t (*libc_pread_chk)(int, void *, size_t, off_t, size_t);
+static ssize_t (*libc_pread64_chk)(int, void *, size_t, off64_t, size_t);
 
 struct tcase {
 	const char *name;
@@ -39,6 +46,7 @@ struct tcase {
 	bool null_buf;
 	bool bad_vec;		/* vectored: the iovec pointer itself is unmapped */
 	off_t seek;		/* lseek before the call (offset -1 cases) */
+	size_t buflen;		/* the _chk calls: the buffer's size, if not all of it */
 };
 
 #define V(...) .lens = { __VA_ARGS__ }
@@ -77,6 +85,18 @@ static const struct tcase cases[] = {
 	{ "pread-direct-bad-buf", K_DIRECT, OP_PREAD, 0, 4096, 1 },
 	{ "pread-direct-bad-off", K_DIRECT, OP_PREAD, 100, 4096 },
 	{ "pread-direct-bad-len", K_DIRECT, OP_PREAD, 0, 1000 },
+	{ "pread_chk-page", K_FILE, OP_PREAD_CHK, 0, 4096 },
+	{ "pread_chk-exact-buflen", K_FILE, OP_PREAD_CHK, 100, 3000, 5, .buflen = 3000 },
+	{ "pread_chk-short-eof", K_FILE, OP_PREAD_CHK, FILE_LEN - 100, 4096 },
+	{ "pread_chk-count0", K_FILE, OP_PREAD_CHK, 0, 0, .buflen = 0 },
+	{ "pread_chk-neg-off", K_FILE, OP_PREAD_CHK, -1, 100 },
+	{ "pread_chk-badfd", K_BADFD, OP_PREAD_CHK, 0, 100 },
+	{ "pread_chk-pipe", K_PIPE, OP_PREAD_CHK, 0, 100 },
+	{ "pread_chk-uncached", K_PARTIAL, OP_PREAD_CHK, 200 * 1024, 4096 },
+	{ "pread_chk-direct", K_DIRECT, OP_PREAD_CHK, 4096, 4096 },
+	{ "pread64_chk", K_FILE, OP_PREAD64_CHK, 123, 5000 },
+	{ "pread64_chk-partly-cached", K_PARTIAL, OP_PREAD64_CHK, 100 * 1024, 64 * 1024 },
+	{ "pread64_chk-direct-multi", K_DIRECT, OP_PREAD64_CHK, 0, 32768 },
 	{ "preadv-3", K_FILE, OP_PREADV, 50, .iovcnt = 3, V(100, 4000, 300) },
 	{ "preadv-cnt0", K_FILE, OP_PREADV, 0, .iovcnt = 0, .seglen = 10 },
 	{ "preadv-bad-vector", K_FILE, OP_PREADV, 0, .iovcnt = 2, .seglen = 10, .bad_vec = true },
@@ -248,6 +268,7 @@ static void run(const struct tcase *t, bool shim, struct result *r)
 	unsigned char *buf = t->null_buf ? NULL : iobuf + t->buf_off;
 	int nseg = t->iovcnt > 0 ? t->iovcnt : 2;
 	size_t at = t->buf_off;
+	size_t chk_len = t->buflen || t->len == 0 ? t->buflen : BUF_LEN - t->buf_off;
 	struct world w;
 
 	world_make(&w, t);
@@ -284,6 +305,14 @@ static void run(const struct tcase *t, bool shim, struct result *r)
 	case OP_PWRITEV2:
 		r->res = shim ? pwritev2(w.fd, iov, t->iovcnt, t->off, t->flags) :
 				libc.pwritev2(w.fd, iov, t->iovcnt, t->off, t->flags);
+		break;
+	case OP_PREAD_CHK:
+		r->res = shim ? __pread_chk(w.fd, buf, t->len, t->off, chk_len) :
+				libc_pread_chk(w.fd, buf, t->len, t->off, chk_len);
+		break;
+	case OP_PREAD64_CHK:
+		r->res = shim ? __pread64_chk(w.fd, buf, t->len, t->off, chk_len) :
+				libc_pread64_chk(w.fd, buf, t->len, t->off, chk_len);
 		break;
 	}
 	r->err = errno;
@@ -378,6 +407,9 @@ int main(void)
 
 	libc_fns_load(&libc);
 	require_shim(&libc);
+	*(void **)&libc_pread_chk = dlsym(dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD), "__pread_chk");
+	*(void **)&libc_pread64_chk = dlsym(dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD), "__pread64_chk");
+	CHECK(libc_pread_chk && libc_pread64_chk && libc_pread_chk != __pread_chk);
 	CHECK(!posix_memalign((void **)&iobuf, 4096, BUF_LEN));
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		bad += compare(&cases[i]);
