@@ -325,10 +325,13 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	struct ioe_fd_check fdc;
 	struct uring_slot *s;
 	sigset_t all, old;
-	int err;
 
 	if (!d->direct_ok || !ioe_direct_possible(sh))
 		return -EAGAIN;
+	ioe_fd_check_reset(&fdc);
+	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	if (ev->res)
+		return 0;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ioe_sq_lock(&d->base);
@@ -337,22 +340,15 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -EAGAIN;
 	}
-	ioe_fd_check_reset(&fdc);
-	err = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
-	if (err) {
-		ioe_sq_unlock(&d->base);
-		ev->res = err;
-	} else {
-		s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
-		atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
-		s->ev = ev;
-		ioe_progress_start(&s->prog, ev);
-		prep_sqe(io_uring_get_sqe(&d->ring), s);
-		submit_all(d);
-		ioe_sq_unlock(&d->base);
-		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-		direct_wait(d, done, &old);
-	}
+	s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+	atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_sqe(io_uring_get_sqe(&d->ring), s);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	direct_wait(d, done, &old);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
