@@ -1210,8 +1210,13 @@ _Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 is aiocb
 
 static void aio_atfork_child(void)
 {
-	/* The parent's requests are not ours: forget them (their records leak). */
+	/* The parent's requests are not ours: forget them (their records leak).
+	 * Its per-fd queues are reachable only from fdtab: free them. */
 	for (unsigned int i = 0; i < FDQ_BUCKETS; i++) {
+		for (struct fdq *q = fdtab[i].list, *next; q; q = next) {
+			next = q->next;
+			free(q);
+		}
 		pthread_mutex_init(&fdtab[i].lock, NULL);
 		fdtab[i].list = NULL;
 	}

@@ -1160,6 +1160,8 @@ static void sc_fork(void)
 	for (int i = 0; i < 16; i++)
 		if (wait_one(&m[i]) || aio_return(&m[i]) != BS)
 			DIE("parent request %d", i);
+	for (int i = 0; i < 16; i++)
+		free((void *)m[i].aio_buf);
 	close(fd);
 }
 

@@ -200,6 +200,7 @@ int main(int argc, char **argv)
 			if (pwrite(fd, b, BS, (off_t)(t * BLOCKS + k) * BS) != BS)
 				return perror("pwrite"), 1;
 		}
+	free(b);
 	n = nthreads * rounds * BATCH;
 	notes = calloc((size_t)n, sizeof(*notes));
 	expect = calloc((size_t)n, sizeof(*expect));

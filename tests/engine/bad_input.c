@@ -7,8 +7,10 @@
 #include <limits.h>
 #include <sys/socket.h>
 #include "util.h"
+#include "valgrind_annotate.h"
 
 static atomic_int stray_calls;
+static atomic_int efault_note;
 
 static void stray_cb(struct ioe_event *ev, void *arg)
 {
@@ -181,11 +183,17 @@ static void io_errors(struct ioe_context *ctx)
 	like_sys(ctx, dfd, buf, 0, 0, 0, 0);
 	like_sys(ctx, fd, NULL, 0, 0, 0, 0);
 
-	/* NULL buffer with a length: -EFAULT, like pread()/pwrite(). */
-	like_sys(ctx, fd, NULL, 100, 0, -EFAULT, -EFAULT);
-	iov.iov_base = NULL;
-	like_sysv(ctx, fd, &iov, 1, 0, -EFAULT);
-	iov.iov_base = buf;
+	/* NULL buffer with a length: -EFAULT, like pread()/pwrite(). Memcheck
+	 * rightly reports these deliberate NULL buffers (at pread() here, at
+	 * io_submit() in the engine's submitter): its run leaves them to the others. */
+	if (!ioe_running_on_valgrind()) {
+		like_sys(ctx, fd, NULL, 100, 0, -EFAULT, -EFAULT);
+		iov.iov_base = NULL;
+		like_sysv(ctx, fd, &iov, 1, 0, -EFAULT);
+		iov.iov_base = buf;
+	} else if (!atomic_exchange(&efault_note, 1)) {
+		fprintf(stderr, "bad_input: under valgrind, NULL-buffer (EFAULT) cases skipped\n");
+	}
 
 	/* Reading a write-only fd, writing a read-only one: -EBADF. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

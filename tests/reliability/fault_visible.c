@@ -275,6 +275,7 @@ int main(int argc, char **argv)
 		FAIL("final read: %s", strerror(errno));
 	if (memcmp(back, model, FILE_LEN))
 		FAIL("final file content differs from the model");
+	free(back);
 	for (int k = 0; k < T_KINDS; k++)
 		printf("%-10s ok=%d eio=%d\n", tname[k], counts[k][0], counts[k][1]);
 	printf("%s: %d operations, %d failed with EIO, all results and data exact\n", argv[1], ops, eio);

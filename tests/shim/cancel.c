@@ -87,6 +87,7 @@ int main(void)
 		memset(blk, i, BLK);
 		CHECK_EQ(libc.pwrite(fd, blk, BLK, (off_t)i * BLK), BLK);
 	}
+	free(blk);
 	close(fd);
 	/* O_DIRECT: every read is routed and slow enough to be caught waiting. */
 	fd = open(path, O_RDONLY | O_DIRECT);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The stress program under the preloaded shim on one backend with fault
 # injection; the stats summary must show the IO routed and the faults injected.
-# Usage: run_stress.sh PROGRAM PRELOAD BACKEND DIR faults|eio SECONDS
+# Usage: run_stress.sh PROGRAM PRELOAD BACKEND DIR faults|eio SECONDS [STRESS_OPTION...]
 set -euo pipefail
 prog=$1 preload=$2 backend=$3 dir=$4 mode=$5 secs=$6
+shift 6
 stats=$(mktemp "$dir/stress-stats.XXXXXX")
 trap 'rm -f "$stats"' EXIT
 
@@ -13,6 +14,7 @@ faults) faults=seed=$RANDOM,short=0.2,eagain=0.1,enomem=0.1 args=() fast=0 want=
 eio) faults=seed=$RANDOM,eio=0.02,short=0.1,eagain=0.05 args=(--eio) fast=1 want=(eio short eagain) ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
+args+=("$@")
 echo "IOENGINE_FAULT=$faults IOENGINE_FASTPATH=$fast"
 out=$(IOENGINE_BACKEND=$backend IOENGINE_FASTPATH=$fast IOENGINE_FAULT=$faults IOENGINE_STATS=$stats \
 	LD_PRELOAD=$preload timeout -k 10 $((secs + 120)) "$prog" --dir "$dir" --duration "$secs" "${args[@]}") ||

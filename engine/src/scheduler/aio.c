@@ -19,6 +19,7 @@
 #include "../fault.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
+#include "../valgrind_annotate.h"
 
 struct aio_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
@@ -400,6 +401,8 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 	d->ring = (struct aio_ring *)d->io_ctx;
 	if (d->ring->magic != AIO_RING_MAGIC || d->ring->incompat_features)
 		d->ring = NULL;
+	else	/* valgrind sizes the mapping by the nr asked for; the kernel's is larger */
+		ioe_vg_defined(d->ring, sizeof(*d->ring) + d->ring->nr * sizeof(struct io_event));
 	for (unsigned int i = 0; i < sh->depth; i++)
 		ioe_slot_push(&d->base.free, &d->slots[i].link);
 	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);

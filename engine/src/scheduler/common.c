@@ -7,6 +7,7 @@
 #include "common.h"
 #include "../fault.h"
 #include "../tasks.h"
+#include "../valgrind_annotate.h"
 
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
 #define IOE_MAX_RW 0x7ffff000u
@@ -91,6 +92,7 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 		finish(p, ev, res);
 		return true;
 	}
+	ioe_vg_read_landed(ev, p->done, (size_t)res);	/* the kernel filled them */
 	p->done += (size_t)res;
 	/* 0 means EOF for a read (and no progress for a write): stop there. */
 	if (res == 0 || p->done >= p->want) {
