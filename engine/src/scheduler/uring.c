@@ -35,11 +35,8 @@ struct uring_driver {
 	struct uring_slot *slots;
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
-	bool direct_ok;			/* the kernel can wait with a timeout (EXT_ARG) */
-	/* A caller's sleep lets signals in. Not under valgrind, which cannot
-	 * follow a mask handed to io_uring_enter() (it asserts when a signal
-	 * arrives there): handlers then run when the call returns, as with AIO. */
-	bool wait_sigmask;
+	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
+	bool direct_ok;			/* callers may submit: see uring_start() */
 };
 
 #define IOE_REAP_MAX 64
@@ -146,7 +143,8 @@ static bool submitter_ready(void *arg)
 
 /*
  * A NOP whose completion wakes a poller that sleeps in the kernel for a CQE
- * a caller reaped before it: the submitter's last submission.
+ * another thread reaped before it (without a timeout on kernels before
+ * 5.11): the submitter's last submission.
  */
 static void ring_doorbell(struct uring_driver *d)
 {
@@ -230,9 +228,17 @@ static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struc
 			(sigset_t *)&arg, sizeof(arg));
 }
 
-/* Poller: wait for at least one CQE, spinning briefly first. */
+/*
+ * Poller: wait for at least one CQE, spinning briefly first. The sleep ends
+ * after IOE_POLL_RECHECK_NS at the latest: a caller or the submitter may
+ * have taken the CQE this sleep was for, and then the in-flight count, not
+ * a CQE, says what to do next.
+ */
+#define IOE_POLL_RECHECK_NS 1000000
+
 static void wait_cqe(struct uring_driver *d)
 {
+	struct __kernel_timespec ts = { 0, IOE_POLL_RECHECK_NS };
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
 
 	do {
@@ -242,8 +248,8 @@ static void wait_cqe(struct uring_driver *d)
 			ioe_cpu_relax();
 		}
 	} while (ioe_now_ns() < deadline);
-	if (d->direct_ok)
-		sleep_for_cqe(d, NULL, NULL);
+	if (d->ext_arg)
+		sleep_for_cqe(d, NULL, &ts);
 	else
 		io_uring_enter2(d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 }
@@ -313,7 +319,7 @@ static void direct_wait(struct uring_driver *d, _Atomic uint32_t *done, const si
 		}
 		if (ioe_done_is_set(done))
 			break;
-		sleep_for_cqe(d, d->wait_sigmask ? sigmask : NULL, &ts);
+		sleep_for_cqe(d, sigmask, &ts);
 	}
 }
 
@@ -410,8 +416,13 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 	ret = uring_probe(&d->ring);
 	if (ret)
 		goto fail_ring;
-	d->direct_ok = d->ring.features & IORING_FEAT_EXT_ARG;
-	d->wait_sigmask = !ioe_running_on_valgrind();
+	/*
+	 * A caller's wait needs a timeout. Not under valgrind either: it asserts
+	 * when a signal arrives in an io_uring_enter() given a mask. There,
+	 * callers queue as ioe_submit() does.
+	 */
+	d->ext_arg = d->ring.features & IORING_FEAT_EXT_ARG;
+	d->direct_ok = d->ext_arg && !ioe_running_on_valgrind();
 	for (unsigned int i = 0; i < sh->depth; i++)
 		ioe_slot_push(&d->base.free, &d->slots[i].link);
 	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
