@@ -97,6 +97,8 @@ static void show(const char *what, struct aiocb *cb)
 	OUT("  %s: error=%s return=%zd", what, ename(e), aio_return(cb));
 }
 
+#include "asan_cancel.h"
+
 /* ---- notifications ---- */
 
 static _Atomic int sig_count, sig_code_ok, sig_val, sig_visible, sig_in_tid;
