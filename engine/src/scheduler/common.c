@@ -264,6 +264,35 @@ bool ioe_poller_acquire(struct ioe_driver *d)
 	}
 }
 
+struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *ev, sigset_t *old, int *ret)
+{
+	struct ioe_shared_ctx *sh = d->sh;
+	struct ioe_slot_link *l;
+	struct ioe_fd_check fdc;
+	sigset_t all;
+
+	*ret = -EAGAIN;
+	if (!ioe_direct_possible(sh))
+		return NULL;
+	ioe_fd_check_reset(&fdc);
+	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	if (ev->res) {
+		*ret = 0;
+		return NULL;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+	ioe_sq_lock(d);
+	if (!ioe_direct_possible(sh)) {
+		ioe_sq_unlock(d);
+		pthread_sigmask(SIG_SETMASK, old, NULL);
+		return NULL;
+	}
+	l = ioe_slot_pop(&d->free);
+	atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
+	return l;
+}
+
 void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(struct ioe_driver *))
 {
 	if (atomic_fetch_add_explicit(&d->inflight, (int)n, memory_order_relaxed) == 0 &&

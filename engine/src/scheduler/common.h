@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include "context.h"
 
 /*
@@ -261,6 +262,16 @@ static inline bool ioe_direct_possible(struct ioe_shared_ctx *sh)
 	return !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
 	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire);
 }
+
+/*
+ * The start of a direct submission, the same in both drivers: the fd checked
+ * as a submit round checks it, then every signal blocked (the old mask in
+ * *old), the submission lock held and a free slot taken. Returns the slot;
+ * NULL with *ret = 0 when ev is already done (a bad fd: ev->res is set), or
+ * with *ret = -EAGAIN when ev must be queued. Signals are blocked and the
+ * lock held only when a slot is returned.
+ */
+struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *ev, sigset_t *old, int *ret);
 
 /* Shutting down, nothing queued, every slot home: the submitter may leave. */
 static inline bool ioe_submitter_done(struct ioe_shared_ctx *sh)

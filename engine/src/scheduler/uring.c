@@ -332,27 +332,15 @@ static void direct_wait(struct uring_driver *d, _Atomic uint32_t *done, const si
 static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
 {
 	struct uring_driver *d = arg;
-	struct ioe_shared_ctx *sh = d->base.sh;
-	struct ioe_fd_check fdc;
 	struct uring_slot *s;
-	sigset_t all, old;
+	sigset_t old;
+	int ret;
 
-	if (!d->direct_ok || !ioe_direct_possible(sh))
+	if (!d->direct_ok)
 		return -EAGAIN;
-	ioe_fd_check_reset(&fdc);
-	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
-	if (ev->res)
-		return 0;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ioe_sq_lock(&d->base);
-	if (!ioe_direct_possible(sh)) {
-		ioe_sq_unlock(&d->base);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		return -EAGAIN;
-	}
-	s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
-	atomic_fetch_sub_explicit(&sh->free_slots_count, 1, memory_order_relaxed);
+	s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, &old, &ret);
+	if (!s)
+		return ret;
 	s->ev = ev;
 	ioe_progress_start(&s->prog, ev);
 	prep_sqe(io_uring_get_sqe(&d->ring), s);
