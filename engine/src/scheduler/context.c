@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
 
@@ -130,11 +131,23 @@ static void producer_leave(struct ioe_shared_ctx *sh)
 	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
 }
 
+/*
+ * Set while this thread queues an event. A signal handler that interrupts the
+ * push and calls ioe_submit_wait() (a pread() under the shim) must not queue
+ * behind it: its event would wait for a queue link or a wake-up that the
+ * interrupted frame makes only after the handler returns.
+ */
+static __thread unsigned int queueing;
+
 static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_channel channel)
 {
+	queueing++;
+	atomic_signal_fence(memory_order_seq_cst);
 	atomic_fetch_add_explicit(&sh->total_count, 1, memory_order_relaxed);
 	ioe_mpsc_push(&sh->queues[channel], ev);
 	ioe_wake(&sh->submit_wake);
+	atomic_signal_fence(memory_order_seq_cst);
+	queueing--;
 }
 
 int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
@@ -170,6 +183,10 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	ret = ioe_event_check(ev);
 	if (ret)
 		return ret;
+	if (queueing) {
+		ioe_event_run_inline(ev);
+		return 0;
+	}
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;

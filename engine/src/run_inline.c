@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An event done with plain syscalls in the calling thread, by the engine's
+ * result rules: a read or write goes on after a short count until it is
+ * complete, meets EOF or fails, and bytes moved win over a later error.
+ * Async-signal-safe (no allocation, no lock): it serves a signal handler
+ * that interrupted its own thread while that thread was queueing.
+ */
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "run_inline.h"
+#include "tasks.h"
+
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
+#define IOE_MAX_RW 0x7ffff000ul
+
+/* One read or write of iov[0..cnt) at off; raw syscalls: the shim wraps pread(). */
+static long rw_once(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
+{
+	bool write = ioe_event_is_write(ev);
+
+	if (skip || cnt == 1) {
+		size_t len = iov->iov_len - skip;
+
+		return syscall(write ? SYS_pwrite64 : SYS_pread64, ev->fd, (char *)iov->iov_base + skip,
+			       len < IOE_MAX_RW ? len : IOE_MAX_RW, (long)off);
+	}
+	/* The high half of the offset is 0 on 64-bit kernels, which ignore it. */
+	return syscall(write ? SYS_pwritev : SYS_preadv, ev->fd, iov, cnt, (long)off,
+		       (long)((uint64_t)off >> 32));
+}
+
+static long rw_all(const struct ioe_event *ev)
+{
+	struct iovec one = { ev->buf, ev->len };
+	const struct iovec *iov = ioe_event_is_vectored(ev) ? ev->iov : &one;
+	int cnt = ioe_event_is_vectored(ev) ? (int)ev->len : 1;
+	size_t done = 0, skip = 0;	/* skip: bytes of iov[0] already moved */
+
+	do {
+		long res = rw_once(ev, iov, cnt, skip, ev->offset + (int64_t)done);
+
+		if (res < 0 && errno == EINTR)
+			continue;
+		if (res <= 0)
+			return done ? (long)done : res < 0 ? -errno : 0;
+		done += (size_t)res;
+		for (skip += (size_t)res; cnt && skip >= iov->iov_len; iov++, cnt--)
+			skip -= iov->iov_len;
+	} while (cnt);
+	return (long)done;
+}
+
+void ioe_event_run_inline(struct ioe_event *ev)
+{
+	int saved = errno;
+	long res;
+
+	if (ioe_event_is_rw(ev))
+		res = rw_all(ev);
+	else if ((res = syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd)) < 0)
+		res = -errno;
+	ev->res = res;
+	errno = saved;
+}
