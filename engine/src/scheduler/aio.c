@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them, and so does a caller of
- * ioe_submit_wait() with its own event while the queues are empty.
- * Completions have one consumer at a time (the poller, the submitter right
- * after it submitted to an idle context, or such a caller waiting for its
- * own), reaped from the completion ring in user space when its layout is
+ * fills iocbs and io_submit()s them. (Callers of ioe_submit_wait() queue:
+ * caller-side submission stalled requests for seconds in the ASan stress
+ * run and in fio; see the issue-7 note.) Completions have one consumer at a
+ * time (the poller, or the submitter right after it submitted to an idle
+ * context), reaped from the completion ring in user space when its layout is
  * known (no syscall), else with io_getevents(). A short read or write is
  * resubmitted for its remainder in the same slot by whoever reaped it:
  * io_submit() may be called from any thread.
@@ -13,11 +13,9 @@
 #include <errno.h>
 #include <libaio.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include "common.h"
 #include "../fault.h"
-#include "../sync_wait.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
 
@@ -213,7 +211,6 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 enum reap_wait {
 	REAP_READY,		/* what is there now */
 	REAP_SPIN,		/* the poller: spin a little, then sleep */
-	REAP_SLEEP,		/* a caller: its own device IO takes tens of microseconds */
 };
 
 /*
@@ -228,7 +225,7 @@ static int reap_and_release(struct aio_driver *d, struct io_event *evs, enum rea
 	if (wait == REAP_READY)
 		n = reap_ready(d, evs, IOE_REAP_MAX);
 	else
-		n = reap(d, evs, IOE_REAP_MAX, wait == REAP_SPIN ? IOE_SPIN_NS : 0);
+		n = reap(d, evs, IOE_REAP_MAX, IOE_SPIN_NS);
 	if (n > 0)
 		atomic_fetch_sub_explicit(&d->base.inflight, n, memory_order_relaxed);
 	ioe_cq_unlock(&d->base);
@@ -299,64 +296,6 @@ static void *poller_main(void *arg)
 	return NULL;
 }
 
-/*
- * The caller of a direct submission reaps until its event is done, so that
- * its own completion wakes it once, as a blocking pread would; or, when
- * another thread has the completion side, waits for that one to deliver it.
- */
-static void direct_wait(struct aio_driver *d, _Atomic uint32_t *done)
-{
-	struct io_event evs[IOE_REAP_MAX];
-	struct ioe_cb_batch cbb = { 0 };
-
-	while (!ioe_done_is_set(done)) {
-		if (!ioe_cq_trylock(&d->base))
-			break;
-		/* Nothing left to wait for here: ours was reaped, it is being delivered. */
-		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
-			ioe_cq_unlock(&d->base);
-			break;
-		}
-		finish_events(d, evs, reap_and_release(d, evs, REAP_SLEEP), &cbb);
-	}
-	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0)
-		ioe_wake(&d->base.poll_wake);
-	ioe_done_wait(done);
-}
-
-/*
- * Hand ev to the kernel from the calling thread and wait for it there, with
- * every signal blocked: a handler that calls pread() must not find the
- * completion side held by the frame it interrupted (which holds it while it
- * sleeps in io_getevents()). The handler runs when the call returns, as it
- * would after a pread() of a regular file.
- */
-static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
-{
-	struct aio_driver *d = arg;
-	struct ioe_cb_batch cbb = { 0 };
-	struct aio_slot *s;
-	struct iocb *cb;
-	sigset_t old;
-	int ret;
-
-	s = (struct aio_slot *)ioe_direct_begin(&d->base, ev, &old, &ret);
-	if (!s)
-		return ret;
-	ioe_sq_unlock(&d->base);
-	s->ev = ev;
-	ioe_progress_start(&s->prog, ev);
-	prep_iocb(s);
-	cb = &s->iocb;
-	/* A refused iocb is delivered through cbb at once. */
-	if (submit_iocbs(d, &cb, 1, &cbb)) {
-		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-		direct_wait(d, done);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return 0;
-}
-
 static void aio_free(struct aio_driver *d)
 {
 	ioe_driver_fini(&d->base);
@@ -414,5 +353,4 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
 	.start = aio_start,
 	.stop = aio_stop,
-	.submit_wait = aio_submit_wait,
 };
