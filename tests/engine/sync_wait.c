@@ -69,14 +69,17 @@ static void semantics(struct ioe_context *ctx)
 	ioe_prep_readv(&ev, fd, iov, 3, BLK + 100);
 	CHECK_EQ(wait_ev(ctx, &ev, IOE_CHAN_PRIO), 2 * BLK - 100);
 	verify(out, 2 * BLK - 100, BLK + 100, 5);
-	/* A buffer that ends in an unmapped page: the bytes before it count. */
-	half = mmap(NULL, 2 * BLK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(half != MAP_FAILED);
-	CHECK_EQ(munmap(half + BLK, BLK), 0);
-	fill(half, BLK, 0, 5);
-	CHECK_EQ(sync_pwrite(ctx, fd, half, 2 * BLK, 0), BLK);
-	CHECK_EQ(sync_pwrite(ctx, fd, half + BLK, BLK, 0), -EFAULT);
-	munmap(half, BLK);
+	/* A buffer that ends in an unmapped page: the bytes before it count.
+	 * (memcheck reports the unmapped page it is given.) */
+	if (!ioe_running_on_valgrind()) {
+		half = mmap(NULL, 2 * BLK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(half != MAP_FAILED);
+		CHECK_EQ(munmap(half + BLK, BLK), 0);
+		fill(half, BLK, 0, 5);
+		CHECK_EQ(sync_pwrite(ctx, fd, half, 2 * BLK, 0), BLK);
+		CHECK_EQ(sync_pwrite(ctx, fd, half + BLK, BLK, 0), -EFAULT);
+		munmap(half, BLK);
+	}
 	ioe_prep_fdatasync(&ev, fd);
 	CHECK_EQ(wait_ev(ctx, &ev, IOE_CHAN_WRITE), 0);
 	/* The errors pread() gives before it looks at anything else. */
