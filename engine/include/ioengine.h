@@ -138,6 +138,20 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  */
 IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
+/*
+ * Wait until *word != old, for events queued with ioe_submit(): their
+ * callbacks change the word (an atomic store) and then FUTEX_WAKE it
+ * (private), as this may be a plain futex wait. With io_uring the calling
+ * thread reaps completions meanwhile, woken by the kernel itself rather
+ * than by the poller, and runs their callbacks (workers == 0) with every
+ * signal blocked. ctx may be NULL (a plain futex wait). deadline:
+ * CLOCK_MONOTONIC in ns, 0 for none. Returns 0 once the word changed,
+ * -ETIMEDOUT at the deadline, -EINTR when a signal interrupted the wait,
+ * -EINVAL for a NULL word. A cancellation point, as aio_suspend() is;
+ * errno is left as it was. Must not be called from a callback.
+ */
+IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline);
+
 /* Events queued but not yet taken by the submitter. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
 /* Events with the kernel (taken, not yet completed). */

@@ -199,6 +199,46 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	return 0;
 }
 
+/* A futex wait for *word != old, cancellable as aio_suspend()'s is in glibc. */
+static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
+{
+	struct timespec abs, *absp = NULL;
+	int oldtype;
+	long rc;
+
+	if (deadline) {
+		if (ioe_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		abs.tv_sec = (time_t)(deadline / 1000000000);
+		abs.tv_nsec = (long)(deadline % 1000000000);
+		absp = &abs;
+	}
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, absp, NULL, FUTEX_BITSET_MATCH_ANY);
+	pthread_setcanceltype(oldtype, NULL);
+	if (rc < 0 && errno == EINTR)
+		return -EINTR;
+	if (rc < 0 && errno == ETIMEDOUT)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline)
+{
+	int saved = errno, ret = -EAGAIN;
+
+	if (!word)
+		return -EINVAL;
+	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != old)
+		return 0;
+	if (ctx && ctx->ops->wait_word)
+		ret = ctx->ops->wait_word(ctx->driver, word, old, deadline);
+	if (ret == -EAGAIN)
+		ret = futex_wait_word(word, old, deadline);
+	errno = saved;
+	return ret;
+}
+
 size_t ioe_pending(const struct ioe_context *ctx)
 {
 	return ctx ? atomic_load_explicit(&ctx->shared.total_count, memory_order_relaxed) : 0;

@@ -46,6 +46,12 @@ struct ioe_driver_ops {
 	 * -EAGAIN when ev must go through the queues instead.
 	 */
 	int (*submit_wait)(void *driver, struct ioe_event *ev, _Atomic uint32_t *done);
+	/*
+	 * Optional: wait in the calling thread, reaping, until *word != old (0),
+	 * the CLOCK_MONOTONIC deadline (-ETIMEDOUT; 0: none) or a signal handler
+	 * ran (-EINTR). -EAGAIN: not here, wait on the futex instead.
+	 */
+	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
 };
 
 extern const struct ioe_driver_ops ioe_uring_ops;

@@ -35,6 +35,9 @@ struct uring_driver {
 	struct uring_slot *slots;
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
+	_Atomic int callers;		/* in ioe_wait_word(), reaping in their own thread */
+	_Atomic uint32_t caller_visits;	/* ioe_wait_word() calls so far */
+	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
 	bool direct_ok;			/* callers may submit: see uring_start() */
 };
@@ -134,11 +137,21 @@ static void submitter_reap(struct ioe_driver *base)
 	take_completions((struct uring_driver *)base, &base->sub_cbb);
 }
 
+/*
+ * The completions of IO this thread submitted wait for its next entry into
+ * the kernel (COOP_TASKRUN); the kernel says so in the SQ flags (TASKRUN_FLAG).
+ */
+static bool task_work_pending(struct uring_driver *d)
+{
+	return __atomic_load_n(d->ring.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN;
+}
+
 static bool submitter_ready(void *arg)
 {
 	struct uring_driver *d = arg;
 
-	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry));
+	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry)) ||
+	       task_work_pending(d);
 }
 
 /*
@@ -197,6 +210,11 @@ static void *submitter_main(void *arg)
 		}
 		if (ioe_submitter_done(sh))
 			break;
+		/* Post the completions now, not after a spin in user space. */
+		if (task_work_pending(d)) {
+			io_uring_get_events(&d->ring);
+			continue;
+		}
 		ioe_wait(&sh->submit_wake, submitter_ready, d);
 	}
 	ring_doorbell(d);
@@ -263,6 +281,26 @@ static bool poller_ready(void *arg)
 }
 
 /*
+ * While callers reap in ioe_wait_word(), every CQE would wake the poller too,
+ * for nothing (2 cores): it naps instead, and goes back to the ring once no
+ * caller came during a whole nap. IO that nobody waits for is then reaped
+ * within two naps.
+ */
+#define IOE_POLL_NAP_NS 1000000
+
+static bool poller_nap(struct uring_driver *d)
+{
+	uint32_t visits = atomic_load_explicit(&d->caller_visits, memory_order_relaxed);
+	struct timespec nap = { 0, IOE_POLL_NAP_NS };
+
+	if (!atomic_load_explicit(&d->callers, memory_order_relaxed) && visits == d->visits_seen)
+		return false;
+	d->visits_seen = visits;
+	nanosleep(&nap, NULL);
+	return true;
+}
+
+/*
  * The poller waits for CQEs without the completion lock, so that a caller
  * woken by its own completion can reap at once; whoever gets the lock reaps.
  */
@@ -277,6 +315,8 @@ static void *poller_main(void *arg)
 			ioe_wait(&d->base.poll_wake, poller_ready, d);
 			continue;
 		}
+		if (poller_nap(d))
+			continue;
 		wait_cqe(d);
 		if (ioe_cq_trylock(&d->base))
 			take_completions(d, &d->base.poll_cbb);
@@ -287,25 +327,74 @@ static void *poller_main(void *arg)
 }
 
 /*
- * The caller of a direct submission waits here until its event is done. Its
- * completion's task_work runs in this thread, so the CQE is posted either
- * while it sleeps in io_uring_enter() (which wakes it) or before it looks:
- * then the CQE is still there, or a reaper took it and is delivering it, or
- * delivered it already. Sleeping is safe only when none of these holds. The
- * timeout covers the remainder of a short IO, which the submitter sends.
+ * A caller reaps in its own thread until *word != old. The completions of
+ * the IO it submitted itself run their task_work in this thread, so such a
+ * CQE is posted either while it sleeps in io_uring_enter() (which wakes it)
+ * or before it looks: then the CQE is still there, or a reaper took it and
+ * is delivering it, or delivered it already. Sleeping is safe only when none
+ * of these holds. The timeout covers the rest: the remainder of a short IO,
+ * which the submitter sends, and IO the submitter sent, whose CQE another
+ * reaper may take between this thread's look and its sleep.
  *
- * Signals are blocked (see uring_submit_wait()); the sleep lets them in, as
- * ppoll() does, so a handler never runs while this thread holds a lock.
+ * Signals are blocked (see uring_submit_wait()), so that a handler never
+ * runs while this thread holds a lock. With sigmask, the sleep lets them in,
+ * as ppoll() does. Without, it sleeps with them blocked and, when one the
+ * caller's mask lets in is pending, returns -EINTR (*restart: see
+ * signal_due()) for the caller to deliver it. Returns 0 once *word != old;
+ * -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none). With
+ * cancellable, the sleep is asynchronously cancellable (it holds nothing).
  */
 #define IOE_DIRECT_RECHECK_NS 1000000
 
-static void direct_wait(struct uring_driver *d, _Atomic uint32_t *done, const sigset_t *sigmask)
+struct caller_wait {
+	uint32_t *word;
+	uint32_t old;
+	uint64_t deadline;
+	const sigset_t *sigmask;	/* in the sleep */
+	const sigset_t *caller_mask;	/* without sigmask: what is due */
+	bool cancellable;
+	bool restart;			/* out */
+};
+
+/*
+ * Whether a signal that the caller's mask lets in is pending: its handler
+ * runs once the mask is back. *restart: a futex wait, as glibc's
+ * aio_suspend() does it, would go on after it, because the kernel restarts
+ * a wait without a timeout after handlers with SA_RESTART (and after no
+ * handler at all: a stop, an ignored signal), and never a timed one.
+ * Asked before the handlers run: SA_RESETHAND would hide it after.
+ */
+static bool signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 {
-	struct __kernel_timespec ts = { 0, IOE_DIRECT_RECHECK_NS };
+	sigset_t pending;
+	bool due = false;
+
+	*restart = true;
+	if (sigpending(&pending))
+		return false;
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1)
+			continue;
+		due = true;
+		if (sigaction(sig, NULL, &sa) || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+			continue;
+		if (timed || !(sa.sa_flags & SA_RESTART))
+			*restart = false;
+	}
+	return due;
+}
+
+static int caller_wait(struct uring_driver *d, struct caller_wait *w)
+{
 	struct ioe_cb_batch cbb = { 0 };
 	unsigned int spins = 0;
 
-	while (!ioe_done_is_set(done)) {
+	while (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
+		struct __kernel_timespec ts = { 0, IOE_DIRECT_RECHECK_NS };
+		int oldtype;
+
 		if (cq_pending(d)) {
 			if (ioe_cq_trylock(&d->base))
 				take_completions(d, &cbb);
@@ -317,10 +406,26 @@ static void direct_wait(struct uring_driver *d, _Atomic uint32_t *done, const si
 			ioe_backoff(&spins);
 			continue;
 		}
-		if (ioe_done_is_set(done))
+		if (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) != w->old)
 			break;
-		sleep_for_cqe(d, sigmask, &ts);
+		if (w->deadline) {
+			uint64_t now = ioe_now_ns();
+
+			if (now >= w->deadline)
+				return -ETIMEDOUT;
+			if (w->deadline - now < IOE_DIRECT_RECHECK_NS)
+				ts.tv_nsec = (long long)(w->deadline - now);
+		}
+		if (w->cancellable)
+			pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+		sleep_for_cqe(d, w->sigmask, &ts);
+		if (w->cancellable)
+			pthread_setcanceltype(oldtype, NULL);
+		if (w->caller_mask && __atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old &&
+		    signal_due(w->caller_mask, w->deadline, &w->restart))
+			return -EINTR;
 	}
+	return 0;
 }
 
 /*
@@ -347,9 +452,53 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-	direct_wait(d, done, &old);
+	caller_wait(d, &(struct caller_wait){ .word = (uint32_t *)done, .old = IOE_W_PENDING, .sigmask = &old });
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
+}
+
+struct word_waiter {
+	struct uring_driver *d;
+	sigset_t mask;
+};
+
+/* The end of a wait, also when the thread is cancelled in its sleep. */
+static void word_wait_end(void *arg)
+{
+	struct word_waiter *ww = arg;
+
+	atomic_fetch_sub(&ww->d->callers, 1);
+	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
+}
+
+/*
+ * The sleep keeps signals blocked, and a due one is delivered here, between
+ * sleeps: io_uring_enter() would say EINTR after any handler, where the
+ * futex wait of glibc's aio_suspend() is restarted after most (see
+ * signal_due()). A signal thus waits for the end of the sleep in progress:
+ * a CQE, or IOE_DIRECT_RECHECK_NS at most.
+ */
+static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
+{
+	struct word_waiter ww = { .d = arg };
+	struct caller_wait w = { .word = word, .old = old, .deadline = deadline,
+				 .caller_mask = &ww.mask, .cancellable = true };
+	sigset_t all;
+	int ret;
+
+	if (!ww.d->direct_ok)
+		return -EAGAIN;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &ww.mask);
+	atomic_fetch_add(&ww.d->callers, 1);
+	atomic_fetch_add_explicit(&ww.d->caller_visits, 1, memory_order_relaxed);
+	pthread_cleanup_push(word_wait_end, &ww);
+	while ((ret = caller_wait(ww.d, &w)) == -EINTR && w.restart) {
+		pthread_sigmask(SIG_SETMASK, &ww.mask, NULL);	/* the handlers run */
+		pthread_sigmask(SIG_SETMASK, &all, NULL);
+	}
+	pthread_cleanup_pop(1);
+	return ret;
 }
 
 static int uring_probe(struct io_uring *ring)
@@ -438,4 +587,5 @@ const struct ioe_driver_ops ioe_uring_ops = {
 	.start = uring_start,
 	.stop = uring_stop,
 	.submit_wait = uring_submit_wait,
+	.wait_word = uring_wait_word,
 };
