@@ -270,6 +270,34 @@ static void futex_wake_all(_Atomic uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* This thread's aio_suspend() frames (a handler may nest one). */
+static __thread unsigned int suspending;
+
+static void suspend_enter(void)
+{
+	suspending++;
+	atomic_fetch_add(&suspenders, 1);
+}
+
+static void suspend_leave(void)
+{
+	atomic_fetch_sub(&suspenders, 1);
+	suspending--;
+}
+
+/*
+ * A request finished: wake the threads asleep in aio_suspend(). When the
+ * only ones registered are this thread's own frames, nobody sleeps (this
+ * thread runs): no system call. Seq_cst with suspend_enter() and the load of
+ * done_seq after it: a thread that registers later sees the new value.
+ */
+static void done_seq_bump(void)
+{
+	atomic_fetch_add(&done_seq, 1);
+	if (atomic_load(&suspenders) > suspending)
+		futex_wake_all(&done_seq);
+}
+
 /* ---- notification ---- */
 
 struct notify_thread {
@@ -535,9 +563,7 @@ static void complete(struct aio_req *r, ssize_t res)
 	/* Release: the result is visible to whoever sees the error code change. */
 	__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
 	/* From here on cb may be reused or freed by the program. */
-	atomic_fetch_add(&done_seq, 1);
-	if (atomic_load(&suspenders))
-		futex_wake_all(&done_seq);
+	done_seq_bump();
 	if (r->counted)
 		write_done(r->ev.fd);
 	release_rec(r, false);
@@ -572,9 +598,7 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 			cb->__return_value = -1;
 			__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
 		}
-		atomic_fetch_add(&done_seq, 1);
-		if (atomic_load(&suspenders))
-			futex_wake_all(&done_seq);
+		done_seq_bump();
 		return;
 	}
 	/*
@@ -639,9 +663,7 @@ static bool fast_read(struct aiocb *cb, size_t len, int opcode)
 		cb->aio_lio_opcode = opcode;
 	cb->__return_value = n < 0 ? -1 : n;
 	__atomic_store_n(&cb->__error_code, n < 0 ? (int)-n : 0, __ATOMIC_RELEASE);
-	atomic_fetch_add(&done_seq, 1);
-	if (atomic_load(&suspenders))
-		futex_wake_all(&done_seq);
+	done_seq_bump();
 	if (shim_stats_on)
 		shim_stats_fastpath(len);
 	notify(&sev);
@@ -890,36 +912,23 @@ static int64_t suspend_deadline(const struct timespec *timeout, bool *bad)
 static void suspend_cleanup(void *arg)
 {
 	(void)arg;
-	atomic_fetch_sub(&suspenders, 1);
+	suspend_leave();
 }
 
 /*
  * Sleep until done_seq moves from seq (or until the absolute CLOCK_MONOTONIC
  * time wake_at, if not 0), as a cancellation point: aio_suspend() is one
- * (POSIX; glibc's waits with a cancellable futex wait). Cancellation is
- * asynchronous only around the system call, which touches nothing of ours;
- * the caller's registration (suspenders) is undone by the cleanup handler.
- * Returns 0 or an errno value (EINTR, ETIMEDOUT, EAGAIN).
+ * (POSIX; glibc's waits with a cancellable futex wait). The engine waits,
+ * reaping this thread's own requests where it can; the caller's
+ * registration (suspenders) is undone by the cleanup handler. Returns 0 or
+ * an errno value (EINTR, ETIMEDOUT).
  */
 static int suspend_wait(uint32_t seq, int64_t wake_at)
 {
-	struct timespec abs, *volatile absp = NULL;
 	volatile int err = 0;	/* volatile: the cleanup region is a setjmp() */
-	int oldtype;
-	long rc;
 
-	if (wake_at) {
-		abs.tv_sec = (time_t)(wake_at / 1000000000);
-		abs.tv_nsec = (long)(wake_at % 1000000000);
-		absp = &abs;
-	}
 	pthread_cleanup_push(suspend_cleanup, NULL);
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	rc = syscall(SYS_futex, &done_seq, FUTEX_WAIT_BITSET_PRIVATE, seq, absp, NULL,
-		     FUTEX_BITSET_MATCH_ANY);
-	if (rc < 0)
-		err = errno;
-	pthread_setcanceltype(oldtype, NULL);
+	err = -ioe_wait_word(shim_engine(), (uint32_t *)&done_seq, seq, (uint64_t)wake_at);
 	pthread_cleanup_pop(0);
 	return err;
 }
@@ -940,7 +949,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		int64_t wake_at;
 
 		/* Seq_cst pair with complete(): either we see its result or it sees us. */
-		atomic_fetch_add(&suspenders, 1);
+		suspend_enter();
 		seq = atomic_load(&done_seq);
 		for (int i = 0; i < n; i++) {
 			if (!list[i])
@@ -955,7 +964,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 				foreign++;
 		}
 		if (!ours) {
-			atomic_fetch_sub(&suspenders, 1);
+			suspend_leave();
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
 			if (bad_timeout)
@@ -973,7 +982,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			return shim_real.aio_suspend(list, n, NULL);
 		}
 		if (bad_timeout) {
-			atomic_fetch_sub(&suspenders, 1);
+			suspend_leave();
 			return fail(EINVAL);
 		}
 		wake_at = timeout ? (deadline ? deadline : 1) : 0;
@@ -984,7 +993,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 				wake_at = poll;
 		}
 		err = suspend_wait(seq, wake_at);
-		atomic_fetch_sub(&suspenders, 1);
+		suspend_leave();
 		if (err == EINTR)
 			return fail(EINTR);
 		if (timeout && mono_ns() >= deadline) {
@@ -999,7 +1008,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		errno = saved;
 		continue;
 done:
-		atomic_fetch_sub(&suspenders, 1);
+		suspend_leave();
 		return 0;
 	}
 }
