@@ -1090,6 +1090,83 @@ static void sc_suspend_cancel(void)
 	close(pfd[1]);
 }
 
+/*
+ * A handler runs while aio_suspend() waits for a request in progress:
+ * without SA_RESTART it says EINTR; with SA_RESTART it goes on waiting when
+ * it has no timeout, and says EINTR when it has one (glibc's futex wait, as
+ * the kernel restarts it). Conclusive only if the handler ran in the wait
+ * and, for a wait that went on, the request ended well after it (the shim
+ * delivers a signal up to 1 ms late): a longer request is tried if not.
+ */
+static _Atomic int usr2;
+static _Atomic uint64_t usr2_ms;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void usr2_handler(int s)
+{
+	(void)s;
+	atomic_store(&usr2_ms, now_ms());
+	atomic_fetch_add(&usr2, 1);
+}
+
+static void *kick_usr2(void *arg)
+{
+	sleep_ms(10);
+	pthread_kill(*(pthread_t *)arg, SIGUSR2);
+	return NULL;
+}
+
+static void sc_suspend_signal(void)
+{
+	static const char *what[] = { "no SA_RESTART, no timeout", "SA_RESTART, no timeout",
+				      "SA_RESTART, 5 s timeout" };
+	struct sigaction sa;
+	pthread_t self = pthread_self(), k;
+	struct aiocb a;
+	const struct aiocb *l[1] = { &a };
+	struct timespec five = { 5, 0 };
+
+	OUT("suspend_signal");
+	for (int c = 0; c < 3; c++) {
+		bool conclusive = false;
+		size_t len = SLOW_MAX / 4;
+		long r = 0;
+		int err = 0;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = usr2_handler;
+		sa.sa_flags = c ? SA_RESTART : 0;
+		sigaction(SIGUSR2, &sa, NULL);
+		for (int tries = 0; tries < 4 && !conclusive; tries++, len *= 2) {
+			if (len > SLOW_MAX)
+				len = SLOW_MAX;
+			atomic_store(&usr2, 0);
+			slow_start(&a, len);
+			pthread_create(&k, NULL, kick_usr2, &self);
+			errno = 0;
+			r = aio_suspend(l, 1, c == 2 ? &five : NULL);
+			err = r ? errno : 0;
+			/* The handler ran in the wait (the kick comes 10 ms after the call). */
+			conclusive = atomic_load(&usr2) == 1 && (r || now_ms() > atomic_load(&usr2_ms) + 5);
+			pthread_join(k, NULL);
+			slow_end(&a, len);
+		}
+		if (conclusive)
+			OUT("  %s: aio_suspend = %ld%s%s", what[c], r, r ? " errno=" : "",
+			    r ? strerrorname_np(err) : "");
+		else
+			OUT("  %s: the request always completed before the signal", what[c]);
+	}
+	signal(SIGUSR2, SIG_DFL);
+}
+
 /* ---- reuse, fork, exit ---- */
 
 static void sc_reuse(void)
@@ -1287,6 +1364,7 @@ int main(int argc, char **argv)
 	sc_signo();
 	sc_suspend_args();
 	sc_suspend_cancel();
+	sc_suspend_signal();
 	sc_reuse();
 	sc_exit();
 	OUT("end");
