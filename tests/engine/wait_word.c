@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ioe_wait_word(): a thread waits for its own events, queued with
+ * ioe_submit(), until their callbacks change a word. Every event is called
+ * back once with the right data; with io_uring the waiting thread reaps
+ * them itself; timeouts, signal handlers (EINTR, or on with SA_RESTART as a
+ * futex wait goes on), errno, bad arguments, and a thread cancelled in its
+ * wait that leaves the engine working.
+ */
+#include <linux/futex.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include "util.h"
+#include "valgrind_annotate.h"
+
+#define BLK 4096
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The word's writer side: bump, then wake a futex sleeper. */
+static void word_bump(uint32_t *word)
+{
+	__atomic_fetch_add(word, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+struct wev {
+	struct ioe_event ev;
+	uint32_t *word;
+	atomic_int calls;
+	pid_t tid;		/* the thread that ran the callback */
+};
+
+static void wev_cb(struct ioe_event *ev, void *arg)
+{
+	struct wev *w = arg;
+
+	CHECK(ev == &w->ev);
+	CHECK_EQ(atomic_fetch_add(&w->calls, 1), 0);
+	w->tid = (pid_t)syscall(SYS_gettid);
+	word_bump(w->word);
+}
+
+/*
+ * Rounds of `depth` O_DIRECT reads, each waited for with ioe_wait_word()
+ * alone. Returns how many callbacks ran in this thread.
+ */
+static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int rounds, int depth)
+{
+	struct wev *w = calloc((size_t)depth, sizeof(*w));
+	pid_t me = (pid_t)syscall(SYS_gettid);
+	uint32_t word = 0;
+	long here = 0;
+
+	CHECK(w);
+	for (int r = 0; r < rounds; r++) {
+		uint32_t seen = __atomic_load_n(&word, __ATOMIC_ACQUIRE), target = seen + (uint32_t)depth;
+
+		memset(buf, 0, (size_t)depth * BLK);
+		for (int i = 0; i < depth; i++) {
+			ioe_prep_read(&w[i].ev, fd, buf + (size_t)i * BLK, BLK, (int64_t)((r + i) % 64) * BLK);
+			ioe_set_callback(&w[i].ev, wev_cb, &w[i]);
+			w[i].word = &word;
+			atomic_init(&w[i].calls, 0);
+			CHECK_EQ(ioe_submit(ctx, &w[i].ev, IOE_CHAN_READ), 0);
+		}
+		while (seen != target) {
+			CHECK_EQ(ioe_wait_word(ctx, &word, seen, 0), 0);
+			seen = __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+		}
+		for (int i = 0; i < depth; i++) {
+			CHECK_EQ(atomic_load(&w[i].calls), 1);
+			CHECK_EQ(w[i].ev.res, BLK);
+			verify(buf + (size_t)i * BLK, BLK, (uint64_t)((r + i) % 64) * BLK, 3);
+			here += w[i].tid == me;
+		}
+	}
+	free(w);
+	return here;
+}
+
+/* waiter_reaps: the callbacks must mostly run in the waiting thread. */
+static void reads(struct ioe_context *ctx, bool waiter_reaps)
+{
+	enum { DEPTH = 8 };
+	int fd = test_file(O_DIRECT), rounds = (int)scaled(200, 20);
+	unsigned char *buf = xalloc(64 * BLK);
+	long here;
+
+	fill(buf, 64 * BLK, 0, 3);
+	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+	here = read_rounds(ctx, fd, buf, rounds, DEPTH);
+	fprintf(stderr, "%ld of %d callbacks ran in the waiting thread\n", here, rounds * DEPTH);
+	if (waiter_reaps)
+		CHECK(here > rounds * DEPTH / 2);
+	free(buf);
+	close(fd);
+}
+
+static atomic_int handled;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&handled, 1);
+}
+
+struct later {
+	pthread_t target;	/* gets SIGUSR1 at `kick_ms`, if set */
+	int kick_ms;
+	uint32_t *word;		/* bumped at `bump_ms`, if set */
+	int bump_ms;
+};
+
+static void *later_main(void *arg)
+{
+	struct later *l = arg;
+	struct timespec ts = { 0, (long)l->kick_ms * 1000000 };
+
+	if (l->kick_ms) {
+		nanosleep(&ts, NULL);
+		pthread_kill(l->target, SIGUSR1);
+	}
+	if (l->word) {
+		ts.tv_nsec = (long)(l->bump_ms - l->kick_ms) * 1000000;
+		nanosleep(&ts, NULL);
+		word_bump(l->word);
+	}
+	return NULL;
+}
+
+/* Wait with a handler for SIGUSR1 that comes after 10 ms; the word moves after 60 ms. */
+static int wait_kicked(struct ioe_context *ctx, int flags, uint64_t deadline, uint64_t *took_ms)
+{
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = flags };
+	uint32_t word = 0;
+	struct later l = { pthread_self(), 10, &word, 60 };
+	uint64_t t0 = now_ns();
+	pthread_t t;
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+	atomic_store(&handled, 0);
+	CHECK_EQ(pthread_create(&t, NULL, later_main, &l), 0);
+	ret = ioe_wait_word(ctx, &word, 0, deadline);
+	*took_ms = (now_ns() - t0) / 1000000;
+	pthread_join(t, NULL);
+	CHECK_EQ(atomic_load(&handled), 1);
+	return ret;
+}
+
+static void semantics(struct ioe_context *ctx)
+{
+	uint32_t word = 5;
+	uint64_t t0, took;
+
+	/* Arguments; a word that moved already; errno left alone. */
+	CHECK_EQ(ioe_wait_word(ctx, NULL, 0, 0), -EINVAL);
+	errno = 1234;
+	CHECK_EQ(ioe_wait_word(ctx, &word, 4, 0), 0);
+	CHECK_EQ(errno, 1234);
+	/* Timeouts: in the past, and 30 ms ahead. */
+	CHECK_EQ(ioe_wait_word(ctx, &word, 5, 1), -ETIMEDOUT);
+	t0 = now_ns();
+	CHECK_EQ(ioe_wait_word(ctx, &word, 5, t0 + 30000000), -ETIMEDOUT);
+	took = now_ns() - t0;
+	CHECK(took >= 30000000);
+	CHECK_EQ(errno, 1234);
+	/* Another thread moves the word (with a futex wake only). */
+	CHECK_EQ(wait_kicked(ctx, SA_RESTART, 0, &took), 0);
+	CHECK(took >= 55);
+	/* Handlers: as a futex wait, EINTR unless SA_RESTART without a timeout. */
+	CHECK_EQ(wait_kicked(ctx, 0, 0, &took), -EINTR);
+	CHECK(took < 55);
+	CHECK_EQ(wait_kicked(ctx, SA_RESTART, now_ns() + 5000000000ull, &took), -EINTR);
+	CHECK(took < 55);
+	CHECK_EQ(errno, 1234);
+	signal(SIGUSR1, SIG_IGN);
+}
+
+/* A thread cancelled in its wait; the engine goes on reaping without it. */
+static void *cancelled_waiter(void *arg)
+{
+	static uint32_t never;
+
+	(void)ioe_wait_word(arg, &never, 0, 0);
+	return NULL;
+}
+
+static void cancel(struct ioe_context *ctx)
+{
+	int fd = test_file(0);
+	unsigned char buf[BLK];
+	pthread_t t;
+	void *res;
+
+	for (int i = 0; i < 3; i++) {
+		struct timespec ts = { 0, 20000000 };
+
+		CHECK_EQ(pthread_create(&t, NULL, cancelled_waiter, ctx), 0);
+		nanosleep(&ts, NULL);
+		CHECK_EQ(pthread_cancel(t), 0);
+		CHECK_EQ(pthread_join(t, &res), 0);
+		CHECK(res == PTHREAD_CANCELED);
+	}
+	/* Nobody waits: the poller reaps and calls back. */
+	fill(buf, BLK, 0, 8);
+	CHECK_EQ(eng_pwrite(ctx, fd, buf, BLK, 0), BLK);
+	memset(buf, 0, BLK);
+	CHECK_EQ(eng_pread(ctx, fd, buf, BLK, 0), BLK);
+	verify(buf, BLK, 0, 8);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	enum ioe_backend b = test_backend(argc, argv);
+	struct ioe_context *ctx = backend_context(b, 16, 0);
+
+	semantics(ctx);
+	semantics(NULL);
+	/* io_uring: the waiter reaps (not under valgrind: there it waits on the futex). */
+	reads(ctx, b == IOE_BACKEND_URING && !ioe_running_on_valgrind());
+	cancel(ctx);
+	ioe_context_free(ctx);
+	/* With callback workers the callbacks run there; the wait is the same. */
+	ctx = backend_context(b, 16, 2);
+	reads(ctx, false);
+	ioe_context_free(ctx);
+	return 0;
+}
