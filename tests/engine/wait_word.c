@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include "util.h"
 #include "valgrind_annotate.h"
+#include "asan_cancel.h"
 
 #define BLK 4096
 

@@ -212,6 +212,19 @@ bool ioe_poller_acquire(struct ioe_driver *d);
  */
 void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(struct ioe_driver *));
 
+/*
+ * The frames between a cancellable wait and the cleanup handler that its
+ * cancellation unwinds to (the engine's, then the caller's): without
+ * redzones under ASan. The unwinder (_Unwind_ForcedUnwind) pops them
+ * unseen by ASan, whose own call at the landing frame then finds their
+ * stale redzones under its stack and reports a false overflow.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define IOE_CANCEL_FRAME __attribute__((no_sanitize_address))
+#else
+#define IOE_CANCEL_FRAME
+#endif
+
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 

@@ -200,7 +200,7 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 }
 
 /* A futex wait for *word != old, cancellable as aio_suspend()'s is in glibc. */
-static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
+IOE_CANCEL_FRAME static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
 {
 	struct timespec abs, *absp = NULL;
 	int oldtype;
@@ -223,7 +223,7 @@ static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
 	return 0;
 }
 
-int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline)
+IOE_CANCEL_FRAME int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline)
 {
 	int saved = errno, ret = -EAGAIN;
 

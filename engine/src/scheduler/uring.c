@@ -234,7 +234,7 @@ static unsigned int cq_pending(struct uring_driver *d)
 }
 
 /* Sleep in the kernel until a CQE is posted (or, with ts, until it expires). */
-static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struct __kernel_timespec *ts)
+IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struct __kernel_timespec *ts)
 {
 	struct io_uring_getevents_arg arg = {
 		.sigmask = (uint64_t)(uintptr_t)sigmask,
@@ -386,7 +386,7 @@ static bool signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 	return due;
 }
 
-static int caller_wait(struct uring_driver *d, struct caller_wait *w)
+IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wait *w)
 {
 	struct ioe_cb_batch cbb = { 0 };
 	unsigned int spins = 0;
@@ -478,7 +478,7 @@ static void word_wait_end(void *arg)
  * signal_due()). A signal thus waits for the end of the sleep in progress:
  * a CQE, or IOE_DIRECT_RECHECK_NS at most.
  */
-static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
+IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
 {
 	struct word_waiter ww = { .d = arg };
 	struct caller_wait w = { .word = word, .old = old, .deadline = deadline,
