@@ -612,14 +612,28 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 	complete(r, r->ev.res);
 }
 
+/*
+ * Set in a thread once it waits in aio_suspend(): its requests may then be
+ * handed to the kernel from this thread (ioe_submit_local()), whose
+ * aio_suspend() reaps them. Other threads' requests are only queued: their
+ * completions must not wait for a thread that may not enter the kernel
+ * again soon.
+ */
+static __thread bool waits_itself;
+
 static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 {
+	enum ioe_channel ch = r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE;
 	int ret;
 
 	if (ctx && shim_stats_on)
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
-	ret = ctx ? ioe_submit(ctx, &r->ev, r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE)
-		  : -ESHUTDOWN;
+	if (!ctx)
+		ret = -ESHUTDOWN;
+	else if (waits_itself)
+		ret = ioe_submit_local(ctx, &r->ev, ch);
+	else
+		ret = ioe_submit(ctx, &r->ev, ch);
 
 	if (ret)
 		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
@@ -927,6 +941,7 @@ static int suspend_wait(uint32_t seq, int64_t wake_at)
 {
 	volatile int err = 0;	/* volatile: the cleanup region is a setjmp() */
 
+	waits_itself = true;
 	pthread_cleanup_push(suspend_cleanup, NULL);
 	err = -ioe_wait_word(shim_engine(), (uint32_t *)&done_seq, seq, (uint64_t)wake_at);
 	pthread_cleanup_pop(0);

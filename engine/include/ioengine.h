@@ -139,7 +139,19 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
 IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
 /*
- * Wait until *word != old, for events queued with ioe_submit(): their
+ * ioe_submit() for a thread that waits for its events itself, with
+ * ioe_wait_word(). With io_uring, when the submitter thread sleeps (and the
+ * queues are empty), the calling thread hands ev to the kernel itself,
+ * which spares the submitter's wake-up: the completion's kernel work then
+ * runs in this thread, at its next entry into the kernel (such as in
+ * ioe_wait_word()). Otherwise ev is queued as by ioe_submit(). Same return
+ * values.
+ */
+IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
+
+/*
+ * Wait until *word != old, for events queued with ioe_submit() or
+ * ioe_submit_local(): their
  * callbacks change the word (an atomic store) and then FUTEX_WAKE it
  * (private), as this may be a plain futex wait. With io_uring the calling
  * thread reaps completions meanwhile, woken by the kernel itself rather

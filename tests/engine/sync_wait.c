@@ -6,7 +6,6 @@
  * slots; and a signal handler that calls it while the thread it interrupted
  * is inside it.
  */
-#include <dirent.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -97,39 +96,6 @@ static void semantics(struct ioe_context *ctx)
 	close(fd);
 }
 
-/* Voluntary context switches of the engine threads: how often they slept. */
-static long engine_sleeps(void)
-{
-	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
-	long total = 0;
-
-	CHECK(dir);
-	while ((de = readdir(dir))) {
-		char path[300], line[256];
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (!fgets(line, sizeof(line), f) || strncmp(line, "ioe-", 4)) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
-		f = fopen(path, "r");
-		CHECK(f);
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
-				total += strtol(line + 24, NULL, 10);
-		fclose(f);
-	}
-	closedir(dir);
-	return total;
-}
-
 /*
  * O_DIRECT reads one after the other: each takes tens of microseconds, long
  * enough for an engine thread that handled it to fall asleep after it. Done
@@ -146,12 +112,12 @@ static void caller_does_the_io(struct ioe_context *ctx)
 	CHECK_EQ(pwrite(fd, buf, N * BLK, 0), N * BLK);
 	/* Let the engine threads settle into their sleep. */
 	usleep(100000);
-	before = engine_sleeps();
+	before = engine_sleeps("ioe-");
 	for (int i = 0; i < N; i++)
 		CHECK_EQ(sync_pread(ctx, fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK), BLK);
 	fprintf(stderr, "engine threads slept %ld times during %d direct reads\n",
-		engine_sleeps() - before, N);
-	CHECK(engine_sleeps() - before < N / 10);
+		engine_sleeps("ioe-") - before, N);
+	CHECK(engine_sleeps("ioe-") - before < N / 10);
 	verify(buf, N * BLK, 0, 9);
 	free(buf);
 	close(fd);

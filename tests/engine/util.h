@@ -3,6 +3,7 @@
 #ifndef IOE_TEST_UTIL_H
 #define IOE_TEST_UTIL_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -242,6 +243,39 @@ static inline void gate_open(struct gate *g)
 static inline bool is_direct(int fd)
 {
 	return fcntl(fd, F_GETFL) & O_DIRECT;
+}
+
+/* Voluntary context switches of the engine threads named prefix*: how often they slept. */
+static inline long engine_sleeps(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	long total = 0;
+
+	CHECK(dir);
+	while ((de = readdir(dir))) {
+		char path[300], line[256];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f) || strncmp(line, prefix, strlen(prefix))) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "r");
+		CHECK(f);
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				total += strtol(line + 24, NULL, 10);
+		fclose(f);
+	}
+	closedir(dir);
+	return total;
 }
 
 #endif

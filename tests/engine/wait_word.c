@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ioe_wait_word(): a thread waits for its own events, queued with
- * ioe_submit(), until their callbacks change a word. Every event is called
- * back once with the right data; with io_uring the waiting thread reaps
- * them itself; timeouts, signal handlers (EINTR, or on with SA_RESTART as a
- * futex wait goes on), errno, bad arguments, and a thread cancelled in its
- * wait that leaves the engine working.
+ * ioe_wait_word(): a thread waits for its own events, submitted with
+ * ioe_submit() or ioe_submit_local(), until their callbacks change a word.
+ * Every event is called back once with the right data; with io_uring the
+ * waiting thread reaps them itself, and one at a time it submits them
+ * itself too (the engine threads stay asleep); timeouts, signal handlers
+ * (EINTR, or on with SA_RESTART as a futex wait goes on), errno, bad
+ * arguments, and a thread cancelled in its wait that leaves the engine
+ * working.
  */
 #include <linux/futex.h>
 #include <signal.h>
@@ -52,7 +54,8 @@ static void wev_cb(struct ioe_event *ev, void *arg)
  * Rounds of `depth` O_DIRECT reads, each waited for with ioe_wait_word()
  * alone. Returns how many callbacks ran in this thread.
  */
-static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int rounds, int depth)
+static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int rounds, int depth,
+			int (*submit)(struct ioe_context *, struct ioe_event *, enum ioe_channel))
 {
 	struct wev *w = calloc((size_t)depth, sizeof(*w));
 	pid_t me = (pid_t)syscall(SYS_gettid);
@@ -69,7 +72,7 @@ static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int
 			ioe_set_callback(&w[i].ev, wev_cb, &w[i]);
 			w[i].word = &word;
 			atomic_init(&w[i].calls, 0);
-			CHECK_EQ(ioe_submit(ctx, &w[i].ev, IOE_CHAN_READ), 0);
+			CHECK_EQ(submit(ctx, &w[i].ev, IOE_CHAN_READ), 0);
 		}
 		while (seen != target) {
 			CHECK_EQ(ioe_wait_word(ctx, &word, seen, 0), 0);
@@ -86,20 +89,34 @@ static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int
 	return here;
 }
 
-/* waiter_reaps: the callbacks must mostly run in the waiting thread. */
+/*
+ * waiter_reaps: the callbacks must mostly run in the waiting thread, and
+ * one read at a time with ioe_submit_local() must leave the submitter
+ * asleep (the caller submits too).
+ */
 static void reads(struct ioe_context *ctx, bool waiter_reaps)
 {
 	enum { DEPTH = 8 };
 	int fd = test_file(O_DIRECT), rounds = (int)scaled(200, 20);
 	unsigned char *buf = xalloc(64 * BLK);
-	long here;
+	long here, sleeps;
 
 	fill(buf, 64 * BLK, 0, 3);
 	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
-	here = read_rounds(ctx, fd, buf, rounds, DEPTH);
-	fprintf(stderr, "%ld of %d callbacks ran in the waiting thread\n", here, rounds * DEPTH);
+	here = read_rounds(ctx, fd, buf, rounds, DEPTH, ioe_submit);
+	here += read_rounds(ctx, fd, buf, rounds, DEPTH, ioe_submit_local);
+	fprintf(stderr, "%ld of %d callbacks ran in the waiting thread\n", here, 2 * rounds * DEPTH);
 	if (waiter_reaps)
-		CHECK(here > rounds * DEPTH / 2);
+		CHECK(here > rounds * DEPTH);
+	/* Let the engine threads settle into their sleep. */
+	usleep(100000);
+	sleeps = engine_sleeps("ioe-submit");
+	here = read_rounds(ctx, fd, buf, rounds, 1, ioe_submit_local);
+	sleeps = engine_sleeps("ioe-submit") - sleeps;
+	fprintf(stderr, "one at a time: %ld of %d in the waiting thread, the submitter slept %ld times\n",
+		here, rounds, sleeps);
+	if (waiter_reaps)
+		CHECK(here == rounds && sleeps < rounds / 10);
 	free(buf);
 	close(fd);
 }

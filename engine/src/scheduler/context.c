@@ -199,6 +199,23 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	return 0;
 }
 
+int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	int ret;
+
+	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
+		return -EINVAL;
+	ret = ioe_event_check(ev);
+	if (ret)
+		return ret;
+	if (!producer_enter(&ctx->shared))
+		return -ESHUTDOWN;
+	if (!ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
+		queue(&ctx->shared, ev, channel);
+	producer_leave(&ctx->shared);
+	return 0;
+}
+
 /* A futex wait for *word != old, cancellable as aio_suspend()'s is in glibc. */
 IOE_CANCEL_FRAME static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
 {

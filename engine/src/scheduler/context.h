@@ -52,6 +52,8 @@ struct ioe_driver_ops {
 	 * ran (-EINTR). -EAGAIN: not here, wait on the futex instead.
 	 */
 	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
+	/* Optional: hand ev to the kernel from the calling thread (0), or -EAGAIN: queue it. */
+	int (*submit_local)(void *driver, struct ioe_event *ev);
 };
 
 extern const struct ioe_driver_ops ioe_uring_ops;

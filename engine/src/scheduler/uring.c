@@ -457,6 +457,35 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	return 0;
 }
 
+/*
+ * Hand ev to the kernel from the calling thread when the submitter sleeps:
+ * waking it costs more than the submission. The completion's task_work then
+ * runs in this thread, which the caller's ioe_wait_word() reaps directly.
+ * When the submitter is awake, ev is queued: it works beside the caller.
+ */
+static int uring_submit_local(void *arg, struct ioe_event *ev)
+{
+	struct uring_driver *d = arg;
+	struct uring_slot *s;
+	sigset_t old;
+	int ret;
+
+	if (!d->direct_ok || !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed))
+		return -EAGAIN;
+	s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, &old, &ret);
+	if (!s)
+		return -EAGAIN;	/* a bad fd too: the submitter fails it and calls back */
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_sqe(io_uring_get_sqe(&d->ring), s);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	ioe_wake(&d->base.poll_wake);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 struct word_waiter {
 	struct uring_driver *d;
 	sigset_t mask;
@@ -588,4 +617,5 @@ const struct ioe_driver_ops ioe_uring_ops = {
 	.stop = uring_stop,
 	.submit_wait = uring_submit_wait,
 	.wait_word = uring_wait_word,
+	.submit_local = uring_submit_local,
 };
