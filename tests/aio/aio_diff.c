@@ -320,10 +320,18 @@ static void usr1_handler(int s)
 	atomic_fetch_add(&usr1, 1);
 }
 
+/* A signal for a thread, some milliseconds later. */
+struct kick {
+	pthread_t thread;
+	int sig, ms;
+};
+
 static void *kick(void *arg)
 {
-	sleep_ms(50);
-	pthread_kill(*(pthread_t *)arg, SIGUSR1);
+	struct kick *k = arg;
+
+	sleep_ms(k->ms);
+	pthread_kill(k->thread, k->sig);
 	return NULL;
 }
 
@@ -334,7 +342,8 @@ static void sc_suspend(void)
 	struct aiocb a, p, many[64];
 	struct timespec t50 = { 0, 50 * 1000000 }, t0 = { 0, 0 };
 	struct timespec ts;
-	pthread_t self = pthread_self(), k;
+	struct kick usr1_kick = { pthread_self(), SIGUSR1, 50 };
+	pthread_t k;
 	int fd = new_file(0, 64 * BS), pfd[2], done;
 	uint64_t ms;
 
@@ -364,10 +373,10 @@ static void sc_suspend(void)
 	OUT("  waited >= 45 ms: %d", ms >= 45);
 	CALL(aio_suspend(l, 1, &t0));
 	/* A handler (no SA_RESTART) runs during the wait: EINTR. */
-	pthread_create(&k, NULL, kick, &self);
+	pthread_create(&k, NULL, kick, &usr1_kick);
 	CALL(aio_suspend(l, 1, NULL));
 	pthread_join(k, NULL);
-	pthread_create(&k, NULL, kick, &self);
+	pthread_create(&k, NULL, kick, &usr1_kick);
 	ts.tv_sec = 5;
 	ts.tv_nsec = 0;
 	CALL(aio_suspend(l, 1, &ts));
@@ -1116,19 +1125,13 @@ static void usr2_handler(int s)
 	atomic_fetch_add(&usr2, 1);
 }
 
-static void *kick_usr2(void *arg)
-{
-	sleep_ms(10);
-	pthread_kill(*(pthread_t *)arg, SIGUSR2);
-	return NULL;
-}
-
 static void sc_suspend_signal(void)
 {
 	static const char *what[] = { "no SA_RESTART, no timeout", "SA_RESTART, no timeout",
 				      "SA_RESTART, 5 s timeout" };
 	struct sigaction sa;
-	pthread_t self = pthread_self(), k;
+	struct kick usr2_kick = { pthread_self(), SIGUSR2, 10 };
+	pthread_t k;
 	struct aiocb a;
 	const struct aiocb *l[1] = { &a };
 	struct timespec five = { 5, 0 };
@@ -1149,7 +1152,7 @@ static void sc_suspend_signal(void)
 				len = SLOW_MAX;
 			atomic_store(&usr2, 0);
 			slow_start(&a, len);
-			pthread_create(&k, NULL, kick_usr2, &self);
+			pthread_create(&k, NULL, kick, &usr2_kick);
 			errno = 0;
 			r = aio_suspend(l, 1, c == 2 ? &five : NULL);
 			err = r ? errno : 0;

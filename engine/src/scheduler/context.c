@@ -150,7 +150,8 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
 	queueing--;
 }
 
-int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+/* local: the driver may hand ev to the kernel from this thread instead. */
+static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, bool local)
 {
 	int ret;
 
@@ -161,9 +162,20 @@ int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel c
 		return ret;
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	queue(&ctx->shared, ev, channel);
+	if (!local || !ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
+		queue(&ctx->shared, ev, channel);
 	producer_leave(&ctx->shared);
 	return 0;
+}
+
+int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	return submit(ctx, ev, channel, false);
+}
+
+int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	return submit(ctx, ev, channel, true);
 }
 
 static void sync_done(struct ioe_event *ev, void *arg)
@@ -196,23 +208,6 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	}
 	producer_leave(&ctx->shared);
 	errno = saved;
-	return 0;
-}
-
-int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
-{
-	int ret;
-
-	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
-		return -EINVAL;
-	ret = ioe_event_check(ev);
-	if (ret)
-		return ret;
-	if (!producer_enter(&ctx->shared))
-		return -ESHUTDOWN;
-	if (!ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
-		queue(&ctx->shared, ev, channel);
-	producer_leave(&ctx->shared);
 	return 0;
 }
 

@@ -429,6 +429,26 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 }
 
 /*
+ * Hand ev to the kernel from the calling thread: returns true with every
+ * signal blocked (the old mask in *old), false when ev must be queued or is
+ * done already (*ret, see ioe_direct_begin()).
+ */
+static bool direct_submit(struct uring_driver *d, struct ioe_event *ev, sigset_t *old, int *ret)
+{
+	struct uring_slot *s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, old, ret);
+
+	if (!s)
+		return false;
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_sqe(io_uring_get_sqe(&d->ring), s);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	return true;
+}
+
+/*
  * Hand ev to the kernel from the calling thread and wait for it there. Every
  * signal is blocked while this thread may hold a lock or run other events'
  * callbacks: a handler that calls pread() must not find either held by the
@@ -437,21 +457,13 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
 {
 	struct uring_driver *d = arg;
-	struct uring_slot *s;
 	sigset_t old;
 	int ret;
 
 	if (!d->direct_ok)
 		return -EAGAIN;
-	s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, &old, &ret);
-	if (!s)
+	if (!direct_submit(d, ev, &old, &ret))
 		return ret;
-	s->ev = ev;
-	ioe_progress_start(&s->prog, ev);
-	prep_sqe(io_uring_get_sqe(&d->ring), s);
-	submit_all(d);
-	ioe_sq_unlock(&d->base);
-	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 	caller_wait(d, &(struct caller_wait){ .word = (uint32_t *)done, .old = IOE_W_PENDING, .sigmask = &old });
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
@@ -462,25 +474,17 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  * waking it costs more than the submission. The completion's task_work then
  * runs in this thread, which the caller's ioe_wait_word() reaps directly.
  * When the submitter is awake, ev is queued: it works beside the caller.
+ * (A bad fd is queued too: the submitter fails it and calls back.)
  */
 static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
-	struct uring_slot *s;
 	sigset_t old;
 	int ret;
 
-	if (!d->direct_ok || !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed))
+	if (!d->direct_ok || !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
+	    !direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
-	s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, &old, &ret);
-	if (!s)
-		return -EAGAIN;	/* a bad fd too: the submitter fails it and calls back */
-	s->ev = ev;
-	ioe_progress_start(&s->prog, ev);
-	prep_sqe(io_uring_get_sqe(&d->ring), s);
-	submit_all(d);
-	ioe_sq_unlock(&d->base);
-	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 	ioe_wake(&d->base.poll_wake);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
