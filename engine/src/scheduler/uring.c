@@ -40,6 +40,7 @@ struct uring_driver {
 	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
 	bool direct_ok;			/* callers may submit: see uring_start() */
+	bool tw_polled;			/* submitter only: see task_work_pending() */
 };
 
 #define IOE_REAP_MAX 64
@@ -138,12 +139,16 @@ static void submitter_reap(struct ioe_driver *base)
 }
 
 /*
- * The completions of IO this thread submitted wait for its next entry into
- * the kernel (COOP_TASKRUN); the kernel says so in the SQ flags (TASKRUN_FLAG).
+ * The completions of IO the submitter sent wait for its next entry into the
+ * kernel (COOP_TASKRUN), which it makes at once rather than after a spin in
+ * user space: the kernel flags pending task_work in the SQ flags
+ * (TASKRUN_FLAG). The flag is the ring's: it may stand for a caller's
+ * task_work (ioe_submit_local()), which only that caller can run, so the
+ * submitter acts on it once until it next sleeps or submits (tw_polled).
  */
 static bool task_work_pending(struct uring_driver *d)
 {
-	return __atomic_load_n(d->ring.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN;
+	return !d->tw_polled && (__atomic_load_n(d->ring.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN);
 }
 
 static bool submitter_ready(void *arg)
@@ -205,17 +210,19 @@ static void *submitter_main(void *arg)
 			submit_all(d);
 		ioe_sq_unlock(&d->base);
 		if (n) {
+			d->tw_polled = false;
 			ioe_driver_submitted(&d->base, n, submitter_reap);
 			continue;
 		}
 		if (ioe_submitter_done(sh))
 			break;
-		/* Post the completions now, not after a spin in user space. */
 		if (task_work_pending(d)) {
 			io_uring_get_events(&d->ring);
+			d->tw_polled = true;
 			continue;
 		}
 		ioe_wait(&sh->submit_wake, submitter_ready, d);
+		d->tw_polled = false;
 	}
 	ring_doorbell(d);
 	ioe_driver_submitter_exit(&d->base);
@@ -473,9 +480,13 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  * Hand ev to the kernel from the calling thread when the submitter sleeps:
  * waking it costs more than the submission. The completion's task_work then
  * runs in this thread, which the caller's ioe_wait_word() reaps directly.
- * When the submitter is awake, ev is queued: it works beside the caller.
- * (A bad fd is queued too: the submitter fails it and calls back.)
+ * When the submitter is awake, ev is queued: it works beside the caller. So
+ * is a large read or write: the kernel may do all of it (a page-cache copy)
+ * inside the submission, which must not hold up the caller. (And a bad fd:
+ * the submitter fails it and calls back.)
  */
+#define IOE_LOCAL_MAX_BYTES (64 * 1024)
+
 static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
@@ -483,6 +494,7 @@ static int uring_submit_local(void *arg, struct ioe_event *ev)
 	int ret;
 
 	if (!d->direct_ok || !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
+	    (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES) ||
 	    !direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
 	ioe_wake(&d->base.poll_wake);
