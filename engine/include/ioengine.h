@@ -140,11 +140,11 @@ IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum 
 
 /*
  * ioe_submit() for a thread that waits for its events itself, with
- * ioe_wait_word(). With io_uring, when the submitter thread sleeps (and the
- * queues are empty), the calling thread hands ev (a sync, or a read or
- * write of up to 64 KiB) to the kernel itself,
- * which spares the submitter's wake-up: the completion's kernel work then
- * runs in this thread, at its next entry into the kernel (such as in
+ * ioe_wait_word(). With io_uring, when the engine is idle (nothing in
+ * flight or queued, the submitter asleep), the calling thread hands ev (a
+ * sync, or a read or write of up to 64 KiB) to the kernel itself, which
+ * spares the submitter's wake-up: the completion's kernel work then runs in
+ * this thread, at its next entry into the kernel (such as in
  * ioe_wait_word()). Otherwise ev is queued as by ioe_submit(). Same return
  * values.
  */

@@ -143,12 +143,17 @@ static void submitter_reap(struct ioe_driver *base)
  * kernel (COOP_TASKRUN), which it makes at once rather than after a spin in
  * user space: the kernel flags pending task_work in the SQ flags
  * (TASKRUN_FLAG). The flag is the ring's: it may stand for a caller's
- * task_work (ioe_submit_local()), which only that caller can run, so the
- * submitter acts on it once until it next sleeps or submits (tw_polled).
+ * task_work (ioe_submit_local()), which only that caller can run. When it
+ * stays set after the submitter ran its own (tw_polled), the submitter
+ * leaves it alone until it clears, or until it next sleeps or submits.
  */
 static bool task_work_pending(struct uring_driver *d)
 {
-	return !d->tw_polled && (__atomic_load_n(d->ring.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN);
+	if (!(__atomic_load_n(d->ring.sq.kflags, __ATOMIC_RELAXED) & IORING_SQ_TASKRUN)) {
+		d->tw_polled = false;
+		return false;
+	}
+	return !d->tw_polled;
 }
 
 static bool submitter_ready(void *arg)
@@ -218,7 +223,7 @@ static void *submitter_main(void *arg)
 			break;
 		if (task_work_pending(d)) {
 			io_uring_get_events(&d->ring);
-			d->tw_polled = true;
+			d->tw_polled = task_work_pending(d);
 			continue;
 		}
 		ioe_wait(&sh->submit_wake, submitter_ready, d);
@@ -477,13 +482,15 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 }
 
 /*
- * Hand ev to the kernel from the calling thread when the submitter sleeps:
- * waking it costs more than the submission. The completion's task_work then
- * runs in this thread, which the caller's ioe_wait_word() reaps directly.
- * When the submitter is awake, ev is queued: it works beside the caller. So
- * is a large read or write: the kernel may do all of it (a page-cache copy)
- * inside the submission, which must not hold up the caller. (And a bad fd:
- * the submitter fails it and calls back.)
+ * Hand ev to the kernel from the calling thread when the engine is idle (no
+ * IO in flight, the submitter asleep): waking the submitter would cost more
+ * than the submission. The completion's task_work then runs in this thread,
+ * which the caller's ioe_wait_word() reaps directly. With IO in flight, ev
+ * is queued: the submitter, woken once, then works beside the caller (a
+ * caller that kept submitting itself would keep it asleep, and do all the
+ * kernel's work alone). So is a large read or write: the kernel may do all
+ * of it (a page-cache copy) inside the submission, which must not hold up
+ * the caller. (And a bad fd: the submitter fails it and calls back.)
  */
 #define IOE_LOCAL_MAX_BYTES (64 * 1024)
 
@@ -493,7 +500,8 @@ static int uring_submit_local(void *arg, struct ioe_event *ev)
 	sigset_t old;
 	int ret;
 
-	if (!d->direct_ok || !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
+	if (!d->direct_ok || atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0 ||
+	    !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
 	    (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES) ||
 	    !direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
