@@ -4,7 +4,7 @@
  * ioe_submit() or ioe_submit_local(), until their callbacks change a word.
  * Every event is called back once with the right data; with io_uring the
  * waiting thread reaps them itself, and one at a time it submits them
- * itself too (the engine threads stay asleep); timeouts, signal handlers
+ * itself too (the submitter stays asleep); timeouts, signal handlers
  * (EINTR, or on with SA_RESTART as a futex wait goes on), errno, bad
  * arguments, and a thread cancelled in its wait that leaves the engine
  * working.

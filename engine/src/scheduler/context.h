@@ -49,7 +49,8 @@ struct ioe_driver_ops {
 	/*
 	 * Optional: wait in the calling thread, reaping, until *word != old (0),
 	 * the CLOCK_MONOTONIC deadline (-ETIMEDOUT; 0: none) or a signal handler
-	 * ran (-EINTR). -EAGAIN: not here, wait on the futex instead.
+	 * that a futex wait would not restart after (-EINTR). -EAGAIN: not here,
+	 * wait on the futex instead.
 	 */
 	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
 	/* Optional: hand ev to the kernel from the calling thread (0), or -EAGAIN: queue it. */
