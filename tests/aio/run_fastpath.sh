@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The fast path of buffered aio_read() (see aio_fastpath.c): taken by a thread
+# that waits for one request at a time, and while a round's worth of requests
+# waits for the submitter; otherwise reads are routed.
+# Usage: run_fastpath.sh PROGRAM PRELOAD BACKEND DIR
+set -u
+prog=$1 preload=$2 backend=$3 dir=$4
+stats=$(mktemp "$dir/aio-fastpath-stats.XXXXXX") || exit 1
+data=$(mktemp "$dir/aio-fastpath-data.XXXXXX") || exit 1
+trap 'rm -f "$stats" "$data"' EXIT
+fail=0
+
+stat_of() {
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$stats" | tail -n 1
+}
+
+# run MODE: the program under the shim, its summary in $stats
+run() {
+	: > "$stats"
+	IOENGINE_BACKEND=$backend IOENGINE_STATS=$stats LD_PRELOAD=$preload \
+		timeout 60 "$prog" "$1" "$data" || { echo "FAIL: $1 run (status $?)"; fail=1; }
+	cat "$stats"
+}
+
+run alone
+hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
+[ "${hits:-0}" -ge 190 ] && [ "${routed:-999}" -le 10 ] ||
+	{ echo "FAIL: alone: want >= 190 fast path hits, <= 10 routed reads"; fail=1; }
+
+run backlog
+hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
+[ "${hits:-0}" -ge 1 ] && [ "${routed:-0}" -ge 8 ] ||
+	{ echo "FAIL: backlog: want fast path hits and >= 8 routed reads"; fail=1; }
+exit $fail
