@@ -456,6 +456,8 @@ static void fdq_release(struct fdq *q, struct aio_req **out)
 }
 
 static void engine_submit(struct ioe_context *ctx, struct aio_req *r);
+static void complete(struct aio_req *r, ssize_t res);
+
 /*
  * Set while this thread's last wait in aio_suspend() was for a single
  * request of ours: it then submits its next requests itself when the engine
@@ -467,7 +469,6 @@ static void engine_submit(struct ioe_context *ctx, struct aio_req *r);
  * thread that may not enter the kernel again soon.
  */
 static __thread bool waits_alone;
-static void complete(struct aio_req *r, ssize_t res);
 
 static void submit_list(struct aio_req *r)
 {
@@ -662,8 +663,8 @@ static uint32_t effective_max(void)
  * and by any thread while the engine has a round's worth of requests or
  * more waiting for the submitter. Otherwise a deep queue goes to the
  * submitter, whose copies then run on another core beside the caller's
- * (fio posixaio, page cache, QD32: fast path always 0.8x glibc, this way
- * 1.5x; see README).
+ * (fio posixaio, page cache, QD32: fast path always 0.8-0.9x glibc, this
+ * way 1.5x; see README).
  */
 #define FAST_BACKLOG 8
 
