@@ -324,12 +324,33 @@ static void usr1_handler(int s)
 struct kick {
 	pthread_t thread;
 	int sig, ms;
+	pid_t waiter;	/* if set: first wait until this thread sleeps in a wait */
 };
+
+/* Whether thread tid is in a futex wait or io_uring_enter() (its /proc syscall). */
+static bool in_wait(pid_t tid)
+{
+	char path[64], line[32] = "";
+	FILE *f;
+	long nr;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	nr = strtol(line, NULL, 10);
+	return line[0] >= '0' && line[0] <= '9' && (nr == SYS_futex || nr == SYS_io_uring_enter);
+}
 
 static void *kick(void *arg)
 {
 	struct kick *k = arg;
 
+	for (int i = 0; k->waiter && i < 10000 && !in_wait(k->waiter); i++)
+		usleep(200);
 	sleep_ms(k->ms);
 	pthread_kill(k->thread, k->sig);
 	return NULL;
@@ -342,7 +363,7 @@ static void sc_suspend(void)
 	struct aiocb a, p, many[64];
 	struct timespec t50 = { 0, 50 * 1000000 }, t0 = { 0, 0 };
 	struct timespec ts;
-	struct kick usr1_kick = { pthread_self(), SIGUSR1, 50 };
+	struct kick usr1_kick = { pthread_self(), SIGUSR1, 50, 0 };
 	pthread_t k;
 	int fd = new_file(0, 64 * BS), pfd[2], done;
 	uint64_t ms;
@@ -926,13 +947,14 @@ static void sc_signo(void)
 
 /*
  * A read of /dev/zero into `len` bytes that are one 1 MiB memfd mapped over
- * and over: the kernel spends ~0.5 ms per MiB (128 MiB: ~65 ms idle), with
- * little memory, in
- * glibc's helper thread or in the engine alike. /dev/zero is seekable, so
- * the shim routes it.
+ * and over, with little memory, in glibc's helper thread or in the engine
+ * alike. /dev/zero is seekable, so the shim routes it. Once the pages are
+ * mapped the kernel spends only ~35 us per MiB here (1 GiB: ~35 ms; the
+ * first read, which maps them, ~0.4 ms per MiB): the largest read stays
+ * just under the kernel's MAX_RW_COUNT (2 GiB - 4 KiB) and takes ~70 ms.
  */
 #define SLOW_CHUNK (1u << 20)
-#define SLOW_MAX (1024u * SLOW_CHUNK)
+#define SLOW_MAX (2047u * SLOW_CHUNK)
 static char *slow_buf;
 static int slow_zero = -1;
 
@@ -993,7 +1015,7 @@ static void sc_suspend_args(void)
 	CALL(aio_suspend(l, 1, &bad));
 	CALL(aio_suspend(l, 1, &neg));
 	/* In progress: a timeout that ends in the past (or wraps) is at once EAGAIN. */
-	slow_start(&a, SLOW_MAX / 8);
+	slow_start(&a, SLOW_MAX);
 	CALL(aio_suspend(l, 1, &neg));
 	CALL(aio_suspend(l, 1, &negn));
 	CALL(aio_suspend(l, 1, &huge));
@@ -1003,7 +1025,7 @@ static void sc_suspend_args(void)
 	l[1] = &p;
 	CALL(aio_suspend(l, 2, &neg));
 	OUT("  slow read still in progress: %d", aio_error(&a) == EINPROGRESS);
-	slow_end(&a, SLOW_MAX / 8);
+	slow_end(&a, SLOW_MAX);
 	if (write(pfd[1], "x", 1) != 1)
 		DIE("write");
 	show("pipe read", &p);
@@ -1105,7 +1127,10 @@ static void sc_suspend_cancel(void)
  * it has no timeout, and says EINTR when it has one (glibc's futex wait, as
  * the kernel restarts it). Conclusive only if the handler ran in the wait
  * and, for a wait that went on, the request ended well after it (the shim
- * delivers a signal up to 1 ms late): a longer request is tried if not.
+ * delivers a signal up to 1 ms late): a longer request is tried if not. The
+ * signal comes 2 ms after the thread is seen in the wait: a fixed delay from
+ * the call was inconclusive 4 times in a row in one CI run (the 256 MiB to
+ * 1 GiB reads of /dev/zero take 9-36 ms once their pages are mapped).
  */
 static _Atomic int usr2;
 static _Atomic uint64_t usr2_ms;
@@ -1130,7 +1155,7 @@ static void sc_suspend_signal(void)
 	static const char *what[] = { "no SA_RESTART, no timeout", "SA_RESTART, no timeout",
 				      "SA_RESTART, 5 s timeout" };
 	struct sigaction sa;
-	struct kick usr2_kick = { pthread_self(), SIGUSR2, 10 };
+	struct kick usr2_kick = { pthread_self(), SIGUSR2, 2, (pid_t)syscall(SYS_gettid) };
 	pthread_t k;
 	struct aiocb a;
 	const struct aiocb *l[1] = { &a };
@@ -1156,7 +1181,7 @@ static void sc_suspend_signal(void)
 			errno = 0;
 			r = aio_suspend(l, 1, c == 2 ? &five : NULL);
 			err = r ? errno : 0;
-			/* The handler ran in the wait (the kick comes 10 ms after the call). */
+			/* The handler ran in the wait. */
 			conclusive = atomic_load(&usr2) == 1 && (r || now_ms() > atomic_load(&usr2_ms) + 5);
 			pthread_join(k, NULL);
 			slow_end(&a, len);
