@@ -127,7 +127,11 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps)
 	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
 	here = read_rounds(ctx, fd, buf, rounds, DEPTH, ioe_submit);
 	fprintf(stderr, "page cache: %ld of %d callbacks ran in the waiting thread\n", here, rounds * DEPTH);
-	if (waiter_reaps)
+	/*
+	 * Not in the (scaled) sanitizer runs: there the waiter reaches its wait
+	 * late, after the submitter reaped (TSan: 64 of 200).
+	 */
+	if (waiter_reaps && test_scale() == 1)
 		CHECK(here > rounds * DEPTH / 2);
 	free(buf);
 	close(fd);
