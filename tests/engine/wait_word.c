@@ -90,8 +90,7 @@ static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int
 }
 
 /*
- * waiter_reaps: the callbacks must mostly run in the waiting thread, also
- * for page-cache reads that complete inside the submitter's submission, and
+ * waiter_reaps: the callbacks must mostly run in the waiting thread, and
  * one read at a time with ioe_submit_local() must leave the submitter
  * asleep (the caller submits too).
  */
@@ -119,20 +118,6 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps)
 	/* Under CPU load the poller now and then takes a completion first. */
 	if (waiter_reaps)
 		CHECK(here >= rounds * 9 / 10 && sleeps < rounds / 10);
-	close(fd);
-
-	/* Page-cache reads complete inside the submission: still the waiter's. */
-	fd = test_file(0);
-	fill(buf, 64 * BLK, 0, 3);
-	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
-	here = read_rounds(ctx, fd, buf, rounds, DEPTH, ioe_submit);
-	fprintf(stderr, "page cache: %ld of %d callbacks ran in the waiting thread\n", here, rounds * DEPTH);
-	/*
-	 * Not in the (scaled) sanitizer runs: there the waiter reaches its wait
-	 * late, after the submitter reaped (TSan: 64 of 200).
-	 */
-	if (waiter_reaps && test_scale() == 1)
-		CHECK(here > rounds * DEPTH / 2);
 	free(buf);
 	close(fd);
 }

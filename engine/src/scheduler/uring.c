@@ -133,22 +133,9 @@ static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 	atomic_fetch_sub_explicit(&d->reaping, 1, memory_order_release);
 }
 
-/*
- * After submitting to an idle ring, the submitter takes what completed
- * inline (page-cache reads), unless a caller waits in ioe_wait_word(): that
- * caller reaps them and runs their callbacks in its own thread while the
- * submitter goes on submitting (fio posixaio, page cache, QD32: the
- * submitter was the busier of the two threads).
- */
 static void submitter_reap(struct ioe_driver *base)
 {
-	struct uring_driver *d = (struct uring_driver *)base;
-
-	if (atomic_load_explicit(&d->callers, memory_order_relaxed)) {
-		ioe_cq_unlock(base);
-		return;
-	}
-	take_completions(d, &base->sub_cbb);
+	take_completions((struct uring_driver *)base, &base->sub_cbb);
 }
 
 /*
