@@ -30,10 +30,11 @@ static int fail(const char *what)
 	return 1;
 }
 
-static int wait_one(struct aiocb *cb, off_t off)
+static int wait_one(struct aiocb *cb)
 {
 	const struct aiocb *list[1] = { cb };
 	unsigned char *p = (unsigned char *)cb->aio_buf;
+	off_t off = cb->aio_offset;
 
 	while (aio_error(cb) == EINPROGRESS)
 		if (aio_suspend(list, 1, NULL) && errno != EINTR)
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
 
 			if (aio_read(cb))
 				return fail("aio_read");
-			if (wait_one(cb, cb->aio_offset))
+			if (wait_one(cb))
 				return 1;
 		}
 		return 0;
@@ -101,7 +102,7 @@ int main(int argc, char **argv)
 		if (aio_read(&cbs[i]))
 			return fail("aio_read");
 	for (i = 0; i < NBACKLOG; i++)
-		if (wait_one(&cbs[i], cbs[i].aio_offset))
+		if (wait_one(&cbs[i]))
 			return 1;
 	while (aio_error(&zero) == EINPROGRESS)
 		usleep(1000);
