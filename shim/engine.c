@@ -16,7 +16,7 @@ static _Atomic int eng_state;
 static struct ioe_context *eng;		/* published by eng_state == ENG_READY */
 static const char *_Atomic eng_backend;
 /* The process the state above belongs to: a vfork child (no atfork handler
- * ran) sees another pid and keeps its hands off. */
+ * ran) sees another pid and keeps its hands off (see vfork.c). */
 static _Atomic pid_t eng_pid;
 
 int shim_initialised;
@@ -63,7 +63,8 @@ struct ioe_context *shim_engine(void)
 	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
 
 	if (s == ENG_READY)
-		return getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
+		return !__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
+		       getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
 	/* Starting (in this thread or another), failed, or too early: real calls. */
 	if (s != ENG_NONE || !shim_initialised)
 		return NULL;

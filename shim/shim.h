@@ -59,6 +59,9 @@ extern struct shim_config shim_cfg;
  */
 struct ioe_context *shim_engine(void);
 
+/* Set once the program called vfork() (vfork.c): shim_engine() then checks the pid. */
+extern bool shim_vfork_called;
+
 /* One line "ioengine: ..." to stderr if level <= IOENGINE_LOG; async-signal-safe, keeps errno. */
 void shim_log(enum shim_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
