@@ -14,13 +14,21 @@
 
 #if defined(__x86_64__)
 /* The child returns through the parent's stack: no frame here, a tail jump. */
-__asm__(".text\n"
+#if defined(__CET__) && (__CET__ & 1)
+#define ENDBR "	endbr64\n"	/* an indirect call may land here */
+#else
+#define ENDBR ""
+#endif
+__asm__(".pushsection .text\n"
 	".globl vfork\n"
 	".type vfork, @function\n"
+	".p2align 4\n"
 	"vfork:\n"
+	ENDBR
 	"	movb $1, shim_vfork_called(%rip)\n"
 	"	jmp *__vfork@GOTPCREL(%rip)\n"
-	".size vfork, .-vfork\n");
+	".size vfork, .-vfork\n"
+	".popsection\n");
 bool shim_vfork_called;
 #else
 /* Elsewhere no wrapper: every call checks. */
