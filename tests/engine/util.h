@@ -204,12 +204,15 @@ static inline struct ioe_context *backend_context(enum ioe_backend b, unsigned i
 
 /*
  * An event whose callback blocks until opened. With workers == 0 it holds
- * the poller: completions pile up unreaped and the submitter runs out of
- * slots, so a test can queue a backlog in a known state.
+ * the thread that reaps it: the poller, or the submitter (which reaps what
+ * completes inside its own submission, a page-cache read). Holding the
+ * poller, completions that need it pile up unreaped; holding the submitter,
+ * nothing queued is taken at all.
  */
 struct gate {
 	struct ioe_event ev;
-	atomic_int entered, open;
+	atomic_int entered, open, left;
+	pid_t holder;
 	char byte;
 };
 
@@ -218,16 +221,19 @@ static inline void gate_cb(struct ioe_event *ev, void *arg)
 	struct gate *g = arg;
 
 	(void)ev;
+	g->holder = gettid();
 	atomic_store(&g->entered, 1);
 	while (!atomic_load(&g->open))
 		usleep(100);
+	atomic_store(&g->left, 1);
 }
 
-/* Submit a 1-byte read through the gate and wait until it holds the poller. */
+/* Submit a 1-byte read through the gate and wait until it holds its reaper. */
 static inline void gate_close(struct ioe_context *ctx, struct gate *g, int fd)
 {
 	atomic_init(&g->entered, 0);
 	atomic_init(&g->open, 0);
+	atomic_init(&g->left, 0);
 	ioe_prep_read(&g->ev, fd, &g->byte, 1, 0);
 	ioe_set_callback(&g->ev, gate_cb, g);
 	CHECK_EQ(ioe_submit(ctx, &g->ev, IOE_CHAN_READ), 0);
@@ -238,6 +244,40 @@ static inline void gate_close(struct ioe_context *ctx, struct gate *g, int fd)
 static inline void gate_open(struct gate *g)
 {
 	atomic_store(&g->open, 1);
+}
+
+/* Whether thread tid of this process is named prefix*. */
+static inline bool thread_named(pid_t tid, const char *prefix)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+	f = fopen(path, "r");
+	CHECK(f);
+	CHECK(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	return !strncmp(comm, prefix, strlen(prefix));
+}
+
+/*
+ * gate_close() until the gate holds the submitter (fd: a file in the page
+ * cache, so that the read completes inside the submission). Then nothing is
+ * taken until the gate opens, and after it the submitter takes, submits and
+ * reaps one event at a time in its own thread (at depth 1, while the IO
+ * completes inside its submission), so callbacks come in the order taken.
+ */
+static inline void gate_close_submitter(struct ioe_context *ctx, struct gate *g, int fd)
+{
+	for (int tries = 0; ; tries++) {
+		gate_close(ctx, g, fd);
+		if (thread_named(g->holder, "ioe-submit"))
+			return;
+		CHECK(tries < 1000);
+		gate_open(g);
+		while (!atomic_load(&g->left))
+			usleep(100);
+	}
 }
 
 static inline bool is_direct(int fd)
