@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A flood on one channel cannot starve the other: at a small depth, with
- * thousands of writes queued before a few reads, every read completes before
- * half of the writes (the submitter alternates which channel goes first each
- * round); and the same with the roles swapped. The gate holds the poller
- * while everything is queued, so the order is decided by the scheduler alone.
+ * thousands of writes queued before a few reads, every read completes within
+ * the first 8 * FEW events (the submitter alternates which channel goes first each
+ * round); and the same with the roles swapped. The gate holds the submitter
+ * while everything is queued, so the order is decided by the scheduler alone
+ * (holding the poller, the submitter could take and reap flood events while
+ * the few were still to come).
  *
  * Every IO is a 512-byte read of a file in the page cache, which both
  * backends complete at once, in the order submitted: the channel is what
@@ -30,7 +32,7 @@ static void run(enum ioe_backend b, int fd, unsigned int depth, bool flood_write
 
 	atomic_init(&order, 0);
 	wg_init(&wg, FLOOD + FEW);
-	gate_close(ctx, &g, fd);
+	gate_close_submitter(ctx, &g, fd);
 	for (int i = 0; i < FLOOD + FEW; i++) {
 		bool flood = i < FLOOD;
 		bool write = flood == flood_writes;
@@ -51,7 +53,8 @@ static void run(enum ioe_backend b, int fd, unsigned int depth, bool flood_write
 	fprintf(stderr, "depth %u, %d on the %s channel then %d on the %s channel: "
 		"last of the few completed at position %ld\n",
 		depth, FLOOD, flood_writes ? "write" : "read", FEW, flood_writes ? "read" : "write", worst);
-	CHECK(worst < FLOOD / 2);
+	/* Alternating, the few are all taken within ~2 * FEW + depth events (seen: 11-15). */
+	CHECK(worst < 8 * FEW);
 	ioe_context_free(ctx);
 	wg_destroy(&wg);
 }

@@ -73,6 +73,8 @@ int main(void)
 	for (int i = 0; i < 10; i++)
 		read_block(a, buf, 'a');
 	CHECK_EQ(count_threads("ioe-submit"), 1);
+	free(buf);
+	free(child_buf);
 	printf("ok vfork: the child read its own file with the real call, the parent's engine routed the rest\n");
 	return 0;
 }
