@@ -664,7 +664,7 @@ static uint32_t effective_max(void)
  * more waiting for the submitter. Otherwise a deep queue goes to the
  * submitter, whose copies then run on another core beside the caller's
  * (fio posixaio, page cache, QD32: fast path always 0.8-0.9x glibc, this
- * way 1.5x; see README).
+ * way 1.4-2.3x; see README).
  */
 #define FAST_BACKLOG 8
 

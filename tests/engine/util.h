@@ -202,6 +202,22 @@ static inline struct ioe_context *backend_context(enum ioe_backend b, unsigned i
 	return ctx;
 }
 
+/* Whether thread tid of this process is named prefix* (false once it has ended). */
+static inline bool thread_named(pid_t tid, const char *prefix)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+	bool named;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	named = fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix));
+	fclose(f);
+	return named;
+}
+
 /*
  * An event whose callback blocks until opened. With workers == 0 it holds
  * the thread that reaps it: the poller, or the submitter (which reaps what
@@ -246,19 +262,6 @@ static inline void gate_open(struct gate *g)
 	atomic_store(&g->open, 1);
 }
 
-/* Whether thread tid of this process is named prefix*. */
-static inline bool thread_named(pid_t tid, const char *prefix)
-{
-	char path[64], comm[32] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-	f = fopen(path, "r");
-	CHECK(f);
-	CHECK(fgets(comm, sizeof(comm), f));
-	fclose(f);
-	return !strncmp(comm, prefix, strlen(prefix));
-}
 
 /*
  * gate_close() until the gate holds the submitter (fd: a file in the page
@@ -297,15 +300,8 @@ static inline long engine_sleeps(const char *prefix)
 		char path[300], line[256];
 		FILE *f;
 
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
+		if (de->d_name[0] == '.' || !thread_named((pid_t)atoi(de->d_name), prefix))
 			continue;
-		if (!fgets(line, sizeof(line), f) || strncmp(line, prefix, strlen(prefix))) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
 		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
 		f = fopen(path, "r");
 		CHECK(f);
