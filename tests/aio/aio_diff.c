@@ -98,6 +98,7 @@ static void show(const char *what, struct aiocb *cb)
 }
 
 #include "asan_cancel.h"
+#include "task_file.h"
 
 /* ---- notifications ---- */
 
@@ -330,19 +331,13 @@ struct kick {
 /* Whether thread tid is in a futex wait or io_uring_enter() (its /proc syscall). */
 static bool in_wait(pid_t tid)
 {
-	char path[64], line[32] = "";
-	FILE *f;
+	char line[32];
 	long nr;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
+	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
 		return false;
-	if (!fgets(line, sizeof(line), f))
-		line[0] = 0;
-	fclose(f);
 	nr = strtol(line, NULL, 10);
-	return line[0] >= '0' && line[0] <= '9' && (nr == SYS_futex || nr == SYS_io_uring_enter);
+	return nr == SYS_futex || nr == SYS_io_uring_enter;
 }
 
 static void *kick(void *arg)

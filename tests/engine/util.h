@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "check.h"
+#include "task_file.h"
 
 #define ALIGN 4096
 
@@ -205,17 +206,9 @@ static inline struct ioe_context *backend_context(enum ioe_backend b, unsigned i
 /* Whether thread tid of this process is named prefix* (false once it has ended). */
 static inline bool thread_named(pid_t tid, const char *prefix)
 {
-	char path[64], comm[32] = "";
-	FILE *f;
-	bool named;
+	char comm[32];
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	named = fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix));
-	fclose(f);
-	return named;
+	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
 }
 
 /*
