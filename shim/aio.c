@@ -459,16 +459,29 @@ static void engine_submit(struct ioe_context *ctx, struct aio_req *r);
 static void complete(struct aio_req *r, ssize_t res);
 
 /*
- * Set while this thread's last wait in aio_suspend() was for a single
- * request of ours: it then submits its next requests itself when the engine
- * is idle (ioe_submit_local()), and its aio_suspend() reaps them, which
- * spares two thread hand-offs per request (fio posixaio O_DIRECT QD1: 2x).
- * Its buffered reads take the fast path (see fast_read()). A thread that
- * waits for many keeps the submitter working beside it (QD32: 10% faster
- * so). Other threads only queue: their completions must not wait for a
- * thread that may not enter the kernel again soon.
+ * What this thread's last wait in aio_suspend() was for. A thread that waits
+ * for a single request of ours submits its next requests itself
+ * (ioe_submit_local()): the first while the engine is idle, which spares two
+ * thread hand-offs per request (fio posixaio O_DIRECT QD1: 2x), the others
+ * held back for its next aio_suspend(). Its buffered reads take the fast
+ * path (see fast_read()). A thread that waits for many does the same with
+ * its O_DIRECT requests: its aio_suspend() hands them to the kernel in one
+ * batch and its completions wake it directly (fio posixaio O_DIRECT QD32:
+ * 1.1-1.3x, see README). Its buffered ones go to the submitter, whose
+ * page-cache copies then run on another core beside the caller's. Other
+ * threads only queue: their completions must not wait for a thread that
+ * may not enter the kernel again soon.
  */
-static __thread bool waits_alone;
+enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
+static __thread enum suspend_kind waits;
+
+/* Whether r goes to the engine from this thread: see waits. */
+static bool submit_here(const struct aio_req *r)
+{
+	if (r->group && r->group->mode == LIO_WAIT)
+		return false;	/* waited for on a futex: nothing would take it */
+	return waits == WAITS_ONE || (waits == WAITS_MANY && (shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT));
+}
 
 static void submit_list(struct aio_req *r)
 {
@@ -636,7 +649,7 @@ static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
 	if (!ctx)
 		ret = -ESHUTDOWN;
-	else if (waits_alone)
+	else if (submit_here(r))
 		ret = ioe_submit_local(ctx, &r->ev, ch);
 	else
 		ret = ioe_submit(ctx, &r->ev, ch);
@@ -659,7 +672,7 @@ static uint32_t effective_max(void)
  * else (would block, short, an error, O_DIRECT) goes to the engine, which
  * then decides the result.
  *
- * Taken by a thread that waits for one request at a time (waits_alone),
+ * Taken by a thread that waits for one request at a time (WAITS_ONE),
  * and by any thread while the engine has a round's worth of requests or
  * more waiting for the submitter. Otherwise a deep queue goes to the
  * submitter, whose copies then run on another core beside the caller's
@@ -675,7 +688,7 @@ static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int
 	ssize_t n;
 	int saved;
 
-	if (!waits_alone && ioe_pending(ctx) < FAST_BACKLOG)
+	if (waits != WAITS_ONE && ioe_pending(ctx) < FAST_BACKLOG)
 		return false;
 	if (!len || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
 		return false;
@@ -1023,7 +1036,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			if (!wake_at || poll < wake_at)
 				wake_at = poll;
 		}
-		waits_alone = ours == 1 && !foreign;
+		waits = ours == 1 && !foreign ? WAITS_ONE : WAITS_MANY;
 		err = suspend_wait(seq, wake_at);
 		suspend_leave();
 		if (err == EINTR)

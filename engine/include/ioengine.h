@@ -140,13 +140,16 @@ IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum 
 
 /*
  * ioe_submit() for a thread that waits for its events itself, with
- * ioe_wait_word(). With io_uring, when the engine is idle (nothing in
- * flight or queued, the submitter asleep), the calling thread hands ev (a
- * sync, or a read or write of up to 64 KiB) to the kernel itself, which
- * spares the submitter's wake-up: the completion's kernel work then runs in
- * this thread, at its next entry into the kernel (such as in
- * ioe_wait_word()). Otherwise ev is queued as by ioe_submit(). Same return
- * values.
+ * ioe_wait_word(). With io_uring, ev (a sync, or a read or write of up to
+ * 64 KiB) does not wake the submitter: when the engine is idle (nothing in
+ * flight or queued, the submitter asleep), the calling thread hands it to
+ * the kernel itself; while IO is in flight, it is held back for the next
+ * ioe_wait_word() call, in any thread, which hands the held events to the
+ * kernel (a thread that holds 8 hands them over at once). Their
+ * completions' kernel work then runs in that thread, at its next entry
+ * into the kernel (such as its wait). Held events that no wait takes within
+ * about a millisecond, or once nothing else is in flight, go to the
+ * submitter. Otherwise ev is queued as by ioe_submit(). Same return values.
  */
 IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
@@ -167,7 +170,7 @@ IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum
  */
 IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline);
 
-/* Events queued but not yet taken by the submitter. */
+/* Events queued or held back (see ioe_submit_local()), not yet with the kernel. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
 /* Events with the kernel (taken, not yet completed). */
 IOE_API size_t ioe_running(const struct ioe_context *ctx);

@@ -146,12 +146,17 @@ int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *
 	return 0;
 }
 
-unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
-			    unsigned int budget, struct ioe_cb_batch *cbb)
+/*
+ * Keep the events of out[0..n) that may go to the kernel; the rest, with
+ * their result set, are appended to *refused (linked through next_).
+ */
+static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, struct ioe_event **refused)
 {
-	unsigned int n = poll_request_from_queues(sh, out, budget), kept = 0;
+	unsigned int kept = 0;
 	struct ioe_fd_check fdc;
 
+	while (*refused)
+		refused = &(*refused)->next_;
 	ioe_fd_check_reset(&fdc);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ioe_event *ev = out[i];
@@ -159,14 +164,40 @@ unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 
 		if (err) {
 			ev->res = err;
-			ioe_cb_dispatch(&sh->cb_workers, cbb, ev);
+			ev->next_ = NULL;
+			*refused = ev;
+			refused = &ev->next_;
 		} else {
 			out[kept++] = ev;
 		}
 	}
-	if (kept != n)
-		ioe_cb_flush(&sh->cb_workers, cbb);
 	return kept;
+}
+
+unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			    unsigned int budget, struct ioe_cb_batch *cbb)
+{
+	struct ioe_event *refused = NULL;
+	unsigned int kept = keep_submittable(out, poll_request_from_queues(sh, out, budget), &refused);
+
+	if (refused)
+		ioe_poller_deliver(sh, 0, refused, cbb);
+	return kept;
+}
+
+unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			   unsigned int budget, struct ioe_event **refused)
+{
+	unsigned int n = 0;
+	struct ioe_event *ev;
+
+	while (n < budget && (ev = ioe_mpsc_pop(&sh->held)))
+		out[n++] = ev;
+	if (n) {
+		atomic_fetch_sub_explicit(&sh->held_count, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sh->held_takes, 1, memory_order_relaxed);
+	}
+	return keep_submittable(out, n, refused);
 }
 
 void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct ioe_event *done,
@@ -177,7 +208,9 @@ void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct io
 		 * the checks below (the submitter checks the other way round). */
 		atomic_fetch_add(&sh->free_slots_count, freed);
 		if (atomic_load_explicit(&sh->total_count, memory_order_relaxed) ||
-		    atomic_load_explicit(&sh->stopping, memory_order_relaxed))
+		    atomic_load_explicit(&sh->stopping, memory_order_relaxed) ||
+		    (atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
+		     atomic_load_explicit(&sh->held_kick, memory_order_relaxed)))
 			ioe_wake(&sh->submit_wake);
 	}
 	while (done) {

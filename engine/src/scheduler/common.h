@@ -255,6 +255,14 @@ static inline unsigned int ioe_round_budget(struct ioe_shared_ctx *sh)
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			    unsigned int budget, struct ioe_cb_batch *cbb);
 
+/*
+ * The same for held events (see ioe_shared_ctx.held), in the order they
+ * came, except that the refused ones are added to *refused for the
+ * caller to deliver (ioe_poller_deliver()) once it holds no lock.
+ */
+unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			   unsigned int budget, struct ioe_event **refused);
+
 /* The submitter may sleep while this is false. */
 static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pending)
 {
@@ -291,6 +299,7 @@ static inline bool ioe_submitter_done(struct ioe_shared_ctx *sh)
 {
 	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
 	       !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
+	       !atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
 	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
 }
 

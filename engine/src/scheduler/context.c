@@ -33,6 +33,10 @@ static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
 	atomic_init(&sh->free_slots_count, depth);
 	for (int i = 0; i < IOE_CHAN_MAX; i++)
 		ioe_mpsc_init(&sh->queues[i]);
+	ioe_mpsc_init(&sh->held);
+	atomic_init(&sh->held_count, 0);
+	atomic_init(&sh->held_kick, false);
+	atomic_init(&sh->held_takes, 0);
 	sh->read_first = true;
 	ioe_waiter_init(&sh->submit_wake);
 }
@@ -253,7 +257,10 @@ IOE_CANCEL_FRAME int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint
 
 size_t ioe_pending(const struct ioe_context *ctx)
 {
-	return ctx ? atomic_load_explicit(&ctx->shared.total_count, memory_order_relaxed) : 0;
+	if (!ctx)
+		return 0;
+	return atomic_load_explicit(&ctx->shared.total_count, memory_order_relaxed) +
+	       atomic_load_explicit(&ctx->shared.held_count, memory_order_relaxed);
 }
 
 size_t ioe_running(const struct ioe_context *ctx)

@@ -30,6 +30,17 @@ struct ioe_shared_ctx {
 	struct ioe_mpsc queues[IOE_CHAN_MAX];
 	bool read_first;		/* submitter only: fairness toggle */
 
+	/*
+	 * Events of ioe_submit_local() held back while IO is in flight, for the
+	 * next ioe_wait_word() to hand to the kernel in its own thread (see
+	 * uring.c). Their consumers hold the driver's submission lock. The
+	 * submitter takes them only once kicked: nobody came to wait for them.
+	 */
+	struct ioe_mpsc held;
+	_Atomic size_t held_count;
+	_Atomic bool held_kick;
+	_Atomic uint32_t held_takes;	/* bumped by every take: the poller's staleness check */
+
 	struct ioe_waiter submit_wake;	/* submitter: new events or free slots */
 	struct ioe_cb_workers cb_workers;
 };

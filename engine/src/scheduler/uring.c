@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * io_uring driver. The submission queue and the completion queue each have
- * one user at a time, under a try-lock: the submitter's rounds, or a caller
- * of ioe_submit_wait() that hands its own event to the kernel while the
- * queues are empty; the poller's reaping, the submitter's quick look right
- * after it submitted to an idle ring, or that caller's. A short read or
- * write goes back to the submitter in the same slot for its remainder.
+ * one user at a time, under a try-lock: the submitter's rounds, a caller of
+ * ioe_submit_wait() that hands its own event to the kernel while the queues
+ * are empty, or a caller of ioe_wait_word() that hands over the events
+ * ioe_submit_local() held back (see hold()); the poller's reaping, the
+ * submitter's quick look right after it submitted to an idle ring, or a
+ * caller's. A short read or write goes back to the submitter in the same
+ * slot for its remainder.
  *
  * A completion's task_work runs in the thread that submitted the IO. A
  * caller that submitted its own event therefore waits for it in
@@ -41,6 +43,8 @@ struct uring_driver {
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
 	bool direct_ok;			/* callers may submit: see uring_start() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
+	uint32_t held_takes_seen;	/* poller only: see held_check() */
+	uint64_t held_since;
 };
 
 #define IOE_REAP_MAX 64
@@ -156,12 +160,64 @@ static bool task_work_pending(struct uring_driver *d)
 	return !d->tw_polled;
 }
 
+/* Held events the submitter is to take: nobody came to wait for them. */
+static bool held_for_submitter(struct ioe_shared_ctx *sh)
+{
+	return atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
+	       (atomic_load_explicit(&sh->held_kick, memory_order_relaxed) ||
+		atomic_load_explicit(&sh->stopping, memory_order_acquire));
+}
+
+static void held_kick(struct ioe_shared_ctx *sh)
+{
+	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
+	ioe_wake(&sh->submit_wake);
+}
+
 static bool submitter_ready(void *arg)
 {
 	struct uring_driver *d = arg;
 
 	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry)) ||
+	       (held_for_submitter(d->base.sh) &&
+		atomic_load_explicit(&d->base.sh->free_slots_count, memory_order_acquire)) ||
 	       task_work_pending(d);
+}
+
+/* Put the n taken events of base.batch into free slots and SQEs (under the submission lock). */
+static void prep_taken(struct uring_driver *d, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct uring_slot *s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+
+		s->ev = d->base.batch[i];
+		ioe_progress_start(&s->prog, s->ev);
+		prep_sqe(io_uring_get_sqe(&d->ring), s);
+	}
+	if (n)
+		atomic_fetch_sub_explicit(&d->base.sh->free_slots_count, n, memory_order_relaxed);
+}
+
+/*
+ * Take held events and submit them, a round's worth at a time (a deep
+ * batch would reach the disk as one convoy), as long as slots are free;
+ * the submission lock held. Those left for want of a slot are the
+ * submitter's: it is woken when slots come back. The refused ones are
+ * added to *refused, for delivery once the lock is released.
+ */
+static unsigned int take_held(struct uring_driver *d, struct ioe_event **refused)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+	unsigned int n = 0, took;
+
+	while ((took = ioe_take_held(sh, d->base.batch, ioe_round_budget(sh), refused))) {
+		prep_taken(d, took);
+		submit_all(d);
+		n += took;
+	}
+	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) && !ioe_round_budget(sh))
+		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
+	return n;
 }
 
 /*
@@ -188,8 +244,9 @@ static void *submitter_main(void *arg)
 	struct ioe_shared_ctx *sh = d->base.sh;
 
 	for (;;) {
+		struct ioe_event *refused = NULL;
 		struct ioe_slot_link *l;
-		unsigned int n = 0, i, budget;
+		unsigned int n = 0, budget;
 
 		ioe_sq_lock(&d->base);
 		while ((l = ioe_slot_pop(&d->retry))) {
@@ -200,20 +257,18 @@ static void *submitter_main(void *arg)
 		if (budget) {
 			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
 
-			for (i = 0; i < took; i++) {
-				struct uring_slot *s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
-
-				s->ev = d->base.batch[i];
-				ioe_progress_start(&s->prog, s->ev);
-				prep_sqe(io_uring_get_sqe(&d->ring), s);
-			}
-			if (took)
-				atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
+			prep_taken(d, took);
 			n += took;
 		}
 		if (n)
 			submit_all(d);
+		/* The kick is cleared before the take: one given meanwhile stays. */
+		if (atomic_exchange_explicit(&sh->held_kick, false, memory_order_relaxed) ||
+		    atomic_load_explicit(&sh->stopping, memory_order_acquire))
+			n += take_held(d, &refused);
 		ioe_sq_unlock(&d->base);
+		if (refused)
+			ioe_poller_deliver(sh, 0, refused, &d->base.sub_cbb);
 		if (n) {
 			d->tw_polled = false;
 			ioe_driver_submitted(&d->base, n, submitter_reap);
@@ -313,6 +368,40 @@ static bool poller_nap(struct uring_driver *d)
 }
 
 /*
+ * Held events (see hold()) wait for a caller of ioe_wait_word(). When none
+ * came to take any for IOE_HOLD_MAX_NS, they go to the submitter: a program
+ * that never waits still gets its IO done.
+ */
+#define IOE_HOLD_MAX_NS 1000000
+
+static void held_check(struct uring_driver *d)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+	uint32_t takes = atomic_load_explicit(&sh->held_takes, memory_order_relaxed);
+	uint64_t now = ioe_now_ns();
+
+	if (!atomic_load_explicit(&sh->held_count, memory_order_relaxed) || takes != d->held_takes_seen) {
+		d->held_takes_seen = takes;
+		d->held_since = now;
+	} else if (now - d->held_since >= IOE_HOLD_MAX_NS) {
+		held_kick(sh);
+		d->held_since = now;
+	}
+}
+
+/*
+ * Nothing in flight: the poller is about to sleep, and no completion will
+ * bring a waiter. Held events go to the submitter. Seq_cst: either this
+ * sees a hold, or hold() sees nothing in flight and kicks itself.
+ */
+static void held_before_sleep(struct uring_driver *d)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+		held_kick(d->base.sh);
+}
+
+/*
  * The poller waits for CQEs without the completion lock, so that a caller
  * woken by its own completion can reap at once; whoever gets the lock reaps.
  */
@@ -324,9 +413,11 @@ static void *poller_main(void *arg)
 		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
 			if (atomic_load_explicit(&d->base.submitter_done, memory_order_acquire))
 				break;
+			held_before_sleep(d);
 			ioe_wait(&d->base.poll_wake, poller_ready, d);
 			continue;
 		}
+		held_check(d);
 		if (poller_nap(d))
 			continue;
 		wait_cqe(d);
@@ -365,6 +456,7 @@ struct caller_wait {
 	const sigset_t *sigmask;	/* in the sleep */
 	const sigset_t *caller_mask;	/* without sigmask: what is due */
 	bool cancellable;
+	bool submits_held;		/* ioe_wait_word(): see hold() */
 	bool restart;			/* out */
 };
 
@@ -398,6 +490,23 @@ static bool signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 	return due;
 }
 
+/* Hand the held events to the kernel from this thread (signals blocked). */
+static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb)
+{
+	struct ioe_event *refused = NULL;
+	unsigned int n;
+
+	ioe_sq_lock(&d->base);
+	n = take_held(d, &refused);
+	ioe_sq_unlock(&d->base);
+	if (n) {
+		atomic_fetch_add_explicit(&d->base.inflight, (int)n, memory_order_relaxed);
+		ioe_wake(&d->base.poll_wake);
+	}
+	if (refused)
+		ioe_poller_deliver(d->base.sh, 0, refused, cbb);
+}
+
 IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wait *w)
 {
 	struct ioe_cb_batch cbb = { 0 };
@@ -406,6 +515,9 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 	while (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
 		struct __kernel_timespec ts = { 0, IOE_DIRECT_RECHECK_NS };
 		int oldtype;
+
+		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+			submit_held(d, &cbb);
 
 		if (cq_pending(d)) {
 			if (ioe_cq_trylock(&d->base))
@@ -494,15 +606,55 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  */
 #define IOE_LOCAL_MAX_BYTES (64 * 1024)
 
+static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb);
+
+/*
+ * With IO in flight, ev waits in the held queue for the next caller of
+ * ioe_wait_word(), which hands the held events to the kernel (see
+ * submit_held()): their completions then wake that caller directly, and the
+ * submitter sleeps on. A round's worth is handed over at once, by the
+ * thread that holds the last of them, so that the disk starts on it while
+ * the caller queues more (fio posixaio O_DIRECT QD32: +5-10% over waiting
+ * for the wait). This is what fio's own io_uring engine does from its one
+ * thread; on these 2-vCPU machines work on the second vCPU, even a thread
+ * that only wakes up often, costs the virtual disk a third of its IOPS.
+ */
+static void hold(struct uring_driver *d, struct ioe_event *ev)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+	struct ioe_cb_batch cbb = { 0 };
+	sigset_t all, old;
+
+	atomic_fetch_add(&sh->held_count, 1);
+	ioe_mpsc_push(&sh->held, ev);
+	/* The last IO may have completed meanwhile, and the poller be asleep. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) <= 0) {
+		held_kick(sh);
+		return;
+	}
+	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) < IOE_SUBMIT_BATCH)
+		return;
+	/* No handler may run while this thread holds the submission lock. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	submit_held(d, &cbb);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
 	sigset_t old;
 	int ret;
 
-	if (!d->direct_ok || atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0 ||
-	    !atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
-	    (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES) ||
+	if (!d->direct_ok || (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES))
+		return -EAGAIN;
+	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
+		hold(d, ev);
+		return 0;
+	}
+	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
 	    !direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
 	ioe_wake(&d->base.poll_wake);
@@ -535,7 +687,7 @@ IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t 
 {
 	struct word_waiter ww = { .d = arg };
 	struct caller_wait w = { .word = word, .old = old, .deadline = deadline,
-				 .caller_mask = &ww.mask, .cancellable = true };
+				 .caller_mask = &ww.mask, .cancellable = true, .submits_held = true };
 	sigset_t all;
 	int ret;
 
