@@ -467,7 +467,7 @@ static void complete(struct aio_req *r, ssize_t res);
  * path (see fast_read()). A thread that waits for many does the same with
  * its O_DIRECT requests: its aio_suspend() hands them to the kernel in one
  * batch and its completions wake it directly (fio posixaio O_DIRECT QD32:
- * 1.1-1.3x, see README). Its buffered ones go to the submitter, whose
+ * +12%, see README). Its buffered ones go to the submitter, whose
  * page-cache copies then run on another core beside the caller's. Other
  * threads only queue: their completions must not wait for a thread that
  * may not enter the kernel again soon.

@@ -614,8 +614,8 @@ static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb);
  * submit_held()): their completions then wake that caller directly, and the
  * submitter sleeps on. A round's worth is handed over at once, by the
  * thread that holds the last of them, so that the disk starts on it while
- * the caller queues more (fio posixaio O_DIRECT QD32: +5-10% over waiting
- * for the wait). This is what fio's own io_uring engine does from its one
+ * the caller queues more (fio posixaio O_DIRECT QD32: +4% over waiting for
+ * the wait, interleaved runs). This is what fio's own io_uring engine does from its one
  * thread; on these 2-vCPU machines work on the second vCPU, even a thread
  * that only wakes up often, costs the virtual disk a third of its IOPS.
  */
