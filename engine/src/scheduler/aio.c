@@ -253,13 +253,14 @@ static void *submitter_main(void *arg)
 	struct ioe_shared_ctx *sh = d->base.sh;
 
 	for (;;) {
+		struct ioe_event *refused = NULL;
 		unsigned int budget, took = 0, i;
 
 		/* The budget holds while the slots are ours: callers take them too. */
 		ioe_sq_lock(&d->base);
 		budget = ioe_round_budget(sh);
 		if (budget)
-			took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
+			took = ioe_take_round(sh, d->base.batch, budget, &refused);
 		if (took) {
 			for (i = 0; i < took; i++) {
 				struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
@@ -272,6 +273,8 @@ static void *submitter_main(void *arg)
 			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
 		}
 		ioe_sq_unlock(&d->base);
+		if (refused)
+			ioe_poller_deliver(sh, 0, refused, &d->base.sub_cbb);
 		if (took) {
 			/* Counted after io_submit(): a refused iocb never completes. */
 			took = submit_iocbs(d, d->iocbs, took, &d->base.sub_cbb);

@@ -175,14 +175,9 @@ static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, str
 }
 
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
-			    unsigned int budget, struct ioe_cb_batch *cbb)
+			    unsigned int budget, struct ioe_event **refused)
 {
-	struct ioe_event *refused = NULL;
-	unsigned int kept = keep_submittable(out, poll_request_from_queues(sh, out, budget), &refused);
-
-	if (refused)
-		ioe_poller_deliver(sh, 0, refused, cbb);
-	return kept;
+	return keep_submittable(out, poll_request_from_queues(sh, out, budget), refused);
 }
 
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,

@@ -248,18 +248,16 @@ static inline unsigned int ioe_round_budget(struct ioe_shared_ctx *sh)
 }
 
 /*
- * One submit round's intake: take at most `budget` events and complete at
- * once (through cbb) those the kernel must not see: a bad fd, a pipe or a
- * socket. The accepted ones stay in out[]; returns how many.
+ * One submit round's intake: take at most `budget` events; those the kernel
+ * must not see (a bad fd, a pipe or a socket) get their result and are
+ * added to *refused (linked through next_), for the caller to deliver with
+ * ioe_poller_deliver() once it holds no lock: their callbacks may submit
+ * again. The accepted ones stay in out[]; returns how many.
  */
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
-			    unsigned int budget, struct ioe_cb_batch *cbb);
+			    unsigned int budget, struct ioe_event **refused);
 
-/*
- * The same for held events (see ioe_shared_ctx.held), in the order they
- * came, except that the refused ones are added to *refused for the
- * caller to deliver (ioe_poller_deliver()) once it holds no lock.
- */
+/* The same for held events (see ioe_shared_ctx.held), in the order they came. */
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			   unsigned int budget, struct ioe_event **refused);
 

@@ -255,7 +255,7 @@ static void *submitter_main(void *arg)
 		}
 		budget = ioe_round_budget(sh);
 		if (budget) {
-			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &d->base.sub_cbb);
+			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &refused);
 
 			prep_taken(d, took);
 			n += took;
