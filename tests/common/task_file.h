@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* One line of a thread's /proc file (comm, syscall, ...): what tests look at to see where a thread is. */
+/* A thread's /proc files (comm, syscall, status): what tests look at to see where a thread is and how often it slept. */
 #ifndef IOE_TEST_TASK_FILE_H
 #define IOE_TEST_TASK_FILE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* The first line of /proc/self/task/TID/NAME into buf; false if the thread has ended. */
@@ -21,6 +24,42 @@ static inline bool task_file(pid_t tid, const char *name, char *buf, int len)
 	got = fgets(buf, len, f) != NULL;
 	fclose(f);
 	return got;
+}
+
+/* Whether thread tid of this process is named prefix* (false once it has ended). */
+static inline bool thread_named(pid_t tid, const char *prefix)
+{
+	char comm[32];
+
+	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
+}
+
+/* Voluntary context switches of this process's threads named prefix*: how often they slept; -1 on error. */
+static inline long threads_sleeps(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	long total = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir))) {
+		char path[300], line[256];
+		FILE *f;
+
+		if (de->d_name[0] == '.' || !thread_named((pid_t)atoi(de->d_name), prefix))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;	/* ended meanwhile */
+		while (fgets(line, sizeof(line), f))
+			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+				total += strtol(line + 24, NULL, 10);
+		fclose(f);
+	}
+	closedir(dir);
+	return total;
 }
 
 #endif

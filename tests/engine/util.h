@@ -3,7 +3,6 @@
 #ifndef IOE_TEST_UTIL_H
 #define IOE_TEST_UTIL_H
 
-#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -203,14 +202,6 @@ static inline struct ioe_context *backend_context(enum ioe_backend b, unsigned i
 	return ctx;
 }
 
-/* Whether thread tid of this process is named prefix* (false once it has ended). */
-static inline bool thread_named(pid_t tid, const char *prefix)
-{
-	char comm[32];
-
-	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
-}
-
 /*
  * An event whose callback blocks until opened. With workers == 0 it holds
  * the thread that reaps it: the poller, or the submitter (which reaps what
@@ -284,27 +275,10 @@ static inline bool is_direct(int fd)
 /* Voluntary context switches of the engine threads named prefix*: how often they slept. */
 static inline long engine_sleeps(const char *prefix)
 {
-	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
-	long total = 0;
+	long n = threads_sleeps(prefix);
 
-	CHECK(dir);
-	while ((de = readdir(dir))) {
-		char path[300], line[256];
-		FILE *f;
-
-		if (de->d_name[0] == '.' || !thread_named((pid_t)atoi(de->d_name), prefix))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
-		f = fopen(path, "r");
-		CHECK(f);
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
-				total += strtol(line + 24, NULL, 10);
-		fclose(f);
-	}
-	closedir(dir);
-	return total;
+	CHECK(n >= 0);
+	return n;
 }
 
 #endif
