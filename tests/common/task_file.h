@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* A thread's /proc files (comm, syscall, status): what tests look at to see where a thread is and how often it slept. */
+/*
+ * A thread's /proc files (comm, syscall, status): what tests look at to see
+ * where a thread is and how often it slept.
+ */
 #ifndef IOE_TEST_TASK_FILE_H
 #define IOE_TEST_TASK_FILE_H
 
@@ -34,7 +37,7 @@ static inline bool thread_named(pid_t tid, const char *prefix)
 	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
 }
 
-/* Voluntary context switches of this process's threads named prefix*: how often they slept; -1 on error. */
+/* How often this process's threads named prefix* slept (voluntary context switches); -1 on error. */
 static inline long threads_sleeps(const char *prefix)
 {
 	DIR *dir = opendir("/proc/self/task");

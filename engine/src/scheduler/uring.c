@@ -606,18 +606,16 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  */
 #define IOE_LOCAL_MAX_BYTES (64 * 1024)
 
-static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb);
-
 /*
  * With IO in flight, ev waits in the held queue for the next caller of
  * ioe_wait_word(), which hands the held events to the kernel (see
  * submit_held()): their completions then wake that caller directly, and the
- * submitter sleeps on. A round's worth is handed over at once, by the
- * thread that holds the last of them, so that the disk starts on it while
- * the caller queues more (fio posixaio O_DIRECT QD32: +4% over waiting for
- * the wait, interleaved runs). This is what fio's own io_uring engine does from its one
- * thread; on these 2-vCPU machines work on the second vCPU, even a thread
- * that only wakes up often, costs the virtual disk a third of its IOPS.
+ * submitter sleeps on, as fio's own io_uring engine works from its one
+ * thread. (On these 2-vCPU machines work on the second vCPU, even a thread
+ * that only wakes up often, costs the virtual disk a third of its IOPS.) A
+ * round's worth is handed over at once, by the thread that holds the last
+ * of it, so that the disk starts on it while the caller queues more (fio
+ * posixaio O_DIRECT QD32: +4% over waiting for the wait, interleaved runs).
  */
 static void hold(struct uring_driver *d, struct ioe_event *ev)
 {
