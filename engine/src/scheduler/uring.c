@@ -44,7 +44,7 @@ struct uring_driver {
 	bool direct_ok;			/* callers may submit: see uring_start() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
 	uint32_t held_takes_seen;	/* poller only: see held_check() */
-	uint64_t held_since;
+	uint64_t held_since;		/* 0: nothing held at the last look */
 };
 
 #define IOE_REAP_MAX 64
@@ -378,9 +378,15 @@ static void held_check(struct uring_driver *d)
 {
 	struct ioe_shared_ctx *sh = d->base.sh;
 	uint32_t takes = atomic_load_explicit(&sh->held_takes, memory_order_relaxed);
-	uint64_t now = ioe_now_ns();
+	uint64_t now;
 
-	if (!atomic_load_explicit(&sh->held_count, memory_order_relaxed) || takes != d->held_takes_seen) {
+	if (!atomic_load_explicit(&sh->held_count, memory_order_relaxed)) {
+		d->held_since = 0;
+		return;
+	}
+	/* The clock starts when the poller first sees them held, or taken from. */
+	now = ioe_now_ns();
+	if (!d->held_since || takes != d->held_takes_seen) {
 		d->held_takes_seen = takes;
 		d->held_since = now;
 	} else if (now - d->held_since >= IOE_HOLD_MAX_NS) {
