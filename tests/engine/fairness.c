@@ -2,8 +2,8 @@
 /*
  * A flood on one channel cannot starve the other: at a small depth, with
  * thousands of writes queued before a few reads, every read completes within
- * the first 8 * FEW events (the submitter alternates which channel goes first each
- * round); and the same with the roles swapped. The gate holds the submitter
+ * the first 8 * FEW events (the submitter alternates which channel goes
+ * first each round); and the same with the roles swapped. The gate holds the submitter
  * while everything is queued, so the order is decided by the scheduler alone
  * (holding the poller, the submitter could take and reap flood events while
  * the few were still to come).

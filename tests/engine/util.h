@@ -246,7 +246,6 @@ static inline void gate_open(struct gate *g)
 	atomic_store(&g->open, 1);
 }
 
-
 /*
  * gate_close() until the gate holds the submitter (fd: a file in the page
  * cache, so that the read completes inside the submission). Then nothing is

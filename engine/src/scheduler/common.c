@@ -204,8 +204,7 @@ void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct io
 		atomic_fetch_add(&sh->free_slots_count, freed);
 		if (atomic_load_explicit(&sh->total_count, memory_order_relaxed) ||
 		    atomic_load_explicit(&sh->stopping, memory_order_relaxed) ||
-		    (atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
-		     atomic_load_explicit(&sh->held_kick, memory_order_relaxed)))
+		    ioe_held_for_submitter(sh))
 			ioe_wake(&sh->submit_wake);
 	}
 	while (done) {

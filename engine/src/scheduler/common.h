@@ -261,12 +261,20 @@ unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			   unsigned int budget, struct ioe_event **refused);
 
+/* Held events the submitter is to take: nobody came to wait for them, or the context stops. */
+static inline bool ioe_held_for_submitter(struct ioe_shared_ctx *sh)
+{
+	return atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
+	       (atomic_load_explicit(&sh->held_kick, memory_order_relaxed) ||
+		atomic_load_explicit(&sh->stopping, memory_order_acquire));
+}
+
 /* The submitter may sleep while this is false. */
 static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pending)
 {
 	if (retry_pending)
 		return true;
-	if (atomic_load_explicit(&sh->total_count, memory_order_relaxed))
+	if (atomic_load_explicit(&sh->total_count, memory_order_relaxed) || ioe_held_for_submitter(sh))
 		return atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) > 0;
 	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
 	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;

@@ -160,14 +160,6 @@ static bool task_work_pending(struct uring_driver *d)
 	return !d->tw_polled;
 }
 
-/* Held events the submitter is to take: nobody came to wait for them. */
-static bool held_for_submitter(struct ioe_shared_ctx *sh)
-{
-	return atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
-	       (atomic_load_explicit(&sh->held_kick, memory_order_relaxed) ||
-		atomic_load_explicit(&sh->stopping, memory_order_acquire));
-}
-
 static void held_kick(struct ioe_shared_ctx *sh)
 {
 	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
@@ -179,8 +171,6 @@ static bool submitter_ready(void *arg)
 	struct uring_driver *d = arg;
 
 	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry)) ||
-	       (held_for_submitter(d->base.sh) &&
-		atomic_load_explicit(&d->base.sh->free_slots_count, memory_order_acquire)) ||
 	       task_work_pending(d);
 }
 
