@@ -42,10 +42,11 @@
  * - aio_suspend() on a list that mixes engine requests with glibc's polls
  *   glibc's every SUSPEND_POLL_NS; a timeout whose deadline still has
  *   tv_nsec out of range (after glibc's one carry) is EINVAL where glibc
- *   fails an assertion (abort); on io_uring, a signal for a thread asleep
- *   in it is handled at the end of that sleep (1 ms at most: it reaps in
- *   the kernel with signals blocked, see ioe_wait_word()), then EINTR or
- *   not as glibc's futex wait decides;
+ *   fails an assertion (abort); a signal for a thread asleep in it is
+ *   handled at the end of that sleep (1 ms at most: it sleeps with signals
+ *   blocked, see ioe_wait_word()), then EINTR or not as glibc's futex wait
+ *   decides, and a cancel that comes meanwhile never unwinds the handler
+ *   (glibc's does);
  * - a completion signal the kernel refuses for lack of resources (EAGAIN)
  *   is lost and the result kept (glibc makes the result EAGAIN): the result
  *   is published before the signal is sent, so that a handler sees it.

@@ -159,14 +159,15 @@ IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum
  * callbacks change the word (an atomic store) and then FUTEX_WAKE it
  * (private), as this may be a plain futex wait. With io_uring the calling
  * thread reaps completions meanwhile, woken by the kernel itself rather
- * than by the poller, and runs their callbacks (workers == 0) with every
- * signal blocked. ctx may be NULL (a plain futex wait). deadline:
- * CLOCK_MONOTONIC in ns, 0 for none. Returns 0 once the word changed,
- * -ETIMEDOUT at the deadline, -EINVAL for a NULL word, and -EINTR after a
- * signal handler, as a futex wait would (a handler with SA_RESTART lets a
- * wait without a deadline go on; on io_uring handlers run between two
- * sleeps, 1 ms apart at most). A cancellation point, as aio_suspend() is;
- * errno is left as it was. Must not be called from a callback.
+ * than by the poller, and runs their callbacks (workers == 0). ctx may be
+ * NULL (a futex wait). deadline: CLOCK_MONOTONIC in ns, 0 for none.
+ * Returns 0 once the word changed, -ETIMEDOUT at the deadline, -EINVAL for
+ * a NULL word, and -EINTR after a signal handler, as a futex wait would (a
+ * handler with SA_RESTART lets a wait without a deadline go on). It sleeps
+ * with every signal blocked, and handlers run between two sleeps (1 ms
+ * apart at most), never while the thread is asynchronously cancellable.
+ * A cancellation point, as aio_suspend() is; errno is left as it was. Must
+ * not be called from a callback.
  */
 IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline);
 

@@ -7,8 +7,8 @@
  * them itself too (the submitter stays asleep); events held back for a
  * wait that never comes still complete; timeouts, signal handlers
  * (EINTR, or on with SA_RESTART as a futex wait goes on), errno, bad
- * arguments, and a thread cancelled in its wait that leaves the engine
- * working.
+ * arguments, a thread cancelled in its wait that leaves the engine
+ * working, and a handler never cut short by such a cancel.
  */
 #include <linux/futex.h>
 #include <signal.h>
@@ -330,6 +330,54 @@ static void cancel(struct ioe_context *ctx)
 	close(fd);
 }
 
+/*
+ * A handler that runs in a waiting thread is never cut short by that
+ * thread's cancellation. (glibc before 2.41 acts on a cancel request in the
+ * middle of a handler that interrupted an asynchronously cancellable wait,
+ * its aio_suspend()'s among them: 39 of 13112 handlers cut short in 850
+ * cancels here.) The handler signals it is in, and spins until the thread's
+ * cancel was sent.
+ */
+static atomic_int in_handler, handler_done, cancel_sent;
+
+static void on_usr2(int sig)
+{
+	uint64_t give_up = now_ns() + 2000000000ull;
+
+	(void)sig;
+	atomic_store(&in_handler, 1);
+	while (!atomic_load(&cancel_sent) && now_ns() < give_up)
+		;
+	atomic_store(&handler_done, 1);
+}
+
+static void handlers_whole(struct ioe_context *ctx)
+{
+	struct sigaction sa = { .sa_handler = on_usr2 };
+
+	sigemptyset(&sa.sa_mask);
+	CHECK_EQ(sigaction(SIGUSR2, &sa, NULL), 0);
+	for (int i = 0; i < 5; i++) {
+		struct timespec settle = { 0, 2000000 };
+		pthread_t t;
+
+		atomic_store(&in_handler, 0);
+		atomic_store(&handler_done, 0);
+		atomic_store(&cancel_sent, 0);
+		CHECK_EQ(pthread_create(&t, NULL, cancelled_waiter, ctx), 0);
+		nanosleep(&settle, NULL);	/* into its wait */
+		CHECK_EQ(pthread_kill(t, SIGUSR2), 0);
+		while (!atomic_load(&in_handler))
+			sched_yield();
+		CHECK_EQ(pthread_cancel(t), 0);
+		nanosleep(&settle, NULL);	/* the cancel request arrives in the handler */
+		atomic_store(&cancel_sent, 1);
+		CHECK_EQ(pthread_join(t, NULL), 0);
+		CHECK_EQ(atomic_load(&handler_done), 1);
+	}
+	signal(SIGUSR2, SIG_DFL);
+}
+
 int main(int argc, char **argv)
 {
 	enum ioe_backend b = test_backend(argc, argv);
@@ -337,6 +385,8 @@ int main(int argc, char **argv)
 
 	semantics(ctx);
 	semantics(NULL);
+	handlers_whole(ctx);
+	handlers_whole(NULL);
 	/* io_uring: the waiter reaps (not under valgrind: there it waits on the futex). */
 	reads(ctx, b == IOE_BACKEND_URING && !ioe_running_on_valgrind());
 	cancel(ctx);

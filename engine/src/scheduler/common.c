@@ -328,3 +328,25 @@ void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(str
 	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
 		ioe_wake(&d->poll_wake);
 }
+
+bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
+{
+	sigset_t pending;
+	bool due = false;
+
+	*restart = true;
+	if (sigpending(&pending))
+		return false;
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1)
+			continue;
+		due = true;
+		if (sigaction(sig, NULL, &sa) || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+			continue;
+		if (timed || !(sa.sa_flags & SA_RESTART))
+			*restart = false;
+	}
+	return due;
+}

@@ -225,6 +225,21 @@ void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(str
 #define IOE_CANCEL_FRAME
 #endif
 
+/*
+ * Waiters in ioe_wait_word() sleep with every signal blocked, so that no
+ * handler runs while the thread is asynchronously cancellable (glibc before
+ * 2.41 acts on a cancel request in the middle of such a handler), nor while
+ * it holds an engine lock. They sleep IOE_WAIT_RECHECK_NS at most, and then
+ * ask ioe_signal_due(): whether a signal that the caller's mask lets in is
+ * pending (its handler runs once the mask is back). *restart: a futex wait,
+ * as glibc's aio_suspend() does it, would go on after it, because the
+ * kernel restarts a wait without a timeout after handlers with SA_RESTART
+ * (and after no handler at all: a stop, an ignored signal), and never a
+ * timed one. Asked before the handlers run: SA_RESETHAND would hide it after.
+ */
+#define IOE_WAIT_RECHECK_NS 1000000
+bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart);
+
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 

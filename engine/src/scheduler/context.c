@@ -215,28 +215,56 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	return 0;
 }
 
-/* A futex wait for *word != old, cancellable as aio_suspend()'s is in glibc. */
+static void restore_mask(void *mask)
+{
+	pthread_sigmask(SIG_SETMASK, mask, NULL);
+}
+
+/* Sleeps of IOE_WAIT_RECHECK_NS at most until *word != old (signals blocked). */
+IOE_CANCEL_FRAME static int futex_sleeps(uint32_t *word, uint32_t old, uint64_t deadline,
+					 const sigset_t *mask, const sigset_t *all)
+{
+	bool restart;
+
+	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
+		uint64_t now = ioe_now_ns(), until = now + IOE_WAIT_RECHECK_NS;
+		struct timespec abs;
+		int oldtype;
+
+		if (deadline && now >= deadline)
+			return -ETIMEDOUT;
+		if (deadline && deadline < until)
+			until = deadline;
+		abs.tv_sec = (time_t)(until / 1000000000);
+		abs.tv_nsec = (long)(until % 1000000000);
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+		syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+		pthread_setcanceltype(oldtype, NULL);
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, &restart)) {
+			if (!restart)
+				return -EINTR;	/* its handler runs as the mask comes back */
+			pthread_sigmask(SIG_SETMASK, mask, NULL);	/* the handlers run */
+			pthread_sigmask(SIG_SETMASK, all, NULL);
+		}
+	}
+	return 0;
+}
+
+/*
+ * A futex wait for *word != old, cancellable as aio_suspend()'s is in
+ * glibc, with signals blocked in the sleep (see ioe_signal_due()).
+ */
 IOE_CANCEL_FRAME static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
 {
-	struct timespec abs, *absp = NULL;
-	int oldtype;
-	long rc;
+	sigset_t all, mask;
+	int ret;
 
-	if (deadline) {
-		if (ioe_now_ns() >= deadline)
-			return -ETIMEDOUT;
-		abs.tv_sec = (time_t)(deadline / 1000000000);
-		abs.tv_nsec = (long)(deadline % 1000000000);
-		absp = &abs;
-	}
-	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	rc = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, absp, NULL, FUTEX_BITSET_MATCH_ANY);
-	pthread_setcanceltype(oldtype, NULL);
-	if (rc < 0 && errno == EINTR)
-		return -EINTR;
-	if (rc < 0 && errno == ETIMEDOUT)
-		return -ETIMEDOUT;
-	return 0;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &mask);
+	pthread_cleanup_push(restore_mask, &mask);
+	ret = futex_sleeps(word, old, deadline, &mask, &all);
+	pthread_cleanup_pop(1);
+	return ret;
 }
 
 IOE_CANCEL_FRAME int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline)

@@ -439,11 +439,10 @@ static void *poller_main(void *arg)
  * runs while this thread holds a lock. With sigmask, the sleep lets them in,
  * as ppoll() does. Without, it sleeps with them blocked and, when one the
  * caller's mask lets in is pending, returns -EINTR (*restart: see
- * signal_due()) for the caller to deliver it. Returns 0 once *word != old;
+ * ioe_signal_due()) for the caller to deliver it. Returns 0 once *word != old;
  * -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none). With
  * cancellable, the sleep is asynchronously cancellable (it holds nothing).
  */
-#define IOE_DIRECT_RECHECK_NS 1000000
 
 struct caller_wait {
 	uint32_t *word;
@@ -455,36 +454,6 @@ struct caller_wait {
 	bool submits_held;		/* ioe_wait_word(): see hold() */
 	bool restart;			/* out */
 };
-
-/*
- * Whether a signal that the caller's mask lets in is pending: its handler
- * runs once the mask is back. *restart: a futex wait, as glibc's
- * aio_suspend() does it, would go on after it, because the kernel restarts
- * a wait without a timeout after handlers with SA_RESTART (and after no
- * handler at all: a stop, an ignored signal), and never a timed one.
- * Asked before the handlers run: SA_RESETHAND would hide it after.
- */
-static bool signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
-{
-	sigset_t pending;
-	bool due = false;
-
-	*restart = true;
-	if (sigpending(&pending))
-		return false;
-	for (int sig = 1; sig < _NSIG; sig++) {
-		struct sigaction sa;
-
-		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1)
-			continue;
-		due = true;
-		if (sigaction(sig, NULL, &sa) || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
-			continue;
-		if (timed || !(sa.sa_flags & SA_RESTART))
-			*restart = false;
-	}
-	return due;
-}
 
 /* Hand the held events to the kernel from this thread (signals blocked). */
 static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb)
@@ -509,7 +478,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 	unsigned int spins = 0;
 
 	while (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
-		struct __kernel_timespec ts = { 0, IOE_DIRECT_RECHECK_NS };
+		struct __kernel_timespec ts = { 0, IOE_WAIT_RECHECK_NS };
 		int oldtype;
 
 		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
@@ -533,7 +502,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 
 			if (now >= w->deadline)
 				return -ETIMEDOUT;
-			if (w->deadline - now < IOE_DIRECT_RECHECK_NS)
+			if (w->deadline - now < IOE_WAIT_RECHECK_NS)
 				ts.tv_nsec = (long long)(w->deadline - now);
 		}
 		if (w->cancellable)
@@ -542,7 +511,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		if (w->cancellable)
 			pthread_setcanceltype(oldtype, NULL);
 		if (w->caller_mask && __atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old &&
-		    signal_due(w->caller_mask, w->deadline, &w->restart))
+		    ioe_signal_due(w->caller_mask, w->deadline, &w->restart))
 			return -EINTR;
 	}
 	return 0;
@@ -674,8 +643,8 @@ static void word_wait_end(void *arg)
  * The sleep keeps signals blocked, and a due one is delivered here, between
  * sleeps: io_uring_enter() would say EINTR after any handler, where the
  * futex wait of glibc's aio_suspend() is restarted after most (see
- * signal_due()). A signal thus waits for the end of the sleep in progress:
- * a CQE, or IOE_DIRECT_RECHECK_NS at most.
+ * ioe_signal_due()). A signal thus waits for the end of the sleep in progress:
+ * a CQE, or IOE_WAIT_RECHECK_NS at most.
  */
 IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
 {
