@@ -74,6 +74,7 @@ static _Atomic uint64_t n_sync_ops, n_aio_ops, n_lio, n_fsync, n_verified_bytes,
 /* Notifications by request id: how many arrived, how many are expected. */
 static _Atomic uint8_t note_got[NOTE_IDS];
 static uint8_t note_want[NOTE_IDS];
+static uint8_t note_mode[NOTE_IDS];	/* its sigev_notify, for the failure message */
 static struct aiocb *_Atomic note_cb[NOTE_IDS];
 static _Atomic uint32_t next_id = 1;
 static _Atomic uint64_t n_bad_notes;
@@ -345,6 +346,7 @@ static uint32_t new_note(struct worker *w, struct sigevent *sev, struct aiocb *c
 	atomic_store(&note_cb[id], cb);
 	memset(sev, 0, sizeof(*sev));
 	sev->sigev_value.sival_int = (int)id;
+	note_mode[id] = (uint8_t)mode;
 	if (mode == 0) {
 		sev->sigev_notify = SIGEV_NONE;
 		note_want[id] = 0;
@@ -388,7 +390,8 @@ static void note_wait(uint32_t id, const char *what)
 			waited += now - last;
 		last = now;
 		if (waited > (int64_t)NOTE_WAIT_S * 1000000000) {
-			FAILF("%s: notification for request %u never arrived", what, id);
+			FAILF("%s: %s notification for request %u never arrived", what,
+			      note_mode[id] == 1 ? "SIGEV_SIGNAL" : "SIGEV_THREAD", id);
 			break;
 		}
 		usleep(50);
@@ -578,8 +581,15 @@ static void aio_batch(struct worker *w)
 	}
 	if (lio_eio)
 		FAILF("lio_listio(LIO_WAIT): -1/EIO, but every member succeeded");
-	for (int i = 0; i < n; i++)
-		note_wait(q[i].id, "aio");
+	for (int i = 0; i < n; i++) {
+		static const char *const hows[] = { "one by one", "one by one, aio_cancel", "LIO_WAIT",
+						    "LIO_NOWAIT" };
+		char what[96];
+
+		snprintf(what, sizeof(what), "aio (op %d, %s, aio_error %d)", q[i].op, hows[how],
+			 q[i].submitted ? aio_error(&q[i].cb) : -1);
+		note_wait(q[i].id, what);
+	}
 	if (lid)
 		note_wait(lid, "lio_listio group");
 }
