@@ -149,7 +149,9 @@ IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum 
  * completions' kernel work then runs in that thread, at its next entry
  * into the kernel (such as its wait). Held events that no wait takes within
  * about a millisecond, or once nothing else is in flight, go to the
- * submitter. Otherwise ev is queued as by ioe_submit(). Same return values.
+ * submitter. Held events go to the kernel in the order they were held,
+ * outside the channels' read/write alternation; a PRIO event is never held.
+ * Otherwise ev is queued as by ioe_submit(). Same return values.
  */
 IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 

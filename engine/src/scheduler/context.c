@@ -154,7 +154,10 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
 	queueing--;
 }
 
-/* local: the driver may hand ev to the kernel from this thread instead. */
+/*
+ * local: the driver may hand ev to the kernel from this thread instead (or
+ * hold it for a wait, outside the channels: never a PRIO event).
+ */
 static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, bool local)
 {
 	int ret;
@@ -166,7 +169,8 @@ static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channe
 		return ret;
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (!local || !ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
+	if (!local || channel == IOE_CHAN_PRIO || !ctx->ops->submit_local ||
+	    ctx->ops->submit_local(ctx->driver, ev))
 		queue(&ctx->shared, ev, channel);
 	producer_leave(&ctx->shared);
 	return 0;

@@ -563,11 +563,9 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  * IO in flight, the submitter asleep): waking the submitter would cost more
  * than the submission. The completion's task_work then runs in this thread,
  * which the caller's ioe_wait_word() reaps directly. With IO in flight, ev
- * is queued: the submitter, woken once, then works beside the caller (a
- * caller that kept submitting itself would keep it asleep, and do all the
- * kernel's work alone). So is a large read or write: the kernel may do all
- * of it (a page-cache copy) inside the submission, which must not hold up
- * the caller. (And a bad fd: the submitter fails it and calls back.)
+ * is held (see hold()). A large read or write is queued: the kernel may do
+ * all of it (a page-cache copy) inside the submission, which must not hold
+ * up the caller. (And a bad fd: the submitter fails it and calls back.)
  */
 #define IOE_LOCAL_MAX_BYTES (64 * 1024)
 
