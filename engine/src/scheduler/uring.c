@@ -439,11 +439,11 @@ static void *poller_main(void *arg)
  * runs while this thread holds a lock. With sigmask, the sleep lets them in,
  * as ppoll() does. Without, it sleeps with them blocked and, when one the
  * caller's mask lets in is pending, returns -EINTR (*restart: see
- * ioe_signal_due()) for the caller to deliver it. Returns 0 once *word != old;
- * -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none). With
- * cancellable, the sleep is asynchronously cancellable (it holds nothing).
+ * ioe_signal_due()) for the caller to deliver it. Returns 0 once
+ * *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
+ * With cancellable, the sleep is asynchronously cancellable (it holds
+ * nothing).
  */
-
 struct caller_wait {
 	uint32_t *word;
 	uint32_t old;
@@ -641,8 +641,8 @@ static void word_wait_end(void *arg)
  * The sleep keeps signals blocked, and a due one is delivered here, between
  * sleeps: io_uring_enter() would say EINTR after any handler, where the
  * futex wait of glibc's aio_suspend() is restarted after most (see
- * ioe_signal_due()). A signal thus waits for the end of the sleep in progress:
- * a CQE, or IOE_WAIT_RECHECK_NS at most.
+ * ioe_signal_due()). A signal thus waits for the end of the sleep in
+ * progress: a CQE, or IOE_WAIT_RECHECK_NS at most.
  */
 IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
 {
