@@ -4,9 +4,12 @@
  * fork child, never torn down at exit. Constructor and destructor live here.
  */
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -58,6 +61,26 @@ static struct ioe_context *create(void)
 	return ctx;
 }
 
+/* This thread is creating the engine: what it calls meanwhile takes the real calls. */
+static __thread bool starting_here;
+
+/*
+ * Another thread is creating the engine: wait for it, rather than give this
+ * call to glibc (a multi-threaded program's first calls come together; a
+ * lio_listio(LIO_WAIT) that glibc's AIO took and a signal interrupted
+ * leaves its wait list on the stack, and glibc's helper later writes there
+ * and frees garbage: the stress program's workers crashed so).
+ */
+static int wait_started(void)
+{
+	int s, saved = errno;
+
+	while ((s = atomic_load_explicit(&eng_state, memory_order_acquire)) == ENG_STARTING)
+		syscall(SYS_futex, &eng_state, FUTEX_WAIT_PRIVATE, ENG_STARTING, NULL, NULL, 0);
+	errno = saved;
+	return s;
+}
+
 struct ioe_context *shim_engine(void)
 {
 	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
@@ -65,17 +88,19 @@ struct ioe_context *shim_engine(void)
 	if (s == ENG_READY)
 		return !__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
 		       getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
-	/* Starting (in this thread or another), failed, or too early: real calls. */
-	if (s != ENG_NONE || !shim_initialised)
+	/* Failed, too early, or a vfork child (see vfork.c): real calls. */
+	if (s == ENG_FAILED || !shim_initialised || starting_here ||
+	    getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
 		return NULL;
-	if (getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
-		return NULL;
-	if (!atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
-		return NULL;
+	if (s == ENG_STARTING || !atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
+		return wait_started() == ENG_READY ? eng : NULL;
+	starting_here = true;
 	eng = create();
+	starting_here = false;
 	if (eng)
 		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
+	syscall(SYS_futex, &eng_state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	return eng;
 }
 
