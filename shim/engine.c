@@ -88,7 +88,7 @@ struct ioe_context *shim_engine(void)
 	if (s == ENG_READY)
 		return !__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
 		       getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
-	/* Failed, too early, or a vfork child (see vfork.c): real calls. */
+	/* Failed, too early, being created by this thread, or a vfork child (see vfork.c): real calls. */
 	if (s == ENG_FAILED || !shim_initialised || starting_here ||
 	    getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
 		return NULL;
