@@ -157,11 +157,11 @@ IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum
 
 /*
  * Wait until *word != old, for events queued with ioe_submit() or
- * ioe_submit_local(): their
- * callbacks change the word (an atomic store) and then FUTEX_WAKE it
- * (private), as this may be a plain futex wait. With io_uring the calling
- * thread reaps completions meanwhile, woken by the kernel itself rather
- * than by the poller, and runs their callbacks (workers == 0). ctx may be
+ * ioe_submit_local(): their callbacks change the word (an atomic store)
+ * and then FUTEX_WAKE it (private), as this may be a plain futex wait. The
+ * calling thread reaps completions meanwhile (io_uring and AIO), woken by
+ * the kernel itself rather than by the poller, and runs their callbacks
+ * (workers == 0). ctx may be
  * NULL (a futex wait). deadline: CLOCK_MONOTONIC in ns, 0 for none.
  * Returns 0 once the word changed, -ETIMEDOUT at the deadline, -EINVAL for
  * a NULL word, and -EINTR after a signal handler, as a futex wait would (a

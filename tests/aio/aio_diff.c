@@ -328,7 +328,7 @@ struct kick {
 	pid_t waiter;	/* if set: first wait until this thread sleeps in a wait */
 };
 
-/* Whether thread tid is in a futex wait or io_uring_enter() (its /proc syscall). */
+/* Whether thread tid is in a futex wait, io_uring_enter() or io_getevents() (its /proc syscall). */
 static bool in_wait(pid_t tid)
 {
 	char line[32];
@@ -337,7 +337,7 @@ static bool in_wait(pid_t tid)
 	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
 		return false;
 	nr = strtol(line, NULL, 10);
-	return nr == SYS_futex || nr == SYS_io_uring_enter;
+	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents;
 }
 
 static void *kick(void *arg)

@@ -228,6 +228,9 @@ int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 	atomic_init(&d->sq_busy, false);
 	atomic_init(&d->cq_busy, false);
 	atomic_init(&d->submitter_done, false);
+	atomic_init(&d->callers, 0);
+	atomic_init(&d->caller_visits, 0);
+	d->visits_seen = 0;
 	ioe_waiter_init(&d->poll_wake);
 	d->sub_cbb = d->poll_cbb = (struct ioe_cb_batch){ 0 };
 	return 0;
@@ -349,4 +352,35 @@ bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 			*restart = false;
 	}
 	return due;
+}
+
+void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d)
+{
+	ww->d = d;
+	sigfillset(&ww->all);
+	pthread_sigmask(SIG_SETMASK, &ww->all, &ww->mask);
+	atomic_fetch_add(&d->callers, 1);
+	atomic_fetch_add_explicit(&d->caller_visits, 1, memory_order_relaxed);
+}
+
+void ioe_word_wait_end(void *arg)
+{
+	struct ioe_word_waiter *ww = arg;
+
+	atomic_fetch_sub(&ww->d->callers, 1);
+	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
+}
+
+#define IOE_POLL_NAP_NS 1000000
+
+bool ioe_poller_nap(struct ioe_driver *d)
+{
+	uint32_t visits = atomic_load_explicit(&d->caller_visits, memory_order_relaxed);
+	struct timespec nap = { 0, IOE_POLL_NAP_NS };
+
+	if (!atomic_load_explicit(&d->callers, memory_order_relaxed) && visits == d->visits_seen)
+		return false;
+	d->visits_seen = visits;
+	nanosleep(&nap, NULL);
+	return true;
 }

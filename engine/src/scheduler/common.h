@@ -133,6 +133,9 @@ struct ioe_driver {
 	_Atomic bool sq_busy;		/* held by whoever takes free slots and submits */
 	_Atomic bool cq_busy;		/* held by whoever consumes completions */
 	_Atomic bool submitter_done;
+	_Atomic int callers;		/* in ioe_wait_word(), reaping in their own thread */
+	_Atomic uint32_t caller_visits;	/* ioe_wait_word() calls so far */
+	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
 	struct ioe_waiter poll_wake;
 	struct ioe_cb_batch sub_cbb, poll_cbb;
 	pthread_t submitter, poller;
@@ -239,6 +242,35 @@ void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(str
  */
 #define IOE_WAIT_RECHECK_NS 1000000
 bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart);
+
+/*
+ * A caller of ioe_wait_word() that reaps in its own thread: every signal
+ * blocked (the caller's mask kept in mask) and counted in the driver's
+ * callers, from ioe_word_wait_begin() to ioe_word_wait_end() (also the
+ * cleanup handler, should the thread be cancelled in between).
+ */
+struct ioe_word_waiter {
+	struct ioe_driver *d;
+	sigset_t mask, all;
+};
+
+void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d);
+void ioe_word_wait_end(void *ww);
+
+/* Let the due signals' handlers run (see ioe_signal_due()), then block again. */
+static inline void ioe_word_wait_handlers(const struct ioe_word_waiter *ww)
+{
+	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
+	pthread_sigmask(SIG_SETMASK, &ww->all, NULL);
+}
+
+/*
+ * While callers reap in ioe_wait_word(), every completion would wake the
+ * poller too, for nothing (2 cores): it naps instead (returns true after a
+ * nap), and goes back to reaping once no caller came during a whole nap.
+ * IO that nobody waits for is then reaped within two naps.
+ */
+bool ioe_poller_nap(struct ioe_driver *d);
 
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);

@@ -37,9 +37,6 @@ struct uring_driver {
 	struct uring_slot *slots;
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
-	_Atomic int callers;		/* in ioe_wait_word(), reaping in their own thread */
-	_Atomic uint32_t caller_visits;	/* ioe_wait_word() calls so far */
-	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
 	bool direct_ok;			/* callers may submit: see uring_start() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
@@ -338,26 +335,6 @@ static bool poller_ready(void *arg)
 }
 
 /*
- * While callers reap in ioe_wait_word(), every CQE would wake the poller too,
- * for nothing (2 cores): it naps instead, and goes back to the ring once no
- * caller came during a whole nap. IO that nobody waits for is then reaped
- * within two naps.
- */
-#define IOE_POLL_NAP_NS 1000000
-
-static bool poller_nap(struct uring_driver *d)
-{
-	uint32_t visits = atomic_load_explicit(&d->caller_visits, memory_order_relaxed);
-	struct timespec nap = { 0, IOE_POLL_NAP_NS };
-
-	if (!atomic_load_explicit(&d->callers, memory_order_relaxed) && visits == d->visits_seen)
-		return false;
-	d->visits_seen = visits;
-	nanosleep(&nap, NULL);
-	return true;
-}
-
-/*
  * Held events (see hold()) wait for a caller of ioe_wait_word(). When none
  * came to take any for IOE_HOLD_MAX_NS, they go to the submitter: a program
  * that never waits still gets its IO done.
@@ -414,7 +391,7 @@ static void *poller_main(void *arg)
 			continue;
 		}
 		held_check(d);
-		if (poller_nap(d))
+		if (ioe_poller_nap(&d->base))
 			continue;
 		wait_cqe(d);
 		if (ioe_cq_trylock(&d->base))
@@ -623,20 +600,6 @@ static int uring_submit_local(void *arg, struct ioe_event *ev)
 	return 0;
 }
 
-struct word_waiter {
-	struct uring_driver *d;
-	sigset_t mask;
-};
-
-/* The end of a wait, also when the thread is cancelled in its sleep. */
-static void word_wait_end(void *arg)
-{
-	struct word_waiter *ww = arg;
-
-	atomic_fetch_sub(&ww->d->callers, 1);
-	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
-}
-
 /*
  * The sleep keeps signals blocked, and a due one is delivered here, between
  * sleeps: io_uring_enter() would say EINTR after any handler, where the
@@ -646,23 +609,18 @@ static void word_wait_end(void *arg)
  */
 IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t old, uint64_t deadline)
 {
-	struct word_waiter ww = { .d = arg };
+	struct uring_driver *d = arg;
+	struct ioe_word_waiter ww;
 	struct caller_wait w = { .word = word, .old = old, .deadline = deadline,
 				 .caller_mask = &ww.mask, .cancellable = true, .submits_held = true };
-	sigset_t all;
 	int ret;
 
-	if (!ww.d->direct_ok)
+	if (!d->direct_ok)
 		return -EAGAIN;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &ww.mask);
-	atomic_fetch_add(&ww.d->callers, 1);
-	atomic_fetch_add_explicit(&ww.d->caller_visits, 1, memory_order_relaxed);
-	pthread_cleanup_push(word_wait_end, &ww);
-	while ((ret = caller_wait(ww.d, &w)) == -EINTR && w.restart) {
-		pthread_sigmask(SIG_SETMASK, &ww.mask, NULL);	/* the handlers run */
-		pthread_sigmask(SIG_SETMASK, &all, NULL);
-	}
+	ioe_word_wait_begin(&ww, &d->base);
+	pthread_cleanup_push(ioe_word_wait_end, &ww);
+	while ((ret = caller_wait(d, &w)) == -EINTR && w.restart)
+		ioe_word_wait_handlers(&ww);
 	pthread_cleanup_pop(1);
 	return ret;
 }
