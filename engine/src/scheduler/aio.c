@@ -13,12 +13,8 @@
  */
 #include <errno.h>
 #include <libaio.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
 #include "common.h"
 #include "../fault.h"
 #include "../tasks.h"
@@ -328,7 +324,6 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 
 	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
 		uint64_t now = ioe_now_ns(), until = now + IOE_WAIT_RECHECK_NS;
-		int oldtype;
 
 		if (deadline && now >= deadline)
 			return -ETIMEDOUT;
@@ -349,12 +344,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 			finish_events(d, evs, n > 0 ? n : 0, &cbb);
 			pthread_testcancel();
 		} else {
-			struct timespec abs = { (time_t)(until / 1000000000), (long)(until % 1000000000) };
-
-			pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-			syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, &abs, NULL,
-				FUTEX_BITSET_MATCH_ANY);
-			pthread_setcanceltype(oldtype, NULL);
+			ioe_word_sleep(word, old, until);
 		}
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, restart))
 			return -EINTR;

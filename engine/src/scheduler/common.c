@@ -359,6 +359,8 @@ void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d)
 	ww->d = d;
 	sigfillset(&ww->all);
 	pthread_sigmask(SIG_SETMASK, &ww->all, &ww->mask);
+	if (!d)
+		return;
 	atomic_fetch_add(&d->callers, 1);
 	atomic_fetch_add_explicit(&d->caller_visits, 1, memory_order_relaxed);
 }
@@ -367,8 +369,19 @@ void ioe_word_wait_end(void *arg)
 {
 	struct ioe_word_waiter *ww = arg;
 
-	atomic_fetch_sub(&ww->d->callers, 1);
+	if (ww->d)
+		atomic_fetch_sub(&ww->d->callers, 1);
 	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
+}
+
+IOE_CANCEL_FRAME void ioe_word_sleep(uint32_t *word, uint32_t old, uint64_t until)
+{
+	struct timespec abs = { (time_t)(until / 1000000000), (long)(until % 1000000000) };
+	int oldtype;
+
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+	pthread_setcanceltype(oldtype, NULL);
 }
 
 #define IOE_POLL_NAP_NS 1000000

@@ -244,10 +244,10 @@ void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(str
 bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart);
 
 /*
- * A caller of ioe_wait_word() that reaps in its own thread: every signal
- * blocked (the caller's mask kept in mask) and counted in the driver's
- * callers, from ioe_word_wait_begin() to ioe_word_wait_end() (also the
- * cleanup handler, should the thread be cancelled in between).
+ * A caller of ioe_wait_word(): every signal blocked (the caller's mask kept
+ * in mask) and, when it reaps in its own thread (d not NULL), counted in the
+ * driver's callers, from ioe_word_wait_begin() to ioe_word_wait_end() (also
+ * the cleanup handler, should the thread be cancelled in between).
  */
 struct ioe_word_waiter {
 	struct ioe_driver *d;
@@ -271,6 +271,9 @@ static inline void ioe_word_wait_handlers(const struct ioe_word_waiter *ww)
  * IO that nobody waits for is then reaped within two naps.
  */
 bool ioe_poller_nap(struct ioe_driver *d);
+
+/* A futex sleep while *word == old, until CLOCK_MONOTONIC ns; asynchronously cancellable. */
+void ioe_word_sleep(uint32_t *word, uint32_t old, uint64_t until);
 
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);

@@ -219,37 +219,23 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	return 0;
 }
 
-static void restore_mask(void *mask)
-{
-	pthread_sigmask(SIG_SETMASK, mask, NULL);
-}
-
-/* Sleeps of IOE_WAIT_RECHECK_NS at most until *word != old (signals blocked). */
+/*
+ * Sleeps on the word, IOE_WAIT_RECHECK_NS at most each, until *word != old:
+ * 0, -ETIMEDOUT, or -EINTR with *restart (see ioe_signal_due()).
+ */
 IOE_CANCEL_FRAME static int futex_sleeps(uint32_t *word, uint32_t old, uint64_t deadline,
-					 const sigset_t *mask, const sigset_t *all)
+					 const sigset_t *mask, bool *restart)
 {
-	bool restart;
-
 	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
 		uint64_t now = ioe_now_ns(), until = now + IOE_WAIT_RECHECK_NS;
-		struct timespec abs;
-		int oldtype;
 
 		if (deadline && now >= deadline)
 			return -ETIMEDOUT;
 		if (deadline && deadline < until)
 			until = deadline;
-		abs.tv_sec = (time_t)(until / 1000000000);
-		abs.tv_nsec = (long)(until % 1000000000);
-		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-		syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
-		pthread_setcanceltype(oldtype, NULL);
-		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, &restart)) {
-			if (!restart)
-				return -EINTR;	/* its handler runs as the mask comes back */
-			pthread_sigmask(SIG_SETMASK, mask, NULL);	/* the handlers run */
-			pthread_sigmask(SIG_SETMASK, all, NULL);
-		}
+		ioe_word_sleep(word, old, until);
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, restart))
+			return -EINTR;
 	}
 	return 0;
 }
@@ -260,13 +246,14 @@ IOE_CANCEL_FRAME static int futex_sleeps(uint32_t *word, uint32_t old, uint64_t 
  */
 IOE_CANCEL_FRAME static int futex_wait_word(uint32_t *word, uint32_t old, uint64_t deadline)
 {
-	sigset_t all, mask;
+	struct ioe_word_waiter ww;
+	bool restart;
 	int ret;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &mask);
-	pthread_cleanup_push(restore_mask, &mask);
-	ret = futex_sleeps(word, old, deadline, &mask, &all);
+	ioe_word_wait_begin(&ww, NULL);
+	pthread_cleanup_push(ioe_word_wait_end, &ww);
+	while ((ret = futex_sleeps(word, old, deadline, &ww.mask, &restart)) == -EINTR && restart)
+		ioe_word_wait_handlers(&ww);
 	pthread_cleanup_pop(1);
 	return ret;
 }
