@@ -682,6 +682,13 @@ static uint32_t effective_max(void)
  */
 #define FAST_BACKLOG 8
 
+/*
+ * Larger reads always go to the engine: aio_read() must not itself take long.
+ * The fd cache can also be stale (fdcache.h): the fd may by now be a device
+ * such as /dev/zero, whose 2 GiB read would otherwise run here (~70 ms).
+ */
+#define FAST_MAX_BYTES (64 * 1024)
+
 static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int opcode)
 {
 	struct iovec iov = { (void *)cb->aio_buf, len };
@@ -691,7 +698,7 @@ static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int
 
 	if (waits != WAITS_ONE && ioe_pending(ctx) < FAST_BACKLOG)
 		return false;
-	if (!len || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
+	if (!len || len > FAST_MAX_BYTES || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
 		return false;
 	saved = errno;
 	n = shim_real.preadv2(cb->aio_fildes, &iov, 1, cb->aio_offset, RWF_NOWAIT);

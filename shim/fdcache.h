@@ -12,8 +12,9 @@
  * The shim cannot see close(), dup2() or fcntl(F_SETFL), so between two
  * checks an entry can be stale. That only ever changes where a read runs,
  * never its result: an fd that became O_DIRECT (or was reused for an
- * O_DIRECT file) may have up to SHIM_FDC_RECHECK reads done by RWF_NOWAIT in
- * the caller's thread (same bytes, same errors) before it is routed again;
+ * O_DIRECT file, or a device such as /dev/zero) may have up to
+ * SHIM_FDC_RECHECK reads done by RWF_NOWAIT in the caller's thread (same
+ * bytes, same errors) before it is routed again;
  * anything else the non-blocking read cannot serve is decided afresh on the
  * routed path. Writes never trust the cache for O_APPEND or the access mode.
  */

@@ -7,7 +7,10 @@
  *   aio_fastpath backlog FILE  a 128 MiB read of /dev/zero keeps the
  *                              submitter busy while 40 reads of FILE are
  *                              queued without a wait: once 8 requests wait
- *                              for it, the rest are fast.
+ *                              for it, the rest are fast;
+ *   aio_fastpath large FILE    20 reads of all 160 KiB, each waited for
+ *                              alone: none fast (above 64 KiB a read
+ *                              is routed, so aio_read() never takes long).
  * FILE is written and read first with plain system calls (not the shim's
  * pread, whose own fast path would count), so that its pages are cached.
  * Every read is checked.
@@ -52,8 +55,8 @@ int main(int argc, char **argv)
 	struct aiocb cbs[NBACKLOG], zero;
 	int fd, i;
 
-	if (argc != 3 || (strcmp(argv[1], "alone") && strcmp(argv[1], "backlog"))) {
-		fprintf(stderr, "usage: aio_fastpath alone|backlog FILE\n");
+	if (argc != 3 || (strcmp(argv[1], "alone") && strcmp(argv[1], "backlog") && strcmp(argv[1], "large"))) {
+		fprintf(stderr, "usage: aio_fastpath alone|backlog|large FILE\n");
 		return 2;
 	}
 	fd = open(argv[2], O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -86,6 +89,26 @@ int main(int argc, char **argv)
 				return fail("aio_read");
 			if (wait_one(cb))
 				return 1;
+		}
+		return 0;
+	}
+	if (!strcmp(argv[1], "large")) {
+		cbs[0].aio_buf = bufs;
+		cbs[0].aio_nbytes = sizeof(bufs);
+		for (i = 0; i < 20; i++) {
+			const struct aiocb *list[1] = { &cbs[0] };
+
+			memset(bufs, 0xff, sizeof(bufs));
+			if (aio_read(&cbs[0]))
+				return fail("aio_read");
+			while (aio_error(&cbs[0]) == EINPROGRESS)
+				if (aio_suspend(list, 1, NULL) && errno != EINTR)
+					return fail("aio_suspend");
+			if (aio_return(&cbs[0]) != (ssize_t)sizeof(bufs))
+				return fail("short read");
+			for (int b = 0; b < NBACKLOG; b++)
+				if (bufs[b][0] != b || bufs[b][BS - 1] != b)
+					return fail("wrong data");
 		}
 		return 0;
 	}

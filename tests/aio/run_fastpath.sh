@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The fast path of buffered aio_read() (see aio_fastpath.c): taken by a thread
 # that waits for one request at a time, and while a round's worth of requests
-# waits for the submitter; otherwise reads are routed.
+# waits for the submitter, and never above 64 KiB; otherwise reads are routed.
 # Usage: run_fastpath.sh PROGRAM PRELOAD BACKEND DIR
 set -u
 prog=$1 preload=$2 backend=$3 dir=$4
@@ -33,4 +33,8 @@ run backlog
 hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
 [ "${hits:-0}" -ge 1 ] && [ "${routed:-0}" -ge 8 ] ||
 	{ echo "FAIL: backlog: want fast path hits and >= 8 routed reads"; fail=1; }
+run large
+hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
+[ "${hits:-1}" -eq 0 ] && [ "${routed:-0}" -ge 20 ] ||
+	{ echo "FAIL: large: want no fast path hits, >= 20 routed reads"; fail=1; }
 exit $fail
