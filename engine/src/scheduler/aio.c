@@ -323,14 +323,12 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 	struct ioe_cb_batch cbb = { 0 };
 
 	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
-		uint64_t now = ioe_now_ns(), until = now + IOE_WAIT_RECHECK_NS;
+		long ns = ioe_wait_slice(deadline);
 
-		if (deadline && now >= deadline)
+		if (!ns)
 			return -ETIMEDOUT;
-		if (deadline && deadline < until)
-			until = deadline;
 		if (ioe_cq_trylock(&d->base)) {
-			struct timespec ts = { 0, (long)(until - now) };
+			struct timespec ts = { 0, ns };
 			int n = reap_ready(d, evs, IOE_REAP_MAX);
 
 			if (!n && __atomic_load_n(word, __ATOMIC_ACQUIRE) == old)
@@ -344,7 +342,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 			finish_events(d, evs, n > 0 ? n : 0, &cbb);
 			pthread_testcancel();
 		} else {
-			ioe_word_sleep(word, old, until);
+			ioe_word_sleep(word, old, ns);
 		}
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, restart))
 			return -EINTR;

@@ -374,13 +374,13 @@ void ioe_word_wait_end(void *arg)
 	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
 }
 
-IOE_CANCEL_FRAME void ioe_word_sleep(uint32_t *word, uint32_t old, uint64_t until)
+IOE_CANCEL_FRAME void ioe_word_sleep(uint32_t *word, uint32_t old, long ns)
 {
-	struct timespec abs = { (time_t)(until / 1000000000), (long)(until % 1000000000) };
+	struct timespec ts = { 0, ns };
 	int oldtype;
 
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, old, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, &ts, NULL, 0);
 	pthread_setcanceltype(oldtype, NULL);
 }
 

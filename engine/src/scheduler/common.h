@@ -243,6 +243,19 @@ void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(str
 #define IOE_WAIT_RECHECK_NS 1000000
 bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart);
 
+/* The next sleep of such a waiter, in ns: 0 once deadline (CLOCK_MONOTONIC ns, 0 for none) has passed. */
+static inline long ioe_wait_slice(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (!deadline)
+		return IOE_WAIT_RECHECK_NS;
+	now = ioe_now_ns();
+	if (now >= deadline)
+		return 0;
+	return deadline - now < IOE_WAIT_RECHECK_NS ? (long)(deadline - now) : IOE_WAIT_RECHECK_NS;
+}
+
 /*
  * A caller of ioe_wait_word(): every signal blocked (the caller's mask kept
  * in mask) and, when it reaps in its own thread (d not NULL), counted in the
@@ -272,8 +285,8 @@ static inline void ioe_word_wait_handlers(const struct ioe_word_waiter *ww)
  */
 bool ioe_poller_nap(struct ioe_driver *d);
 
-/* A futex sleep while *word == old, until CLOCK_MONOTONIC ns; asynchronously cancellable. */
-void ioe_word_sleep(uint32_t *word, uint32_t old, uint64_t until);
+/* A futex sleep while *word == old, ns at most; asynchronously cancellable. */
+void ioe_word_sleep(uint32_t *word, uint32_t old, long ns);
 
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);

@@ -227,13 +227,11 @@ IOE_CANCEL_FRAME static int futex_sleeps(uint32_t *word, uint32_t old, uint64_t 
 					 const sigset_t *mask, bool *restart)
 {
 	while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old) {
-		uint64_t now = ioe_now_ns(), until = now + IOE_WAIT_RECHECK_NS;
+		long ns = ioe_wait_slice(deadline);
 
-		if (deadline && now >= deadline)
+		if (!ns)
 			return -ETIMEDOUT;
-		if (deadline && deadline < until)
-			until = deadline;
-		ioe_word_sleep(word, old, until);
+		ioe_word_sleep(word, old, ns);
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == old && ioe_signal_due(mask, deadline, restart))
 			return -EINTR;
 	}

@@ -455,7 +455,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 	unsigned int spins = 0;
 
 	while (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
-		struct __kernel_timespec ts = { 0, IOE_WAIT_RECHECK_NS };
+		struct __kernel_timespec ts = { 0, 0 };
 		int oldtype;
 
 		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
@@ -474,14 +474,8 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		}
 		if (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) != w->old)
 			break;
-		if (w->deadline) {
-			uint64_t now = ioe_now_ns();
-
-			if (now >= w->deadline)
-				return -ETIMEDOUT;
-			if (w->deadline - now < IOE_WAIT_RECHECK_NS)
-				ts.tv_nsec = (long long)(w->deadline - now);
-		}
+		if (!(ts.tv_nsec = ioe_wait_slice(w->deadline)))
+			return -ETIMEDOUT;
 		if (w->cancellable)
 			pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
 		sleep_for_cqe(d, w->sigmask, &ts);
