@@ -140,8 +140,9 @@ IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum 
 
 /*
  * ioe_submit() for a thread that waits for its events itself, with
- * ioe_wait_word(). With io_uring, ev (a sync, or a read or write of up to
- * 64 KiB) does not wake the submitter: when the engine is idle (nothing in
+ * ioe_wait_word(). ev (a sync, or a read or write of up to 64 KiB; on
+ * Linux AIO only on a file opened with O_DIRECT, as the kernel does
+ * a buffered one inside the submission) does not wake the submitter: when the engine is idle (nothing in
  * flight or queued, the submitter asleep), the calling thread hands it to
  * the kernel itself; while IO is in flight, it is held back for the next
  * ioe_wait_word() call, in any thread, which hands the held events to the

@@ -3,8 +3,8 @@
  * ioe_wait_word(): a thread waits for its own events, submitted with
  * ioe_submit() or ioe_submit_local(), until their callbacks change a word.
  * Every event is called back once with the right data; the waiting thread
- * reaps them itself, and on io_uring, with ioe_submit_local(), it submits
- * them itself too (the submitter stays asleep); events held back for a
+ * reaps them itself, and with ioe_submit_local() it submits them itself too
+ * (the submitter stays asleep); events held back for a
  * wait that never comes still complete; timeouts, signal handlers
  * (EINTR, or on with SA_RESTART as a futex wait goes on), errno, bad
  * arguments, a thread cancelled in its wait that leaves the engine
@@ -94,7 +94,7 @@ static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int
 
 /*
  * waiter_reaps: the callbacks must mostly run in the waiting thread.
- * waiter_submits (io_uring): with ioe_submit_local() the submitter must
+ * waiter_submits: with ioe_submit_local() the submitter must
  * also stay asleep, one read at a time (the caller submits it) and 8 at a
  * time (the first submitted by the caller, the others held back for its
  * wait, which submits them).
@@ -155,8 +155,9 @@ static void futex_wait_until(uint32_t *word, uint32_t target)
  * Events that ioe_submit_local() holds back (IO is in flight) for a wait
  * that never comes: they go to the submitter after a moment, although the
  * IO in flight stays there (on io_uring, a read of an eventfd, done once
- * the test writes it; the AIO backend would do that read inside
- * io_submit(), and holds nothing). Then, freed at once after it held
+ * the test writes it; Linux AIO would do that read inside io_submit():
+ * there the held events follow the first, which the caller submitted).
+ * Then, freed at once after it held
  * events, the context still calls each back once.
  */
 static void held_unwaited(enum ioe_backend b)
@@ -408,11 +409,11 @@ int main(int argc, char **argv)
 	handlers_whole(ctx);
 	handlers_whole(NULL);
 	/*
-	 * The waiter reaps; on io_uring it submits too (not under valgrind:
-	 * there it waits on the futex).
+	 * The waiter reaps and submits (io_uring: not under valgrind, where it
+	 * waits on the futex).
 	 */
 	uring_direct = b == IOE_BACKEND_URING && !ioe_running_on_valgrind();
-	reads(ctx, b == IOE_BACKEND_AIO || uring_direct, uring_direct);
+	reads(ctx, b == IOE_BACKEND_AIO || uring_direct, b == IOE_BACKEND_AIO || uring_direct);
 	cancel(ctx);
 	ioe_context_free(ctx);
 	held_unwaited(b);

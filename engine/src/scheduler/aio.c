@@ -1,17 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them. (Callers of ioe_submit_wait() queue:
+ * fills iocbs and io_submit()s them; so does a caller of ioe_submit_local()
+ * or ioe_wait_word(), for the syncs and O_DIRECT IO that ioe_submit_local()
+ * took (see aio_submit_local()). (Callers of ioe_submit_wait() queue:
  * caller-side submission stalled requests for seconds in the ASan stress
  * run and in fio; see the issue-7 note.) Completions have one consumer at a
  * time (the poller, the submitter right after it submitted to an idle
  * context, or a caller of ioe_wait_word(): see caller_wait()), reaped from
  * the completion ring in user space when its layout is known (no syscall),
- * else with io_getevents(). A short read or write is
- * resubmitted for its remainder in the same slot by whoever reaped it:
- * io_submit() may be called from any thread.
+ * else with io_getevents(). A short read or write is resubmitted for its
+ * remainder in the same slot by whoever reaped it: io_submit() may be
+ * called from any thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libaio.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -78,25 +81,43 @@ static struct aio_slot *slot_of(struct iocb *cb)
 	return cb->data;
 }
 
-/* Give a slot back and deliver its event: used for refused submissions. */
-static void finish_refused(struct aio_driver *d, struct aio_slot *s, struct ioe_cb_batch *cbb, int err)
-{
-	struct ioe_event *ev = s->ev;
+/*
+ * Events the kernel refused, or that it must not see (see ioe_take_round()),
+ * for delivery once no lock is held: their callbacks may submit again.
+ */
+struct refusals {
+	struct ioe_event *events;
+	unsigned int slots;		/* the slots they gave back */
+};
 
-	ioe_progress_update(&s->prog, ev, err);
-	s->ev = NULL;
-	ioe_slot_push(&d->base.free, &s->link);
-	ev->next_ = NULL;
-	ioe_poller_deliver(d->base.sh, 1, ev, cbb);
+static void deliver_refusals(struct aio_driver *d, struct refusals *rf, struct ioe_cb_batch *cbb)
+{
+	if (rf->events)
+		ioe_poller_deliver(d->base.sh, rf->slots, rf->events, cbb);
+}
+
+/* Put the n taken events of base.batch into free slots and iocbs (under the submission lock). */
+static void prep_taken(struct aio_driver *d, unsigned int n, struct iocb **cbs)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
+
+		s->ev = d->base.batch[i];
+		ioe_progress_start(&s->prog, s->ev);
+		prep_iocb(s);
+		cbs[i] = &s->iocb;
+	}
+	if (n)
+		atomic_fetch_sub_explicit(&d->base.sh->free_slots_count, n, memory_order_relaxed);
 }
 
 /*
  * Submit n iocbs. io_submit() stops at the first iocb the kernel refuses:
- * that one completes with the error (delivered through cbb), the rest go
- * again. EAGAIN/EINTR/ENOMEM are retried. Returns how many reached the kernel.
+ * that one completes with the error (added to rf with its slot), the rest
+ * go again. EAGAIN/EINTR/ENOMEM are retried. Returns how many reached the
+ * kernel.
  */
-static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsigned int n,
-				 struct ioe_cb_batch *cbb)
+static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsigned int n, struct refusals *rf)
 {
 	unsigned int sent = 0;
 
@@ -111,7 +132,15 @@ static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsign
 		}
 		if (ret < 0) {
 			/* The first one was refused: it will never complete from the kernel. */
-			finish_refused(d, slot_of(cbs[0]), cbb, ret);
+			struct aio_slot *s = slot_of(cbs[0]);
+			struct ioe_event *ev = s->ev;
+
+			ioe_progress_update(&s->prog, ev, ret);
+			s->ev = NULL;
+			ioe_slot_push(&d->base.free, &s->link);
+			ev->next_ = rf->events;
+			rf->events = ev;
+			rf->slots++;
 			ret = 1;
 		} else {
 			sent += (unsigned int)ret;
@@ -151,7 +180,10 @@ static int reap_ready(struct aio_driver *d, struct io_event *evs, int max)
 	return n > 0 ? n : 0;
 }
 
-/* At least one completion: spin on the ring for up to spin_ns, then sleep in the kernel. */
+/*
+ * Completions: spin on the ring for up to spin_ns, then sleep in the kernel,
+ * IOE_POLL_RECHECK_NS at most (the poller then looks at held events again).
+ */
 static int reap(struct aio_driver *d, struct io_event *evs, int max, uint64_t spin_ns)
 {
 	uint64_t deadline = ioe_now_ns() + spin_ns;
@@ -167,10 +199,8 @@ static int reap(struct aio_driver *d, struct io_event *evs, int max, uint64_t sp
 			}
 		} while (ioe_now_ns() < deadline);
 	}
-	do {
-		n = io_getevents(d->io_ctx, 1, max, evs, NULL);
-	} while (n == -EINTR || n == 0);
-	return n;
+	n = io_getevents(d->io_ctx, 1, max, evs, &(struct timespec){ 0, IOE_POLL_RECHECK_NS });
+	return n > 0 ? n : 0;
 }
 
 /*
@@ -182,6 +212,7 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 	struct ioe_event *done = NULL, **tail = &done;
 	struct iocb *again[IOE_REAP_MAX];
 	unsigned int freed = 0, nagain = 0;
+	struct refusals rf = { 0 };
 
 	for (int i = 0; i < n; i++) {
 		struct aio_slot *s = evs[i].data;	/* the kernel's copy of iocb.data */
@@ -202,10 +233,11 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 	}
 	*tail = NULL;
 	ioe_poller_deliver(d->base.sh, freed, done, cbb);
-	if (nagain && (nagain = submit_iocbs(d, again, nagain, cbb))) {
+	if (nagain && (nagain = submit_iocbs(d, again, nagain, &rf))) {
 		atomic_fetch_add_explicit(&d->base.inflight, (int)nagain, memory_order_relaxed);
 		ioe_wake(&d->base.poll_wake);
 	}
+	deliver_refusals(d, &rf, cbb);
 }
 
 /* How reap_and_release() waits. */
@@ -233,6 +265,42 @@ static int reap_and_release(struct aio_driver *d, struct io_event *evs, enum rea
 	return n;
 }
 
+/*
+ * Take held events (see ioe_hold()) into free slots and submit them, a
+ * round's worth at a time, as long as slots are free: under the submission
+ * lock, so that they reach the kernel in the order held. Returns how many
+ * reached the kernel.
+ */
+static unsigned int take_held(struct aio_driver *d, struct refusals *rf)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+	struct iocb *cbs[IOE_SUBMIT_BATCH];
+	unsigned int n = 0, took;
+
+	while ((took = ioe_take_held(sh, d->base.batch, ioe_round_budget(sh), &rf->events))) {
+		prep_taken(d, took, cbs);
+		n += submit_iocbs(d, cbs, took, rf);
+	}
+	return n;
+}
+
+/* ioe_driver.submit_held */
+static void submit_held(struct ioe_driver *base, struct ioe_cb_batch *cbb)
+{
+	struct aio_driver *d = (struct aio_driver *)base;
+	struct refusals rf = { 0 };
+	unsigned int n;
+
+	ioe_sq_lock(base);
+	n = take_held(d, &rf);
+	ioe_sq_unlock(base);
+	if (n) {
+		atomic_fetch_add_explicit(&base->inflight, (int)n, memory_order_relaxed);
+		ioe_wake(&base->poll_wake);
+	}
+	deliver_refusals(d, &rf, cbb);
+}
+
 static void submitter_reap(struct ioe_driver *base)
 {
 	struct aio_driver *d = (struct aio_driver *)base;
@@ -254,32 +322,26 @@ static void *submitter_main(void *arg)
 	struct ioe_shared_ctx *sh = d->base.sh;
 
 	for (;;) {
-		struct ioe_event *refused = NULL;
-		unsigned int budget, took = 0, i;
+		struct refusals rf = { 0 };
+		unsigned int budget, took = 0, held = 0;
 
 		/* The budget holds while the slots are ours: callers take them too. */
 		ioe_sq_lock(&d->base);
 		budget = ioe_round_budget(sh);
 		if (budget)
-			took = ioe_take_round(sh, d->base.batch, budget, &refused);
-		if (took) {
-			for (i = 0; i < took; i++) {
-				struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
-
-				s->ev = d->base.batch[i];
-				ioe_progress_start(&s->prog, s->ev);
-				prep_iocb(s);
-				d->iocbs[i] = &s->iocb;
-			}
-			atomic_fetch_sub_explicit(&sh->free_slots_count, took, memory_order_relaxed);
-		}
+			took = ioe_take_round(sh, d->base.batch, budget, &rf.events);
+		prep_taken(d, took, d->iocbs);
+		/* The kick is cleared before the take: one given meanwhile stays. */
+		if (atomic_exchange_explicit(&sh->held_kick, false, memory_order_relaxed) ||
+		    atomic_load_explicit(&sh->stopping, memory_order_acquire))
+			held = take_held(d, &rf);
 		ioe_sq_unlock(&d->base);
-		if (refused)
-			ioe_poller_deliver(sh, 0, refused, &d->base.sub_cbb);
-		if (took) {
-			/* Counted after io_submit(): a refused iocb never completes. */
-			took = submit_iocbs(d, d->iocbs, took, &d->base.sub_cbb);
-			ioe_driver_submitted(&d->base, took, submitter_reap);
+		/* Counted after io_submit(): a refused iocb never completes. */
+		if (took)
+			took = submit_iocbs(d, d->iocbs, took, &rf);
+		deliver_refusals(d, &rf, &d->base.sub_cbb);
+		if (took + held) {
+			ioe_driver_submitted(&d->base, took + held, submitter_reap);
 			continue;
 		}
 		if (ioe_submitter_done(sh))
@@ -296,6 +358,7 @@ static void *poller_main(void *arg)
 	struct io_event evs[IOE_REAP_MAX];
 
 	for (;;) {
+		ioe_held_check(&d->base);
 		if (ioe_poller_nap(&d->base))
 			continue;
 		if (!ioe_poller_acquire(&d->base))
@@ -327,6 +390,8 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 
 		if (!ns)
 			return -ETIMEDOUT;
+		if (atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+			submit_held(&d->base, &cbb);
 		if (ioe_cq_trylock(&d->base)) {
 			struct timespec ts = { 0, ns };
 			int n = reap_ready(d, evs, IOE_REAP_MAX);
@@ -365,6 +430,48 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 	return ret;
 }
 
+/*
+ * ioe_submit_local() as on io_uring (see uring_submit_local() and
+ * ioe_hold()): handed to the kernel from this thread when the engine is
+ * idle, else held for the next ioe_wait_word(). Only syncs and O_DIRECT
+ * reads and writes, though: Linux AIO does a buffered one inside
+ * io_submit() itself, which would hold up this thread, or whichever hands
+ * it over (one fcntl() per event tells).
+ */
+static int aio_submit_local(void *arg, struct ioe_event *ev)
+{
+	struct aio_driver *d = arg;
+	struct ioe_cb_batch cbb = { 0 };
+	struct refusals rf = { 0 };
+	struct aio_slot *s;
+	struct iocb *cb;
+	sigset_t old;
+	int flags, ret;
+
+	if (ioe_event_is_rw(ev) && (ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES ||
+				    (flags = fcntl(ev->fd, F_GETFL)) < 0 || !(flags & O_DIRECT)))
+		return -EAGAIN;
+	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
+		ioe_hold(&d->base, ev);
+		return 0;
+	}
+	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
+	    !(s = (struct aio_slot *)ioe_direct_begin(&d->base, ev, &old, &ret)))
+		return -EAGAIN;
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_iocb(s);
+	cb = &s->iocb;
+	if (submit_iocbs(d, &cb, 1, &rf)) {
+		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+		ioe_wake(&d->base.poll_wake);
+	}
+	ioe_sq_unlock(&d->base);
+	deliver_refusals(d, &rf, &cbb);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 static void aio_free(struct aio_driver *d)
 {
 	ioe_driver_fini(&d->base);
@@ -386,6 +493,7 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 		aio_free(d);
 		return -ENOMEM;
 	}
+	d->base.submit_held = submit_held;
 	/* EAGAIN when /proc/sys/fs/aio-max-nr is reached. */
 	ret = io_setup((int)sh->depth, &d->io_ctx);
 	if (ret) {
@@ -423,4 +531,5 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.start = aio_start,
 	.stop = aio_stop,
 	.wait_word = aio_wait_word,
+	.submit_local = aio_submit_local,
 };

@@ -186,6 +186,9 @@ unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 	unsigned int n = 0;
 	struct ioe_event *ev;
 
+	/* Those left for want of a slot are the submitter's: woken when slots come back. */
+	if (!budget && atomic_load_explicit(&sh->held_count, memory_order_relaxed))
+		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
 	while (n < budget && (ev = ioe_mpsc_pop(&sh->held)))
 		out[n++] = ev;
 	if (n) {
@@ -216,6 +219,66 @@ void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct io
 	ioe_cb_flush(&sh->cb_workers, cbb);
 }
 
+void ioe_held_kick(struct ioe_shared_ctx *sh)
+{
+	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
+	ioe_wake(&sh->submit_wake);
+}
+
+void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
+{
+	struct ioe_shared_ctx *sh = d->sh;
+	struct ioe_cb_batch cbb = { 0 };
+	sigset_t all, old;
+
+	atomic_fetch_add(&sh->held_count, 1);
+	ioe_mpsc_push(&sh->held, ev);
+	/* The last IO may have completed meanwhile, and the poller be asleep. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) <= 0) {
+		ioe_held_kick(sh);
+		return;
+	}
+	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) < IOE_SUBMIT_BATCH)
+		return;
+	/* No handler may run while this thread holds the submission lock. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	d->submit_held(d, &cbb);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+#define IOE_HOLD_MAX_NS 1000000
+
+void ioe_held_check(struct ioe_driver *d)
+{
+	struct ioe_shared_ctx *sh = d->sh;
+	uint32_t takes = atomic_load_explicit(&sh->held_takes, memory_order_relaxed);
+	uint64_t now;
+
+	if (!atomic_load_explicit(&sh->held_count, memory_order_relaxed)) {
+		d->held_since = 0;
+		return;
+	}
+	/* The clock starts when the poller first sees them held, or taken from. */
+	now = ioe_now_ns();
+	if (!d->held_since || takes != d->held_takes_seen) {
+		d->held_takes_seen = takes;
+		d->held_since = now;
+	} else if (now - d->held_since >= IOE_HOLD_MAX_NS) {
+		ioe_held_kick(sh);
+		d->held_since = now;
+	}
+}
+
+/* Seq_cst: either this sees a hold, or ioe_hold() sees nothing in flight and kicks itself. */
+void ioe_held_before_sleep(struct ioe_driver *d)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&d->sh->held_count, memory_order_relaxed))
+		ioe_held_kick(d->sh);
+}
+
 int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 {
 	d->sh = sh;
@@ -231,6 +294,8 @@ int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 	atomic_init(&d->callers, 0);
 	atomic_init(&d->caller_visits, 0);
 	d->visits_seen = 0;
+	d->held_takes_seen = 0;
+	d->held_since = 0;
 	ioe_waiter_init(&d->poll_wake);
 	d->sub_cbb = d->poll_cbb = (struct ioe_cb_batch){ 0 };
 	return 0;
@@ -284,6 +349,8 @@ bool ioe_poller_acquire(struct ioe_driver *d)
 		    atomic_load_explicit(&d->submitter_done, memory_order_acquire))
 			return false;
 		if (!poller_ready(d) || !ioe_cq_trylock(d)) {
+			if (atomic_load_explicit(&d->inflight, memory_order_relaxed) <= 0)
+				ioe_held_before_sleep(d);
 			ioe_wait(&d->poll_wake, poller_ready, d);
 			continue;
 		}

@@ -4,7 +4,7 @@
  * one user at a time, under a try-lock: the submitter's rounds, a caller of
  * ioe_submit_wait() that hands its own event to the kernel while the queues
  * are empty, or a caller of ioe_wait_word() that hands over the events
- * ioe_submit_local() held back (see hold()); the poller's reaping, the
+ * ioe_submit_local() held back (see ioe_hold()); the poller's reaping, the
  * submitter's quick look right after it submitted to an idle ring, or a
  * caller's. A short read or write goes back to the submitter in the same
  * slot for its remainder.
@@ -40,8 +40,6 @@ struct uring_driver {
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
 	bool direct_ok;			/* callers may submit: see uring_start() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
-	uint32_t held_takes_seen;	/* poller only: see held_check() */
-	uint64_t held_since;		/* 0: nothing held at the last look */
 };
 
 #define IOE_REAP_MAX 64
@@ -157,12 +155,6 @@ static bool task_work_pending(struct uring_driver *d)
 	return !d->tw_polled;
 }
 
-static void held_kick(struct ioe_shared_ctx *sh)
-{
-	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
-	ioe_wake(&sh->submit_wake);
-}
-
 static bool submitter_ready(void *arg)
 {
 	struct uring_driver *d = arg;
@@ -188,9 +180,8 @@ static void prep_taken(struct uring_driver *d, unsigned int n)
 /*
  * Take held events and submit them, a round's worth at a time (a deep
  * batch would reach the disk as one convoy), as long as slots are free;
- * the submission lock held. Those left for want of a slot are the
- * submitter's: it is woken when slots come back. The refused ones are
- * added to *refused, for delivery once the lock is released.
+ * the submission lock held. The refused ones are added to *refused, for
+ * delivery once the lock is released.
  */
 static unsigned int take_held(struct uring_driver *d, struct ioe_event **refused)
 {
@@ -202,8 +193,6 @@ static unsigned int take_held(struct uring_driver *d, struct ioe_event **refused
 		submit_all(d);
 		n += took;
 	}
-	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) && !ioe_round_budget(sh))
-		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
 	return n;
 }
 
@@ -306,8 +295,6 @@ IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_
  * have taken the CQE this sleep was for, and then the in-flight count, not
  * a CQE, says what to do next.
  */
-#define IOE_POLL_RECHECK_NS 1000000
-
 static void wait_cqe(struct uring_driver *d)
 {
 	struct __kernel_timespec ts = { 0, IOE_POLL_RECHECK_NS };
@@ -335,46 +322,6 @@ static bool poller_ready(void *arg)
 }
 
 /*
- * Held events (see hold()) wait for a caller of ioe_wait_word(). When none
- * came to take any for IOE_HOLD_MAX_NS, they go to the submitter: a program
- * that never waits still gets its IO done.
- */
-#define IOE_HOLD_MAX_NS 1000000
-
-static void held_check(struct uring_driver *d)
-{
-	struct ioe_shared_ctx *sh = d->base.sh;
-	uint32_t takes = atomic_load_explicit(&sh->held_takes, memory_order_relaxed);
-	uint64_t now;
-
-	if (!atomic_load_explicit(&sh->held_count, memory_order_relaxed)) {
-		d->held_since = 0;
-		return;
-	}
-	/* The clock starts when the poller first sees them held, or taken from. */
-	now = ioe_now_ns();
-	if (!d->held_since || takes != d->held_takes_seen) {
-		d->held_takes_seen = takes;
-		d->held_since = now;
-	} else if (now - d->held_since >= IOE_HOLD_MAX_NS) {
-		held_kick(sh);
-		d->held_since = now;
-	}
-}
-
-/*
- * Nothing in flight: the poller is about to sleep, and no completion will
- * bring a waiter. Held events go to the submitter. Seq_cst: either this
- * sees a hold, or hold() sees nothing in flight and kicks itself.
- */
-static void held_before_sleep(struct uring_driver *d)
-{
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
-		held_kick(d->base.sh);
-}
-
-/*
  * The poller waits for CQEs without the completion lock, so that a caller
  * woken by its own completion can reap at once; whoever gets the lock reaps.
  */
@@ -386,11 +333,11 @@ static void *poller_main(void *arg)
 		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
 			if (atomic_load_explicit(&d->base.submitter_done, memory_order_acquire))
 				break;
-			held_before_sleep(d);
+			ioe_held_before_sleep(&d->base);
 			ioe_wait(&d->base.poll_wake, poller_ready, d);
 			continue;
 		}
-		held_check(d);
+		ioe_held_check(&d->base);
 		if (ioe_poller_nap(&d->base))
 			continue;
 		wait_cqe(d);
@@ -428,13 +375,14 @@ struct caller_wait {
 	const sigset_t *sigmask;	/* in the sleep */
 	const sigset_t *caller_mask;	/* without sigmask: what is due */
 	bool cancellable;
-	bool submits_held;		/* ioe_wait_word(): see hold() */
+	bool submits_held;		/* ioe_wait_word(): see ioe_hold() */
 	bool restart;			/* out */
 };
 
-/* Hand the held events to the kernel from this thread (signals blocked). */
-static void submit_held(struct uring_driver *d, struct ioe_cb_batch *cbb)
+/* ioe_driver.submit_held */
+static void submit_held(struct ioe_driver *base, struct ioe_cb_batch *cbb)
 {
+	struct uring_driver *d = (struct uring_driver *)base;
 	struct ioe_event *refused = NULL;
 	unsigned int n;
 
@@ -459,7 +407,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		int oldtype;
 
 		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
-			submit_held(d, &cbb);
+			submit_held(&d->base, &cbb);
 
 		if (cq_pending(d)) {
 			if (ioe_cq_trylock(&d->base))
@@ -534,46 +482,10 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
  * IO in flight, the submitter asleep): waking the submitter would cost more
  * than the submission. The completion's task_work then runs in this thread,
  * which the caller's ioe_wait_word() reaps directly. With IO in flight, ev
- * is held (see hold()). A large read or write is queued: the kernel may do
+ * is held (see ioe_hold()). A large read or write is queued: the kernel may do
  * all of it (a page-cache copy) inside the submission, which must not hold
  * up the caller. (And a bad fd: the submitter fails it and calls back.)
  */
-#define IOE_LOCAL_MAX_BYTES (64 * 1024)
-
-/*
- * With IO in flight, ev waits in the held queue for the next caller of
- * ioe_wait_word(), which hands the held events to the kernel (see
- * submit_held()): their completions then wake that caller directly, and the
- * submitter sleeps on, as fio's own io_uring engine works from its one
- * thread. (On these 2-vCPU machines work on the second vCPU, even a thread
- * that only wakes up often, costs the virtual disk a third of its IOPS.) A
- * round's worth is handed over at once, by the thread that holds the last
- * of it, so that the disk starts on it while the caller queues more (fio
- * posixaio O_DIRECT QD32: +4% over waiting for the wait, interleaved runs).
- */
-static void hold(struct uring_driver *d, struct ioe_event *ev)
-{
-	struct ioe_shared_ctx *sh = d->base.sh;
-	struct ioe_cb_batch cbb = { 0 };
-	sigset_t all, old;
-
-	atomic_fetch_add(&sh->held_count, 1);
-	ioe_mpsc_push(&sh->held, ev);
-	/* The last IO may have completed meanwhile, and the poller be asleep. */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) <= 0) {
-		held_kick(sh);
-		return;
-	}
-	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) < IOE_SUBMIT_BATCH)
-		return;
-	/* No handler may run while this thread holds the submission lock. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	submit_held(d, &cbb);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
 static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
@@ -583,7 +495,7 @@ static int uring_submit_local(void *arg, struct ioe_event *ev)
 	if (!d->direct_ok || (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES))
 		return -EAGAIN;
 	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
-		hold(d, ev);
+		ioe_hold(&d->base, ev);
 		return 0;
 	}
 	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
@@ -654,6 +566,7 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 		uring_free(d);
 		return -ENOMEM;
 	}
+	d->base.submit_held = submit_held;
 	/*
 	 * A completion's task_work does not interrupt its submitter while that
 	 * runs; it waits for the thread's next entry into the kernel, which under
