@@ -437,8 +437,8 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
  * reads and writes, though: Linux AIO does a buffered one inside
  * io_submit() itself, which would hold up this thread, or whichever hands
  * it over (one fcntl() per event tells). (ext4 still does an O_DIRECT
- * write that extends the file inside io_submit(): the caller then waits
- * for that one write, where the submitter would have.)
+ * write that extends the file inside io_submit(), 73 of its 75 us here:
+ * the caller then waits for that one write, where the submitter would have.)
  */
 static int aio_submit_local(void *arg, struct ioe_event *ev)
 {
