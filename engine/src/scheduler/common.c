@@ -186,7 +186,6 @@ unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 	unsigned int n = 0;
 	struct ioe_event *ev;
 
-	/* Those left for want of a slot are the submitter's: woken when slots come back. */
 	if (!budget && atomic_load_explicit(&sh->held_count, memory_order_relaxed))
 		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
 	while (n < budget && (ev = ioe_mpsc_pop(&sh->held)))

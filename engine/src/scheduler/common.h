@@ -177,13 +177,14 @@ void ioe_held_kick(struct ioe_shared_ctx *sh);
  * still gets its IO done.
  */
 void ioe_held_check(struct ioe_driver *d);
-/* A poller's sleep in the kernel for a completion ends after this at the latest. */
-#define IOE_POLL_RECHECK_NS 1000000
 /*
  * Poller, about to sleep with nothing in flight: no completion will bring a
  * waiter, so held events go to the submitter.
  */
 void ioe_held_before_sleep(struct ioe_driver *d);
+
+/* A poller's sleep in the kernel for a completion ends after this at the latest. */
+#define IOE_POLL_RECHECK_NS 1000000
 
 /*
  * Waiting for another thread's lock, which it holds briefly: it may have lost
@@ -355,7 +356,11 @@ static inline unsigned int ioe_round_budget(struct ioe_shared_ctx *sh)
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			    unsigned int budget, struct ioe_event **refused);
 
-/* The same for held events (see ioe_shared_ctx.held), in the order they came. */
+/*
+ * The same for held events (see ioe_shared_ctx.held), in the order they
+ * came. With no budget (no free slot), those held become the submitter's:
+ * it takes them when slots come back.
+ */
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			   unsigned int budget, struct ioe_event **refused);
 
