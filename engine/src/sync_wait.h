@@ -43,6 +43,23 @@ static inline void ioe_done_set(_Atomic uint32_t *w)
 		syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
+/*
+ * Caller side, for a waiter that also does other work (reaping): sleep ns
+ * at most unless DONE, announced (only a sleeper is woken), and back to
+ * PENDING after it.
+ */
+static inline void ioe_done_sleep(_Atomic uint32_t *w, long ns)
+{
+	struct timespec ts = { 0, ns };
+	uint32_t expect = IOE_W_PENDING;
+
+	if (!atomic_compare_exchange_strong(w, &expect, IOE_W_SLEEPING))
+		return;
+	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, IOE_W_SLEEPING, &ts, NULL, 0);
+	expect = IOE_W_SLEEPING;
+	atomic_compare_exchange_strong(w, &expect, IOE_W_PENDING);
+}
+
 /* Caller side: return once DONE. A signal (EINTR) only means: wait again. */
 static inline void ioe_done_wait(_Atomic uint32_t *w)
 {

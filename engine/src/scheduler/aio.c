@@ -1,17 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them; so does a caller of ioe_submit_local()
- * or ioe_wait_word(), for the syncs and O_DIRECT IO that ioe_submit_local()
- * took (see aio_submit_local()). (Callers of ioe_submit_wait() queue:
- * caller-side submission stalled requests for seconds in the ASan stress
- * run and in fio; see the issue-7 note.) Completions have one consumer at a
- * time (the poller, the submitter right after it submitted to an idle
- * context, or a caller of ioe_wait_word(): see caller_wait()), reaped from
- * the completion ring in user space when its layout is known (no syscall),
- * else with io_getevents(). A short read or write is resubmitted for its
- * remainder in the same slot by whoever reaped it: io_submit() may be
- * called from any thread.
+ * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait(),
+ * ioe_submit_local() or ioe_wait_word(), for syncs and O_DIRECT IO (see
+ * caller_may_submit()). Completions have one consumer at a time (the
+ * poller, the submitter right after it submitted to an idle context, or a
+ * caller: see caller_wait()), reaped from the completion ring in user space
+ * when its layout is known (no syscall), else with io_getevents(). A short
+ * read or write is resubmitted for its remainder in the same slot by
+ * whoever reaped it: io_submit() may be called from any thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +17,7 @@
 #include <stdlib.h>
 #include "common.h"
 #include "../fault.h"
+#include "../sync_wait.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
 
@@ -377,10 +375,12 @@ static void *poller_main(void *arg)
  * IOE_WAIT_RECHECK_NS at most, and a cancel acts after it, once what it
  * reaped is delivered. A caller that finds the side taken sleeps on the
  * word instead, as long, cancellably. Returns 0, -ETIMEDOUT, or -EINTR
- * with *restart (see ioe_signal_due()).
+ * with *restart (see ioe_signal_due()). sync: the word is
+ * ioe_submit_wait()'s (see aio_submit_wait()): not a cancellation point,
+ * and a sleep on it is announced, as only a sleeper is woken.
  */
 IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, uint32_t old,
-					uint64_t deadline, const sigset_t *mask, bool *restart)
+					uint64_t deadline, const sigset_t *mask, bool *restart, bool sync)
 {
 	struct io_event evs[IOE_REAP_MAX];
 	struct ioe_cb_batch cbb = { 0 };
@@ -405,7 +405,10 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 			if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0)
 				ioe_wake(&d->base.poll_wake);
 			finish_events(d, evs, n > 0 ? n : 0, &cbb);
-			pthread_testcancel();
+			if (!sync)
+				pthread_testcancel();
+		} else if (sync) {
+			ioe_done_sleep((_Atomic uint32_t *)word, ns);
 		} else {
 			ioe_word_sleep(word, old, ns);
 		}
@@ -424,52 +427,109 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 
 	ioe_word_wait_begin(&ww, &d->base);
 	pthread_cleanup_push(ioe_word_wait_end, &ww);
-	while ((ret = caller_wait(d, word, old, deadline, &ww.mask, &restart)) == -EINTR && restart)
+	while ((ret = caller_wait(d, word, old, deadline, &ww.mask, &restart, false)) == -EINTR && restart)
 		ioe_word_wait_handlers(&ww);
 	pthread_cleanup_pop(1);
 	return ret;
 }
 
 /*
+ * What a caller may hand to the kernel itself: syncs, and O_DIRECT reads
+ * and writes up to 64 KiB. Linux AIO does a buffered one inside
+ * io_submit() itself, which would hold up the calling thread, or whichever
+ * hands it over (one fcntl() per event tells). (ext4 still does an O_DIRECT
+ * write that extends the file inside io_submit(), 73 of its 75 us here: the
+ * caller then waits for that one write, where the submitter would have.)
+ */
+static bool caller_may_submit(const struct ioe_event *ev)
+{
+	int flags;
+
+	if (!ioe_event_is_rw(ev))
+		return true;
+	return ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES && (flags = fcntl(ev->fd, F_GETFL)) >= 0 &&
+	       (flags & O_DIRECT);
+}
+
+/*
+ * Hand ev to the kernel from the calling thread: returns true with every
+ * signal blocked (the old mask in *old), false when ev must be queued or is
+ * done already (*ret, see ioe_direct_begin()). The poller is not woken.
+ */
+static bool direct_submit(struct aio_driver *d, struct ioe_event *ev, sigset_t *old, int *ret)
+{
+	struct aio_slot *s = (struct aio_slot *)ioe_direct_begin(&d->base, ev, old, ret);
+	struct ioe_cb_batch cbb = { 0 };
+	struct refusals rf = { 0 };
+	struct iocb *cb;
+
+	if (!s)
+		return false;
+	s->ev = ev;
+	ioe_progress_start(&s->prog, ev);
+	prep_iocb(s);
+	cb = &s->iocb;
+	if (submit_iocbs(d, &cb, 1, &rf))
+		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	ioe_sq_unlock(&d->base);
+	deliver_refusals(d, &rf, &cbb);
+	return true;
+}
+
+/*
+ * ioe_submit_wait() while the queues are empty: submitted and reaped in the
+ * calling thread, as on io_uring, so that no engine thread is woken (fio
+ * psync O_DIRECT QD1 under the shim: see README). This thread reaps until
+ * its event is done (and wakes the poller when it leaves IO in flight), so
+ * the poller is left asleep; one that is awake naps, as this thread counts
+ * as a caller from the start.
+ * Handlers of signals that arrive meanwhile run between two sleeps; the
+ * call goes on after them, as pread() on a file does.
+ */
+static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
+{
+	struct aio_driver *d = arg;
+	struct ioe_word_waiter ww;
+	sigset_t old;
+	bool restart;
+	int ret;
+
+	if (!caller_may_submit(ev))
+		return -EAGAIN;
+	ioe_word_wait_begin(&ww, &d->base);
+	if (direct_submit(d, ev, &old, &ret)) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		while (caller_wait(d, (uint32_t *)done, IOE_W_PENDING, 0, &ww.mask, &restart, true) == -EINTR)
+			ioe_word_wait_handlers(&ww);
+		ret = 0;
+	}
+	ioe_word_wait_end(&ww);
+	return ret;
+}
+
+/*
  * ioe_submit_local() as on io_uring (see uring_submit_local() and
  * ioe_hold()): handed to the kernel from this thread when the engine is
- * idle, else held for the next ioe_wait_word(). Only syncs and O_DIRECT
- * reads and writes, though: Linux AIO does a buffered one inside
- * io_submit() itself, which would hold up this thread, or whichever hands
- * it over (one fcntl() per event tells). (ext4 still does an O_DIRECT
- * write that extends the file inside io_submit(), 73 of its 75 us here:
- * the caller then waits for that one write, where the submitter would have.)
+ * idle, else held for the next ioe_wait_word(); only what
+ * caller_may_submit().
  */
 static int aio_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct aio_driver *d = arg;
-	struct ioe_cb_batch cbb = { 0 };
-	struct refusals rf = { 0 };
-	struct aio_slot *s;
-	struct iocb *cb;
 	sigset_t old;
-	int flags, ret;
+	int ret;
 
-	if (ioe_event_is_rw(ev) && (ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES ||
-				    (flags = fcntl(ev->fd, F_GETFL)) < 0 || !(flags & O_DIRECT)))
+	if (!caller_may_submit(ev))
 		return -EAGAIN;
 	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
 		ioe_hold(&d->base, ev);
 		return 0;
 	}
 	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
-	    !(s = (struct aio_slot *)ioe_direct_begin(&d->base, ev, &old, &ret)))
+	    !direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
-	s->ev = ev;
-	ioe_progress_start(&s->prog, ev);
-	prep_iocb(s);
-	cb = &s->iocb;
-	if (submit_iocbs(d, &cb, 1, &rf)) {
-		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-		ioe_wake(&d->base.poll_wake);
-	}
-	ioe_sq_unlock(&d->base);
-	deliver_refusals(d, &rf, &cbb);
+	/* The caller may never wait for it. */
+	ioe_wake(&d->base.poll_wake);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
@@ -532,6 +592,7 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
 	.start = aio_start,
 	.stop = aio_stop,
+	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,
 	.submit_local = aio_submit_local,
 };
