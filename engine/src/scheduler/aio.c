@@ -451,14 +451,11 @@ static bool caller_may_submit(const struct ioe_event *ev)
 	       (flags & O_DIRECT);
 }
 
-/*
- * Hand ev to the kernel from the calling thread: returns true with every
- * signal blocked (the old mask in *old), false when ev must be queued or is
- * done already (*ret, see ioe_direct_begin()). The poller is not woken.
- */
-static bool direct_submit(struct aio_driver *d, struct ioe_event *ev, sigset_t *old, int *ret)
+/* ioe_driver.direct_submit */
+static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_t *old, int *ret)
 {
-	struct aio_slot *s = (struct aio_slot *)ioe_direct_begin(&d->base, ev, old, ret);
+	struct aio_driver *d = (struct aio_driver *)base;
+	struct aio_slot *s = (struct aio_slot *)ioe_direct_begin(base, ev, old, ret);
 	struct ioe_cb_batch cbb = { 0 };
 	struct refusals rf = { 0 };
 	struct iocb *cb;
@@ -497,7 +494,7 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 	if (!caller_may_submit(ev))
 		return -EAGAIN;
 	ioe_word_wait_begin(&ww, &d->base);
-	if (direct_submit(d, ev, &old, &ret)) {
+	if (direct_submit(&d->base, ev, &old, &ret)) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		while (caller_wait(d, (uint32_t *)done, IOE_W_PENDING, 0, &ww.mask, &restart, true) == -EINTR)
 			ioe_word_wait_handlers(&ww);
@@ -507,31 +504,12 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 	return ret;
 }
 
-/*
- * ioe_submit_local() as on io_uring (see uring_submit_local() and
- * ioe_hold()): handed to the kernel from this thread when the engine is
- * idle, else held for the next ioe_wait_word(); only what
- * caller_may_submit().
- */
+/* ioe_submit_local() as on io_uring (see ioe_submit_here()), for what caller_may_submit(). */
 static int aio_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct aio_driver *d = arg;
-	sigset_t old;
-	int ret;
 
-	if (!caller_may_submit(ev))
-		return -EAGAIN;
-	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
-		ioe_hold(&d->base, ev);
-		return 0;
-	}
-	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
-	    !direct_submit(d, ev, &old, &ret))
-		return -EAGAIN;
-	/* The caller may never wait for it. */
-	ioe_wake(&d->base.poll_wake);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return 0;
+	return caller_may_submit(ev) ? ioe_submit_here(&d->base, ev) : -EAGAIN;
 }
 
 static void aio_free(struct aio_driver *d)
@@ -556,6 +534,7 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 		return -ENOMEM;
 	}
 	d->base.submit_held = submit_held;
+	d->base.direct_submit = direct_submit;
 	/* EAGAIN when /proc/sys/fs/aio-max-nr is reached. */
 	ret = io_setup((int)sh->depth, &d->io_ctx);
 	if (ret) {

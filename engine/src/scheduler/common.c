@@ -247,6 +247,23 @@ void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+int ioe_submit_here(struct ioe_driver *d, struct ioe_event *ev)
+{
+	sigset_t old;
+	int ret;
+
+	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0) {
+		ioe_hold(d, ev);
+		return 0;
+	}
+	if (!atomic_load_explicit(&d->sh->submit_wake.sleeping, memory_order_relaxed) ||
+	    !d->direct_submit(d, ev, &old, &ret))
+		return -EAGAIN;
+	ioe_wake(&d->poll_wake);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 #define IOE_HOLD_MAX_NS 1000000
 
 void ioe_held_check(struct ioe_driver *d)

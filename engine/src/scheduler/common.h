@@ -138,6 +138,12 @@ struct ioe_driver {
 	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
 	/* Hand the held events to the kernel from the calling thread, every signal blocked (see ioe_hold()). */
 	void (*submit_held)(struct ioe_driver *d, struct ioe_cb_batch *cbb);
+	/*
+	 * Hand ev to the kernel from the calling thread: true with every signal
+	 * blocked (the old mask in *old), false when ev must be queued or is done
+	 * already (*ret, see ioe_direct_begin()). The poller is not woken.
+	 */
+	bool (*direct_submit)(struct ioe_driver *d, struct ioe_event *ev, sigset_t *old, int *ret);
 	uint32_t held_takes_seen;	/* poller only: see ioe_held_check() */
 	uint64_t held_since;		/* 0: nothing held at the last look */
 	struct ioe_waiter poll_wake;
@@ -167,6 +173,14 @@ void ioe_driver_submitter_exit(struct ioe_driver *d);
  * interleaved runs).
  */
 void ioe_hold(struct ioe_driver *d, struct ioe_event *ev);
+/*
+ * The drivers' submit_local, for an event a caller may submit: held while
+ * IO is in flight; else, while the submitter sleeps, handed to the kernel
+ * by this thread (waking the submitter would cost more than the
+ * submission), and the poller woken, as the caller may never wait for it.
+ * Returns 0, or -EAGAIN: queue it.
+ */
+int ioe_submit_here(struct ioe_driver *d, struct ioe_event *ev);
 /* Larger reads and writes are never held nor submitted by a caller: see the drivers' submit_local. */
 #define IOE_LOCAL_MAX_BYTES (64 * 1024)
 /* Held events go to the submitter instead: it is woken to take them. */

@@ -436,14 +436,11 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 	return 0;
 }
 
-/*
- * Hand ev to the kernel from the calling thread: returns true with every
- * signal blocked (the old mask in *old), false when ev must be queued or is
- * done already (*ret, see ioe_direct_begin()).
- */
-static bool direct_submit(struct uring_driver *d, struct ioe_event *ev, sigset_t *old, int *ret)
+/* ioe_driver.direct_submit */
+static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_t *old, int *ret)
 {
-	struct uring_slot *s = (struct uring_slot *)ioe_direct_begin(&d->base, ev, old, ret);
+	struct uring_driver *d = (struct uring_driver *)base;
+	struct uring_slot *s = (struct uring_slot *)ioe_direct_begin(base, ev, old, ret);
 
 	if (!s)
 		return false;
@@ -470,7 +467,7 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 
 	if (!d->direct_ok)
 		return -EAGAIN;
-	if (!direct_submit(d, ev, &old, &ret))
+	if (!direct_submit(&d->base, ev, &old, &ret))
 		return ret;
 	caller_wait(d, &(struct caller_wait){ .word = (uint32_t *)done, .old = IOE_W_PENDING, .sigmask = &old });
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -478,32 +475,19 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 }
 
 /*
- * Hand ev to the kernel from the calling thread when the engine is idle (no
- * IO in flight, the submitter asleep): waking the submitter would cost more
- * than the submission. The completion's task_work then runs in this thread,
- * which the caller's ioe_wait_word() reaps directly. With IO in flight, ev
- * is held (see ioe_hold()). A large read or write is queued: the kernel may do
- * all of it (a page-cache copy) inside the submission, which must not hold
- * up the caller. (And a bad fd: the submitter fails it and calls back.)
+ * See ioe_submit_here(). A completion's task_work runs in the thread that
+ * submitted it, which the caller's ioe_wait_word() reaps directly. A large
+ * read or write is queued: the kernel may do all of it (a page-cache copy)
+ * inside the submission, which must not hold up the caller. (And a bad fd:
+ * the submitter fails it and calls back.)
  */
 static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
-	sigset_t old;
-	int ret;
 
 	if (!d->direct_ok || (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES))
 		return -EAGAIN;
-	if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0) {
-		ioe_hold(&d->base, ev);
-		return 0;
-	}
-	if (!atomic_load_explicit(&d->base.sh->submit_wake.sleeping, memory_order_relaxed) ||
-	    !direct_submit(d, ev, &old, &ret))
-		return -EAGAIN;
-	ioe_wake(&d->base.poll_wake);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return 0;
+	return ioe_submit_here(&d->base, ev);
 }
 
 /*
@@ -567,6 +551,7 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 		return -ENOMEM;
 	}
 	d->base.submit_held = submit_held;
+	d->base.direct_submit = direct_submit;
 	/*
 	 * A completion's task_work does not interrupt its submitter while that
 	 * runs; it waits for the thread's next entry into the kernel, which under
