@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait(),
- * ioe_submit_local() or ioe_wait_word(), for syncs and O_DIRECT IO (see
- * caller_may_submit()). Completions have one consumer at a time (the
- * poller, the submitter right after it submitted to an idle context, or a
- * caller: see caller_wait()), reaped from the completion ring in user space
- * when its layout is known (no syscall), else with io_getevents(). A short
- * read or write is resubmitted for its remainder in the same slot by
- * whoever reaped it: io_submit() may be called from any thread.
+ * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait()
+ * while the queues are empty, and a caller of ioe_submit_local() or
+ * ioe_wait_word() for syncs and O_DIRECT IO (see caller_may_submit()).
+ * Completions have one consumer at a time (the poller, the submitter right
+ * after it submitted to an idle context, or a caller: see caller_wait()),
+ * reaped from the completion ring in user space when its layout is known
+ * (no syscall), else with io_getevents(). A short read or write is
+ * resubmitted for its remainder in the same slot by whoever reaped it:
+ * io_submit() may be called from any thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -434,12 +435,13 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 }
 
 /*
- * What a caller may hand to the kernel itself: syncs, and O_DIRECT reads
- * and writes up to 64 KiB. Linux AIO does a buffered one inside
- * io_submit() itself, which would hold up the calling thread, or whichever
- * hands it over (one fcntl() per event tells). (ext4 still does an O_DIRECT
- * write that extends the file inside io_submit(), 73 of its 75 us here: the
- * caller then waits for that one write, where the submitter would have.)
+ * What ioe_submit_local() may hand to the kernel from the calling thread:
+ * syncs, and O_DIRECT reads and writes up to 64 KiB. Linux AIO does a
+ * buffered one inside io_submit() itself, which would hold up the calling
+ * thread, or whichever hands it over (one fcntl() per event tells). (ext4
+ * still does an O_DIRECT write that extends the file inside io_submit(),
+ * 73 of its 75 us here: the caller then waits for that one write, where
+ * the submitter would have.)
  */
 static bool caller_may_submit(const struct ioe_event *ev)
 {
@@ -466,9 +468,10 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 	ioe_progress_start(&s->prog, ev);
 	prep_iocb(s);
 	cb = &s->iocb;
+	/* Outside the lock: a buffered read or write is done inside io_submit(). */
+	ioe_sq_unlock(&d->base);
 	if (submit_iocbs(d, &cb, 1, &rf))
 		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-	ioe_sq_unlock(&d->base);
 	deliver_refusals(d, &rf, &cbb);
 	return true;
 }
@@ -476,10 +479,10 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 /*
  * ioe_submit_wait() while the queues are empty: submitted and reaped in the
  * calling thread, as on io_uring, so that no engine thread is woken (fio
- * psync O_DIRECT QD1 under the shim: see README). This thread reaps until
- * its event is done (and wakes the poller when it leaves IO in flight), so
- * the poller is left asleep; one that is awake naps, as this thread counts
- * as a caller from the start.
+ * psync under the shim: see README). A buffered read or write is then done
+ * inside io_submit(), in this thread, as pread() would. This thread then
+ * reaps until its event is done (and wakes the poller when it leaves IO in
+ * flight), so the poller is left asleep; one that is awake naps meanwhile.
  * Handlers of signals that arrive meanwhile run between two sleeps; the
  * call goes on after them, as pread() on a file does.
  */
@@ -487,21 +490,22 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 {
 	struct aio_driver *d = arg;
 	struct ioe_word_waiter ww;
-	sigset_t old;
 	bool restart;
 	int ret;
 
-	if (!caller_may_submit(ev))
+	if (!ioe_direct_possible(d->base.sh))
 		return -EAGAIN;
-	ioe_word_wait_begin(&ww, &d->base);
-	if (direct_submit(&d->base, ev, &old, &ret)) {
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		while (caller_wait(d, (uint32_t *)done, IOE_W_PENDING, 0, &ww.mask, &restart, true) == -EINTR)
-			ioe_word_wait_handlers(&ww);
-		ret = 0;
+	ioe_word_wait_begin(&ww, NULL);
+	if (!direct_submit(&d->base, ev, NULL, &ret)) {
+		ioe_word_wait_end(&ww);
+		return ret;
 	}
+	/* A caller from now on, not during a buffered io_submit(): the poller naps for callers. */
+	ioe_word_wait_join(&ww, &d->base);
+	while (caller_wait(d, (uint32_t *)done, IOE_W_PENDING, 0, &ww.mask, &restart, true) == -EINTR)
+		ioe_word_wait_handlers(&ww);
 	ioe_word_wait_end(&ww);
-	return ret;
+	return 0;
 }
 
 /* ioe_submit_local() as on io_uring (see ioe_submit_here()), for what caller_may_submit(). */

@@ -393,12 +393,15 @@ struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *e
 		*ret = 0;
 		return NULL;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, old);
+	if (old) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, old);
+	}
 	ioe_sq_lock(d);
 	if (!ioe_direct_possible(sh)) {
 		ioe_sq_unlock(d);
-		pthread_sigmask(SIG_SETMASK, old, NULL);
+		if (old)
+			pthread_sigmask(SIG_SETMASK, old, NULL);
 		return NULL;
 	}
 	l = ioe_slot_pop(&d->free);
@@ -439,11 +442,16 @@ bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 
 void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d)
 {
-	ww->d = d;
+	ww->d = NULL;
 	sigfillset(&ww->all);
 	pthread_sigmask(SIG_SETMASK, &ww->all, &ww->mask);
-	if (!d)
-		return;
+	if (d)
+		ioe_word_wait_join(ww, d);
+}
+
+void ioe_word_wait_join(struct ioe_word_waiter *ww, struct ioe_driver *d)
+{
+	ww->d = d;
 	atomic_fetch_add(&d->callers, 1);
 	atomic_fetch_add_explicit(&d->caller_visits, 1, memory_order_relaxed);
 }

@@ -140,8 +140,8 @@ struct ioe_driver {
 	void (*submit_held)(struct ioe_driver *d, struct ioe_cb_batch *cbb);
 	/*
 	 * Hand ev to the kernel from the calling thread: true with every signal
-	 * blocked (the old mask in *old), false when ev must be queued or is done
-	 * already (*ret, see ioe_direct_begin()). The poller is not woken.
+	 * blocked (the old mask in *old, as ioe_direct_begin() says), false when
+	 * ev must be queued or is done already (*ret). The poller is not woken.
 	 */
 	bool (*direct_submit)(struct ioe_driver *d, struct ioe_event *ev, sigset_t *old, int *ret);
 	uint32_t held_takes_seen;	/* poller only: see ioe_held_check() */
@@ -318,6 +318,8 @@ struct ioe_word_waiter {
 };
 
 void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d);
+/* Count a waiter begun with no driver among d's callers from now on. */
+void ioe_word_wait_join(struct ioe_word_waiter *ww, struct ioe_driver *d);
 void ioe_word_wait_end(void *ww);
 
 /* Let the due signals' handlers run (see ioe_signal_due()), then block again. */
@@ -410,7 +412,8 @@ static inline bool ioe_direct_possible(struct ioe_shared_ctx *sh)
 /*
  * The start of a direct submission, the same in both drivers: the fd checked
  * as a submit round checks it, then every signal blocked (the old mask in
- * *old), the submission lock held and a free slot taken. Returns the slot;
+ * *old; old NULL: the caller blocked them already), the submission lock
+ * held and a free slot taken. Returns the slot;
  * NULL with *ret = 0 when ev is already done (a bad fd: ev->res is set), or
  * with *ret = -EAGAIN when ev must be queued. Signals are blocked and the
  * lock held only when a slot is returned.
