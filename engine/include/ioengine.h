@@ -128,9 +128,9 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * and ev->res holds its result; ev's callback is not called (the engine
  * uses cb and cb_arg during the call). When the queues are empty, the
  * calling thread may hand the event to the kernel and reap completions
- * itself (on Linux AIO: a sync, or a read or write of up to 64 KiB on a
- * file opened with O_DIRECT), which spares the hand-offs to and from the
- * engine threads; it then also runs other events' callbacks (with
+ * itself (on Linux AIO the kernel then does a buffered read or write in
+ * this thread, as pread() would), which spares the hand-offs to and from
+ * the engine threads; it then also runs other events' callbacks (with
  * workers == 0), with every signal blocked. Called from a signal handler that interrupted
  * this thread's ioe_submit() or ioe_submit_wait(), it does the IO with plain
  * syscalls. Not a cancellation point: a thread must not be cancelled
