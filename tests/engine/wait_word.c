@@ -133,9 +133,13 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps, bool waiter_submit
 	sleeps = engine_sleeps("ioe-submit") - sleeps;
 	fprintf(stderr, "one at a time: %ld of %d in the waiting thread, the submitter slept %ld times\n",
 		here, rounds, sleeps);
-	/* Under CPU load the poller now and then takes a completion first. */
+	/*
+	 * Under CPU load the poller now and then takes a completion first;
+	 * under valgrind, which runs one thread at a time, more often (39 of
+	 * 50 once in CI, on AIO).
+	 */
 	if (waiter_reaps)
-		CHECK(here >= rounds * 9 / 10);
+		CHECK(here >= rounds * (ioe_running_on_valgrind() ? 5 : 9) / 10);
 	if (waiter_submits)
 		CHECK(sleeps < rounds / 10);
 	free(buf);
