@@ -80,21 +80,6 @@ static struct aio_slot *slot_of(struct iocb *cb)
 	return cb->data;
 }
 
-/*
- * Events the kernel refused, or that it must not see (see ioe_take_round()),
- * for delivery once no lock is held: their callbacks may submit again.
- */
-struct refusals {
-	struct ioe_event *events;
-	unsigned int slots;		/* the slots they gave back */
-};
-
-static void deliver_refusals(struct aio_driver *d, struct refusals *rf, struct ioe_cb_batch *cbb)
-{
-	if (rf->events)
-		ioe_poller_deliver(d->base.sh, rf->slots, rf->events, cbb);
-}
-
 /* Put the n taken events of base.batch into free slots and iocbs (under the submission lock). */
 static void prep_taken(struct aio_driver *d, unsigned int n, struct iocb **cbs)
 {
@@ -116,7 +101,7 @@ static void prep_taken(struct aio_driver *d, unsigned int n, struct iocb **cbs)
  * go again. EAGAIN/EINTR/ENOMEM are retried. Returns how many reached the
  * kernel.
  */
-static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsigned int n, struct refusals *rf)
+static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsigned int n, struct ioe_refusals *rf)
 {
 	unsigned int sent = 0;
 
@@ -211,7 +196,7 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 	struct ioe_event *done = NULL, **tail = &done;
 	struct iocb *again[IOE_REAP_MAX];
 	unsigned int freed = 0, nagain = 0;
-	struct refusals rf = { 0 };
+	struct ioe_refusals rf = { 0 };
 
 	for (int i = 0; i < n; i++) {
 		struct aio_slot *s = evs[i].data;	/* the kernel's copy of iocb.data */
@@ -236,7 +221,7 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 		atomic_fetch_add_explicit(&d->base.inflight, (int)nagain, memory_order_relaxed);
 		ioe_wake(&d->base.poll_wake);
 	}
-	deliver_refusals(d, &rf, cbb);
+	ioe_deliver_refusals(&d->base, &rf, cbb);
 }
 
 /* How reap_and_release() waits. */
@@ -264,15 +249,11 @@ static int reap_and_release(struct aio_driver *d, struct io_event *evs, enum rea
 	return n;
 }
 
-/*
- * Take held events (see ioe_hold()) into free slots and submit them, a
- * round's worth at a time, as long as slots are free: under the submission
- * lock, so that they reach the kernel in the order held. Returns how many
- * reached the kernel.
- */
-static unsigned int take_held(struct aio_driver *d, struct refusals *rf)
+/* ioe_driver.take_held: io_submit() under the lock, so that they reach the kernel in the order held. */
+static unsigned int take_held(struct ioe_driver *base, struct ioe_refusals *rf)
 {
-	struct ioe_shared_ctx *sh = d->base.sh;
+	struct aio_driver *d = (struct aio_driver *)base;
+	struct ioe_shared_ctx *sh = base->sh;
 	struct iocb *cbs[IOE_SUBMIT_BATCH];
 	unsigned int n = 0, took;
 
@@ -281,23 +262,6 @@ static unsigned int take_held(struct aio_driver *d, struct refusals *rf)
 		n += submit_iocbs(d, cbs, took, rf);
 	}
 	return n;
-}
-
-/* ioe_driver.submit_held */
-static void submit_held(struct ioe_driver *base, struct ioe_cb_batch *cbb)
-{
-	struct aio_driver *d = (struct aio_driver *)base;
-	struct refusals rf = { 0 };
-	unsigned int n;
-
-	ioe_sq_lock(base);
-	n = take_held(d, &rf);
-	ioe_sq_unlock(base);
-	if (n) {
-		atomic_fetch_add_explicit(&base->inflight, (int)n, memory_order_relaxed);
-		ioe_wake(&base->poll_wake);
-	}
-	deliver_refusals(d, &rf, cbb);
 }
 
 static void submitter_reap(struct ioe_driver *base)
@@ -321,7 +285,7 @@ static void *submitter_main(void *arg)
 	struct ioe_shared_ctx *sh = d->base.sh;
 
 	for (;;) {
-		struct refusals rf = { 0 };
+		struct ioe_refusals rf = { 0 };
 		unsigned int budget, took = 0, held = 0;
 
 		/* The budget holds while the slots are ours: callers take them too. */
@@ -333,12 +297,12 @@ static void *submitter_main(void *arg)
 		/* The kick is cleared before the take: one given meanwhile stays. */
 		if (atomic_exchange_explicit(&sh->held_kick, false, memory_order_relaxed) ||
 		    atomic_load_explicit(&sh->stopping, memory_order_acquire))
-			held = take_held(d, &rf);
+			held = take_held(&d->base, &rf);
 		ioe_sq_unlock(&d->base);
 		/* Counted after io_submit(): a refused iocb never completes. */
 		if (took)
 			took = submit_iocbs(d, d->iocbs, took, &rf);
-		deliver_refusals(d, &rf, &d->base.sub_cbb);
+		ioe_deliver_refusals(&d->base, &rf, &d->base.sub_cbb);
 		if (took + held) {
 			ioe_driver_submitted(&d->base, took + held, submitter_reap);
 			continue;
@@ -392,7 +356,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 		if (!ns)
 			return -ETIMEDOUT;
 		if (atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
-			submit_held(&d->base, &cbb);
+			ioe_submit_held(&d->base, &cbb);
 		if (ioe_cq_trylock(&d->base)) {
 			struct timespec ts = { 0, ns };
 			int n = reap_ready(d, evs, IOE_REAP_MAX);
@@ -459,7 +423,7 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 	struct aio_driver *d = (struct aio_driver *)base;
 	struct aio_slot *s = (struct aio_slot *)ioe_direct_begin(base, ev, old, ret);
 	struct ioe_cb_batch cbb = { 0 };
-	struct refusals rf = { 0 };
+	struct ioe_refusals rf = { 0 };
 	struct iocb *cb;
 
 	if (!s)
@@ -472,7 +436,7 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 	ioe_sq_unlock(&d->base);
 	if (submit_iocbs(d, &cb, 1, &rf))
 		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
-	deliver_refusals(d, &rf, &cbb);
+	ioe_deliver_refusals(&d->base, &rf, &cbb);
 	return true;
 }
 
@@ -537,7 +501,7 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 		aio_free(d);
 		return -ENOMEM;
 	}
-	d->base.submit_held = submit_held;
+	d->base.take_held = take_held;
 	d->base.direct_submit = direct_submit;
 	/* EAGAIN when /proc/sys/fs/aio-max-nr is reached. */
 	ret = io_setup((int)sh->depth, &d->io_ctx);

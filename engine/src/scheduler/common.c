@@ -243,8 +243,23 @@ void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
 	/* No handler may run while this thread holds the submission lock. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	d->submit_held(d, &cbb);
+	ioe_submit_held(d, &cbb);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void ioe_submit_held(struct ioe_driver *d, struct ioe_cb_batch *cbb)
+{
+	struct ioe_refusals rf = { 0 };
+	unsigned int n;
+
+	ioe_sq_lock(d);
+	n = d->take_held(d, &rf);
+	ioe_sq_unlock(d);
+	if (n) {
+		atomic_fetch_add_explicit(&d->inflight, (int)n, memory_order_relaxed);
+		ioe_wake(&d->poll_wake);
+	}
+	ioe_deliver_refusals(d, &rf, cbb);
 }
 
 int ioe_submit_here(struct ioe_driver *d, struct ioe_event *ev)

@@ -122,6 +122,16 @@ void __tsan_release(void *addr);
  * side's one-consumer lock, the poller's wake-up and the two threads. Each
  * driver embeds it first in its own structure.
  */
+/*
+ * Events refused at submission, or that the kernel must not see (see
+ * ioe_take_round()), for ioe_poller_deliver() once no lock is held: their
+ * callbacks may submit again.
+ */
+struct ioe_refusals {
+	struct ioe_event *events;	/* linked through next_ */
+	unsigned int slots;		/* the slots they gave back */
+};
+
 struct ioe_driver {
 	struct ioe_shared_ctx *sh;
 	struct ioe_event **batch;	/* submitter: one round's events */
@@ -136,8 +146,12 @@ struct ioe_driver {
 	_Atomic int callers;		/* in ioe_wait_word(), reaping in their own thread */
 	_Atomic uint32_t caller_visits;	/* ioe_wait_word() calls so far */
 	uint32_t visits_seen;		/* poller only: caller_visits at its last nap */
-	/* Hand the held events to the kernel from the calling thread, every signal blocked (see ioe_hold()). */
-	void (*submit_held)(struct ioe_driver *d, struct ioe_cb_batch *cbb);
+	/*
+	 * Submit held events, a round's worth at a time, while slots are free;
+	 * the submission lock held. Returns how many reached the kernel; the
+	 * refused ones are added to *rf (see ioe_submit_held()).
+	 */
+	unsigned int (*take_held)(struct ioe_driver *d, struct ioe_refusals *rf);
 	/*
 	 * Hand ev to the kernel from the calling thread: true with every signal
 	 * blocked (the old mask in *old, as ioe_direct_begin() says), false when
@@ -163,7 +177,7 @@ void ioe_driver_submitter_exit(struct ioe_driver *d);
 /*
  * ioe_submit_local() with IO in flight: ev waits in the held queue for the
  * next caller of ioe_wait_word(), which hands the held events to the kernel
- * (d->submit_held): their completions then wake that caller directly, and
+ * (ioe_submit_held()): their completions then wake that caller directly, and
  * the submitter sleeps on, as fio's own io_uring engine works from its one
  * thread. (On these 2-vCPU machines work on the second vCPU, even a thread
  * that only wakes up often, costs the virtual disk a third of its IOPS.) A
@@ -173,6 +187,8 @@ void ioe_driver_submitter_exit(struct ioe_driver *d);
  * interleaved runs).
  */
 void ioe_hold(struct ioe_driver *d, struct ioe_event *ev);
+/* Hand the held events to the kernel from the calling thread, every signal blocked. */
+void ioe_submit_held(struct ioe_driver *d, struct ioe_cb_batch *cbb);
 /*
  * The drivers' submit_local, for an event a caller may submit: held while
  * IO is in flight; else, while the submitter sleeps, handed to the kernel
@@ -435,3 +451,10 @@ static inline bool ioe_submitter_done(struct ioe_shared_ctx *sh)
  */
 void ioe_poller_deliver(struct ioe_shared_ctx *sh, unsigned int freed, struct ioe_event *done,
 			struct ioe_cb_batch *cbb);
+
+/* The refused events of a submission (with the slots they freed). */
+static inline void ioe_deliver_refusals(struct ioe_driver *d, struct ioe_refusals *rf, struct ioe_cb_batch *cbb)
+{
+	if (rf->events)
+		ioe_poller_deliver(d->sh, rf->slots, rf->events, cbb);
+}

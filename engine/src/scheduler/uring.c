@@ -177,18 +177,14 @@ static void prep_taken(struct uring_driver *d, unsigned int n)
 		atomic_fetch_sub_explicit(&d->base.sh->free_slots_count, n, memory_order_relaxed);
 }
 
-/*
- * Take held events and submit them, a round's worth at a time (a deep
- * batch would reach the disk as one convoy), as long as slots are free;
- * the submission lock held. The refused ones are added to *refused, for
- * delivery once the lock is released.
- */
-static unsigned int take_held(struct uring_driver *d, struct ioe_event **refused)
+/* ioe_driver.take_held: a round's worth at a time (a deep batch would reach the disk as one convoy). */
+static unsigned int take_held(struct ioe_driver *base, struct ioe_refusals *rf)
 {
-	struct ioe_shared_ctx *sh = d->base.sh;
+	struct uring_driver *d = (struct uring_driver *)base;
+	struct ioe_shared_ctx *sh = base->sh;
 	unsigned int n = 0, took;
 
-	while ((took = ioe_take_held(sh, d->base.batch, ioe_round_budget(sh), refused))) {
+	while ((took = ioe_take_held(sh, base->batch, ioe_round_budget(sh), &rf->events))) {
 		prep_taken(d, took);
 		submit_all(d);
 		n += took;
@@ -220,7 +216,7 @@ static void *submitter_main(void *arg)
 	struct ioe_shared_ctx *sh = d->base.sh;
 
 	for (;;) {
-		struct ioe_event *refused = NULL;
+		struct ioe_refusals rf = { 0 };
 		struct ioe_slot_link *l;
 		unsigned int n = 0, budget;
 
@@ -231,7 +227,7 @@ static void *submitter_main(void *arg)
 		}
 		budget = ioe_round_budget(sh);
 		if (budget) {
-			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &refused);
+			unsigned int took = ioe_take_round(sh, d->base.batch, budget, &rf.events);
 
 			prep_taken(d, took);
 			n += took;
@@ -241,10 +237,9 @@ static void *submitter_main(void *arg)
 		/* The kick is cleared before the take: one given meanwhile stays. */
 		if (atomic_exchange_explicit(&sh->held_kick, false, memory_order_relaxed) ||
 		    atomic_load_explicit(&sh->stopping, memory_order_acquire))
-			n += take_held(d, &refused);
+			n += take_held(&d->base, &rf);
 		ioe_sq_unlock(&d->base);
-		if (refused)
-			ioe_poller_deliver(sh, 0, refused, &d->base.sub_cbb);
+		ioe_deliver_refusals(&d->base, &rf, &d->base.sub_cbb);
 		if (n) {
 			d->tw_polled = false;
 			ioe_driver_submitted(&d->base, n, submitter_reap);
@@ -379,24 +374,6 @@ struct caller_wait {
 	bool restart;			/* out */
 };
 
-/* ioe_driver.submit_held */
-static void submit_held(struct ioe_driver *base, struct ioe_cb_batch *cbb)
-{
-	struct uring_driver *d = (struct uring_driver *)base;
-	struct ioe_event *refused = NULL;
-	unsigned int n;
-
-	ioe_sq_lock(&d->base);
-	n = take_held(d, &refused);
-	ioe_sq_unlock(&d->base);
-	if (n) {
-		atomic_fetch_add_explicit(&d->base.inflight, (int)n, memory_order_relaxed);
-		ioe_wake(&d->base.poll_wake);
-	}
-	if (refused)
-		ioe_poller_deliver(d->base.sh, 0, refused, cbb);
-}
-
 IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wait *w)
 {
 	struct ioe_cb_batch cbb = { 0 };
@@ -407,7 +384,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		int oldtype;
 
 		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
-			submit_held(&d->base, &cbb);
+			ioe_submit_held(&d->base, &cbb);
 
 		if (cq_pending(d)) {
 			if (ioe_cq_trylock(&d->base))
@@ -550,7 +527,7 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 		uring_free(d);
 		return -ENOMEM;
 	}
-	d->base.submit_held = submit_held;
+	d->base.take_held = take_held;
 	d->base.direct_submit = direct_submit;
 	/*
 	 * A completion's task_work does not interrupt its submitter while that
