@@ -3,13 +3,16 @@
  * ioe_submit_wait(): results as the syscalls give them; the calling thread
  * does the IO itself when the engine is idle (the engine threads stay
  * asleep); many threads at once mixed with ioe_submit() traffic and short of
- * slots; and a signal handler that calls it while the thread it interrupted
- * is inside it.
+ * slots; a signal handler that calls it while the thread it interrupted
+ * is inside it; threads that come and go, and a fork child.
  */
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <dirent.h>
+#include <liburing.h>
 #include "run_inline.h"
 #include "util.h"
 #include "valgrind_annotate.h"
@@ -242,6 +245,125 @@ static void reentrant(enum ioe_backend b, int flags)
 	free(buf);
 }
 
+/* Open descriptors, and mappings of io_uring rings, of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	CHECK(d != NULL);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int count_ring_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, "io_uring") != NULL;
+	fclose(f);
+	return n;
+}
+
+/* Whether this kernel makes the rings thread_ring.c gives each thread (6.1). */
+static bool thread_rings_possible(enum ioe_backend b)
+{
+	struct io_uring r;
+
+	if (b != IOE_BACKEND_URING || io_uring_queue_init(2, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN))
+		return false;
+	io_uring_queue_exit(&r);
+	return true;
+}
+
+struct short_lived {
+	struct ioe_context *ctx;
+	int fd;
+	pthread_barrier_t *alive;
+};
+
+static void *short_lived_main(void *arg)
+{
+	struct short_lived *s = arg;
+	unsigned char *buf = xalloc(BLK);
+
+	for (int i = 0; i < 50; i++) {
+		CHECK_EQ(sync_pread(s->ctx, s->fd, buf, BLK, (int64_t)(i % 8) * BLK), BLK);
+		verify(buf, BLK, (uint64_t)(i % 8) * BLK, 31);
+	}
+	pthread_barrier_wait(s->alive);	/* all alive and done: counted */
+	pthread_barrier_wait(s->alive);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * Threads that do synchronous IO and exit, and a fork child that does some:
+ * every result right; no descriptor of the program's taken while the
+ * threads live; on io_uring a ring per thread (when the kernel has them),
+ * all unmapped once the threads are gone; a child that forgets its parent's
+ * ring (not mapped there) and makes its own.
+ */
+static void threads_and_fork(enum ioe_backend b, int flags)
+{
+	enum { T = 6 };
+	struct ioe_context *ctx = backend_context(b, 16, 0);
+	unsigned char *buf = xalloc(8 * BLK);
+	pthread_barrier_t alive;
+	struct short_lived s = { ctx, test_file(flags), &alive };
+	pthread_t th[T];
+	int fds, maps, status;
+	pid_t pid;
+
+	fill(buf, 8 * BLK, 0, 31);
+	CHECK_EQ(pwrite(s.fd, buf, 8 * BLK, 0), 8 * BLK);
+	CHECK_EQ(sync_pread(ctx, s.fd, buf, BLK, 0), BLK);	/* this thread's ring, if any */
+	fds = count_fds();
+	maps = count_ring_maps();
+	CHECK_EQ(pthread_barrier_init(&alive, NULL, T + 1), 0);
+	for (int i = 0; i < T; i++)
+		CHECK_EQ(pthread_create(&th[i], NULL, short_lived_main, &s), 0);
+	pthread_barrier_wait(&alive);
+	CHECK_EQ(count_fds(), fds);
+	if (thread_rings_possible(b) && !ioe_running_on_valgrind())
+		CHECK(count_ring_maps() >= maps + T);
+	pthread_barrier_wait(&alive);
+	for (int i = 0; i < T; i++)
+		CHECK_EQ(pthread_join(th[i], NULL), 0);
+	CHECK_EQ(count_ring_maps(), maps);
+	CHECK_EQ(pthread_barrier_destroy(&alive), 0);
+
+	/* Forked with no engine threads (TSan: a multi-threaded fork's child cannot make threads). */
+	ioe_context_free(ctx);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct ioe_context *child = backend_context(b, 16, 0);
+
+		for (int i = 0; i < 8; i++) {
+			memset(buf, 0, BLK);
+			CHECK_EQ(sync_pread(child, s.fd, buf, BLK, (int64_t)i * BLK), BLK);
+			verify(buf, BLK, (uint64_t)i * BLK, 31);
+		}
+		ioe_context_free(child);
+		_exit(0);
+	}
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ctx = backend_context(b, 16, 0);
+	CHECK_EQ(sync_pread(ctx, s.fd, buf, BLK, 0), BLK);	/* the parent's ring still works */
+	verify(buf, BLK, 0, 31);
+	ioe_context_free(ctx);
+	close(s.fd);
+	free(buf);
+}
+
 int main(int argc, char **argv)
 {
 	enum ioe_backend b = test_backend(argc, argv);
@@ -259,5 +381,7 @@ int main(int argc, char **argv)
 	concurrent(b, O_DIRECT);
 	reentrant(b, 0);
 	reentrant(b, O_DIRECT);
+	threads_and_fork(b, 0);
+	threads_and_fork(b, O_DIRECT);
 	return 0;
 }

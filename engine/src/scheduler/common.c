@@ -57,6 +57,15 @@ int ioe_fd_check(struct ioe_fd_check *c, int fd)
 	return err;
 }
 
+bool ioe_fd_refuses(struct ioe_event *ev)
+{
+	struct ioe_fd_check fdc;
+
+	ioe_fd_check_reset(&fdc);
+	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	return ev->res != 0;
+}
+
 void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev)
 {
 	p->done = 0;
@@ -396,15 +405,12 @@ struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *e
 {
 	struct ioe_shared_ctx *sh = d->sh;
 	struct ioe_slot_link *l;
-	struct ioe_fd_check fdc;
 	sigset_t all;
 
 	*ret = -EAGAIN;
 	if (!ioe_direct_possible(sh))
 		return NULL;
-	ioe_fd_check_reset(&fdc);
-	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
-	if (ev->res) {
+	if (ioe_fd_refuses(ev)) {
 		*ret = 0;
 		return NULL;
 	}

@@ -33,6 +33,9 @@ static inline void ioe_fd_check_reset(struct ioe_fd_check *c)
 
 int ioe_fd_check(struct ioe_fd_check *c, int fd);
 
+/* For one event outside a round: true, with ev->res set, when its fd is refused. */
+bool ioe_fd_refuses(struct ioe_event *ev);
+
 /* Short-IO bookkeeping that both drivers' slots carry. */
 struct ioe_progress {
 	size_t done;		/* bytes moved so far */
@@ -359,8 +362,6 @@ void ioe_word_sleep(uint32_t *word, uint32_t old, long ns);
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
 
-#endif
-
 /*
  * At most this many events go to the kernel in one submit round. Measured on
  * these virtual disks: a burst of 32 O_DIRECT IOs completes slower than the
@@ -458,3 +459,5 @@ static inline void ioe_deliver_refusals(struct ioe_driver *d, struct ioe_refusal
 	if (rf->events)
 		ioe_poller_deliver(d->sh, rf->slots, rf->events, cbb);
 }
+
+#endif

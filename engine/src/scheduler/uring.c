@@ -20,6 +20,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include "common.h"
+#include "thread_ring.h"
+#include "uring_prep.h"
 #include "../fault.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
@@ -46,27 +48,7 @@ struct uring_driver {
 
 static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 {
-	struct ioe_event *ev = s->ev;
-	struct ioe_piece p;
-
-	switch (ev->action) {
-	case IOE_FSYNC:
-		io_uring_prep_fsync(sqe, ev->fd, 0);
-		break;
-	case IOE_FDATASYNC:
-		io_uring_prep_fsync(sqe, ev->fd, IORING_FSYNC_DATASYNC);
-		break;
-	default:
-		ioe_progress_next(&s->prog, ev, &p);
-		if (ev->action == IOE_READV)
-			io_uring_prep_readv(sqe, ev->fd, p.iov, (unsigned int)p.len, (__u64)p.offset);
-		else if (ev->action == IOE_WRITEV)
-			io_uring_prep_writev(sqe, ev->fd, p.iov, (unsigned int)p.len, (__u64)p.offset);
-		else if (ev->action == IOE_READ)
-			io_uring_prep_read(sqe, ev->fd, p.buf, (unsigned int)p.len, (__u64)p.offset);
-		else
-			io_uring_prep_write(sqe, ev->fd, p.buf, (unsigned int)p.len, (__u64)p.offset);
-	}
+	ioe_uring_prep(sqe, s->ev, &s->prog);
 	io_uring_sqe_set_data(sqe, s);
 	ioe_kernel_handoff_release(s);
 }
@@ -442,6 +424,9 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	sigset_t old;
 	int ret;
 
+	/* While the queues are empty, on the thread's own ring if it has one. */
+	if (ioe_direct_possible(d->base.sh) && (ioe_fd_refuses(ev) || !ioe_thread_ring_run(ev)))
+		return 0;
 	if (!d->direct_ok)
 		return -EAGAIN;
 	if (!direct_submit(&d->base, ev, &old, &ret))
