@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <libaio.h>
 #include <liburing.h>
 #include "run_inline.h"
 #include "util.h"
@@ -258,7 +259,8 @@ static int count_fds(void)
 	return n;
 }
 
-static int count_ring_maps(void)
+/* Mappings of io_uring rings and Linux AIO contexts. */
+static int count_queue_maps(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");
 	char line[512];
@@ -266,17 +268,25 @@ static int count_ring_maps(void)
 
 	CHECK(f != NULL);
 	while (fgets(line, sizeof(line), f))
-		n += strstr(line, "io_uring") != NULL;
+		n += strstr(line, "io_uring") || strstr(line, "/[aio]");
 	fclose(f);
 	return n;
 }
 
-/* Whether this kernel makes the rings thread_ring.c gives each thread (6.1). */
-static bool thread_rings_possible(enum ioe_backend b)
+/* Whether this kernel gives each thread the ring or AIO context of thread_io.c (io_uring: 6.1). */
+static bool thread_queues_possible(enum ioe_backend b)
 {
 	struct io_uring r;
+	io_context_t a = 0;
 
-	if (b != IOE_BACKEND_URING || io_uring_queue_init(2, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN))
+	if (b == IOE_BACKEND_AIO) {
+		if (io_setup(1, &a))
+			return false;
+		io_destroy(a);
+		return true;
+	}
+	if (ioe_running_on_valgrind() ||
+	    io_uring_queue_init(2, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN))
 		return false;
 	io_uring_queue_exit(&r);
 	return true;
@@ -306,9 +316,9 @@ static void *short_lived_main(void *arg)
 /*
  * Threads that do synchronous IO and exit, and a fork child that does some:
  * every result right; no descriptor of the program's taken while the
- * threads live; on io_uring a ring per thread (when the kernel has them),
- * all unmapped once the threads are gone; a child that forgets its parent's
- * ring (not mapped there) and makes its own.
+ * threads live; a ring or AIO context per thread (when the kernel has
+ * them), all unmapped once the threads are gone; a child that forgets its
+ * parent's (not there) and makes its own.
  */
 static void threads_and_fork(enum ioe_backend b, int flags)
 {
@@ -325,18 +335,18 @@ static void threads_and_fork(enum ioe_backend b, int flags)
 	CHECK_EQ(pwrite(s.fd, buf, 8 * BLK, 0), 8 * BLK);
 	CHECK_EQ(sync_pread(ctx, s.fd, buf, BLK, 0), BLK);	/* this thread's ring, if any */
 	fds = count_fds();
-	maps = count_ring_maps();
+	maps = count_queue_maps();
 	CHECK_EQ(pthread_barrier_init(&alive, NULL, T + 1), 0);
 	for (int i = 0; i < T; i++)
 		CHECK_EQ(pthread_create(&th[i], NULL, short_lived_main, &s), 0);
 	pthread_barrier_wait(&alive);
 	CHECK_EQ(count_fds(), fds);
-	if (thread_rings_possible(b) && !ioe_running_on_valgrind())
-		CHECK(count_ring_maps() >= maps + T);
+	if (thread_queues_possible(b))
+		CHECK(count_queue_maps() >= maps + T);
 	pthread_barrier_wait(&alive);
 	for (int i = 0; i < T; i++)
 		CHECK_EQ(pthread_join(th[i], NULL), 0);
-	CHECK_EQ(count_ring_maps(), maps);
+	CHECK_EQ(count_queue_maps(), maps);
 	CHECK_EQ(pthread_barrier_destroy(&alive), 0);
 
 	/* Forked with no engine threads (TSan: a multi-threaded fork's child cannot make threads). */

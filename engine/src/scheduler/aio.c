@@ -16,7 +16,9 @@
 #include <libaio.h>
 #include <sched.h>
 #include <stdlib.h>
+#include "aio_prep.h"
 #include "common.h"
+#include "thread_io.h"
 #include "../fault.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
@@ -49,29 +51,8 @@ struct aio_ring {
 
 static void prep_iocb(struct aio_slot *s)
 {
-	struct ioe_event *ev = s->ev;
-	struct iocb *cb = &s->iocb;
-	struct ioe_piece p;
-
-	switch (ev->action) {
-	case IOE_FSYNC:
-		io_prep_fsync(cb, ev->fd);
-		break;
-	case IOE_FDATASYNC:
-		io_prep_fdsync(cb, ev->fd);
-		break;
-	default:
-		ioe_progress_next(&s->prog, ev, &p);
-		if (ev->action == IOE_READV)
-			io_prep_preadv(cb, ev->fd, p.iov, (int)p.len, p.offset);
-		else if (ev->action == IOE_WRITEV)
-			io_prep_pwritev(cb, ev->fd, p.iov, (int)p.len, p.offset);
-		else if (ev->action == IOE_READ)
-			io_prep_pread(cb, ev->fd, p.buf, p.len, p.offset);
-		else
-			io_prep_pwrite(cb, ev->fd, p.buf, p.len, p.offset);
-	}
-	cb->data = s;
+	ioe_aio_prep(&s->iocb, s->ev, &s->prog);
+	s->iocb.data = s;
 	ioe_kernel_handoff_release(s);
 }
 
@@ -459,6 +440,9 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 
 	if (!ioe_direct_possible(d->base.sh))
 		return -EAGAIN;
+	/* On the thread's own context if it has one (see thread_io.c). */
+	if (ioe_fd_refuses(ev) || !ioe_thread_io_run(IOE_BACKEND_AIO, ev))
+		return 0;
 	ioe_word_wait_begin(&ww, NULL);
 	if (!direct_submit(&d->base, ev, NULL, &ret)) {
 		ioe_word_wait_end(&ww);

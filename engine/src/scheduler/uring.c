@@ -20,7 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include "common.h"
-#include "thread_ring.h"
+#include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
 #include "../sync_wait.h"
@@ -425,7 +425,7 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	int ret;
 
 	/* While the queues are empty, on the thread's own ring if it has one. */
-	if (ioe_direct_possible(d->base.sh) && (ioe_fd_refuses(ev) || !ioe_thread_ring_run(ev)))
+	if (ioe_direct_possible(d->base.sh) && (ioe_fd_refuses(ev) || !ioe_thread_io_run(IOE_BACKEND_URING, ev)))
 		return 0;
 	if (!d->direct_ok)
 		return -EAGAIN;
