@@ -144,14 +144,14 @@ static long uring_piece(struct thread_io *t, const struct ioe_event *ev, const s
 	long ret, res;
 
 	ioe_uring_prep(io_uring_get_sqe(&t->ring), ev, prog);
-	while (transient(ret = ioe_fault_submit() ?: io_uring_submit(&t->ring)))
+	while (transient(ret = ioe_fault_submit() ?: io_uring_submit_and_wait(&t->ring, 1)))
 		sched_yield();
 	if (ret != 1) {
 		close_kind(t, KIND_URING);
 		t->state[KIND_URING] = TIO_FAILED;
 		return RING_REFUSED;
 	}
-	/* The IO is the kernel's until its CQE comes, whatever interrupts the wait. */
+	/* There by now, unless a signal cut the wait short: the IO is the kernel's until it comes. */
 	while (io_uring_wait_cqe(&t->ring, &cqe))
 		;
 	res = cqe->res;
