@@ -127,15 +127,21 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * form of ioe_submit(), with the same return values. On 0 the IO is done
  * and ev->res holds its result; ev's callback is not called (the engine
  * uses cb and cb_arg during the call). When the queues are empty, the
- * calling thread may hand the event to the kernel and reap completions
- * itself (on Linux AIO the kernel then does a buffered read or write in
- * this thread, as pread() would), which spares the hand-offs to and from
- * the engine threads; it then also runs other events' callbacks (with
- * workers == 0), with every signal blocked. Called from a signal handler that interrupted
- * this thread's ioe_submit() or ioe_submit_wait(), it does the IO with plain
- * syscalls. Not a cancellation point: a thread must not be cancelled
- * while in here (the engine writes into ev until it returns). Must not be
- * called from a callback.
+ * calling thread does the IO on an io_uring or Linux AIO context of its
+ * own (whichever the context's backend is), made on its first such call
+ * and freed when it exits (no file descriptor is taken; kernels before 6.1
+ * have no such io_uring): nothing is shared with other threads, and the
+ * completion wakes it directly, as pread() would; on Linux AIO the kernel
+ * does a buffered read or write inside the submission, in this thread, as
+ * pread() would. Such IO is not counted in ioe_running() nor held to the
+ * context's depth (one per thread at a time). Without a context of its own,
+ * the thread hands the event to the context's kernel queue itself and reaps
+ * completions, running other events' callbacks too (with workers == 0),
+ * with every signal blocked. Called from a signal handler that interrupted
+ * this thread's ioe_submit() or ioe_submit_wait(), it does the IO with
+ * plain syscalls or on the shared queue. Not a cancellation point: a
+ * thread must not be cancelled while in here (the engine writes into ev
+ * until it returns). Must not be called from a callback.
  */
 IOE_API int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel);
 
