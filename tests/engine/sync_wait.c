@@ -317,8 +317,8 @@ static void *short_lived_main(void *arg)
  * Threads that do synchronous IO and exit, and a fork child that does some:
  * every result right; no descriptor of the program's taken while the
  * threads live; a ring or AIO context per thread (when the kernel has
- * them), all unmapped once the threads are gone; a child that forgets its
- * parent's (not there) and makes its own.
+ * them), all unmapped once the threads are gone; a child of fork() or
+ * _Fork() that forgets its parent's (not there) and makes its own.
  */
 static void threads_and_fork(enum ioe_backend b, int flags)
 {
@@ -351,21 +351,25 @@ static void threads_and_fork(enum ioe_backend b, int flags)
 
 	/* Forked with no engine threads (TSan: a multi-threaded fork's child cannot make threads). */
 	ioe_context_free(ctx);
-	pid = fork();
-	CHECK(pid >= 0);
-	if (pid == 0) {
-		struct ioe_context *child = backend_context(b, 16, 0);
+	/* _Fork() runs no atfork handler: the child must find out by itself. (valgrind
+	 * does not treat it as a fork: its leak check fails in the child.) */
+	for (int how = 0; how < (ioe_running_on_valgrind() ? 1 : 2); how++) {
+		pid = how ? _Fork() : fork();
+		CHECK(pid >= 0);
+		if (pid == 0) {
+			struct ioe_context *child = backend_context(b, 16, 0);
 
-		for (int i = 0; i < 8; i++) {
-			memset(buf, 0, BLK);
-			CHECK_EQ(sync_pread(child, s.fd, buf, BLK, (int64_t)i * BLK), BLK);
-			verify(buf, BLK, (uint64_t)i * BLK, 31);
+			for (int i = 0; i < 8; i++) {
+				memset(buf, 0, BLK);
+				CHECK_EQ(sync_pread(child, s.fd, buf, BLK, (int64_t)i * BLK), BLK);
+				verify(buf, BLK, (uint64_t)i * BLK, 31);
+			}
+			ioe_context_free(child);
+			_exit(0);
 		}
-		ioe_context_free(child);
-		_exit(0);
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	CHECK_EQ(waitpid(pid, &status, 0), pid);
-	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	ctx = backend_context(b, 16, 0);
 	CHECK_EQ(sync_pread(ctx, s.fd, buf, BLK, 0), BLK);	/* the parent's ring still works */
 	verify(buf, BLK, 0, 31);

@@ -10,9 +10,11 @@
  *
  * Made on the thread's first use, freed when it exits (a key destructor).
  * The ring's fd is registered and closed at once: no descriptor of the
- * program's is taken. Neither is inherited by fork() (the ring's mappings
- * are MADV_DONTFORK, an AIO context is per process): a child forgets its
- * parent's and makes its own. No lock is held and no signal blocked: a
+ * program's is taken. Neither is inherited by a fork (the ring's mappings
+ * are MADV_DONTFORK, an AIO context is per process): a child, also one of
+ * _Fork() or clone(), which run no atfork handler, finds the epoch word
+ * zeroed (MADV_WIPEONFORK), forgets its parent's and makes its own. No lock
+ * is held and no signal blocked: a
  * signal handler that interrupts the thread's use and does IO itself is
  * sent to the shared ring or context.
  */
@@ -25,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "aio_prep.h"
 #include "thread_io.h"
@@ -39,7 +42,7 @@ struct thread_io {
 	struct io_uring ring;
 	io_context_t aio;
 	int state[KINDS];
-	unsigned int gen;	/* the fork generation they were made in */
+	unsigned int epoch;	/* the process epoch they were made in */
 	volatile sig_atomic_t busy;
 };
 
@@ -47,7 +50,9 @@ static __thread struct thread_io tio;
 static pthread_once_t tio_once = PTHREAD_ONCE_INIT;
 static pthread_key_t tio_key;
 static bool tio_key_ok;
-static _Atomic unsigned int fork_gen;
+/* The process's epoch: in a page the kernel zeroes in a fork child; never 0 in use. */
+static _Atomic unsigned int *epoch_word;
+static _Atomic unsigned int epochs_used;	/* copied into a child: its next epoch is new */
 static _Atomic bool unsupported[KINDS];	/* the kernel refused one: no thread tries again */
 
 static void close_kind(struct thread_io *t, int kind)
@@ -71,14 +76,29 @@ static void thread_exit(void *arg)
 	errno = saved;
 }
 
-static void child_after_fork(void)
-{
-	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
-}
-
 static void tio_init(void)
 {
-	tio_key_ok = !pthread_key_create(&tio_key, thread_exit) && !pthread_atfork(NULL, NULL, child_after_fork);
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (page == MAP_FAILED)
+		return;
+	if (madvise(page, 4096, MADV_WIPEONFORK) || pthread_key_create(&tio_key, thread_exit)) {
+		munmap(page, 4096);
+		return;
+	}
+	epoch_word = page;
+	tio_key_ok = true;
+}
+
+/* This process's epoch; a fork child's first call starts a new one. */
+static unsigned int epoch(void)
+{
+	unsigned int e = atomic_load_explicit(epoch_word, memory_order_relaxed), fresh;
+
+	if (e)
+		return e;
+	fresh = atomic_fetch_add_explicit(&epochs_used, 1, memory_order_relaxed) + 1;
+	return atomic_compare_exchange_strong(epoch_word, &e, fresh) ? fresh : e;
 }
 
 static int open_uring(struct thread_io *t)
@@ -101,7 +121,7 @@ static int open_kind(struct thread_io *t, int kind)
 {
 	int ret;
 
-	if (pthread_once(&tio_once, tio_init) || !tio_key_ok || pthread_setspecific(tio_key, t))
+	if (pthread_setspecific(tio_key, t))
 		return -ENOMEM;
 	/* valgrind ignores MADV_DONTFORK: in a fork child it asserts on the next mmap(). */
 	if (kind == KIND_URING && ioe_running_on_valgrind())
@@ -116,12 +136,14 @@ static int open_kind(struct thread_io *t, int kind)
 
 static bool ready(struct thread_io *t, int kind)
 {
-	unsigned int gen = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+	unsigned int e;
 
+	if (pthread_once(&tio_once, tio_init) || !tio_key_ok)
+		return false;
 	/* A fork child: the parent's are not there (nor registered for this task). */
-	if (t->gen != gen) {
+	if (t->epoch != (e = epoch())) {
 		t->state[KIND_URING] = t->state[KIND_AIO] = TIO_NONE;
-		t->gen = gen;
+		t->epoch = e;
 	}
 	if (t->state[kind] == TIO_NONE && !atomic_load_explicit(&unsupported[kind], memory_order_relaxed))
 		t->state[kind] = open_kind(t, kind) ? TIO_FAILED : TIO_READY;
