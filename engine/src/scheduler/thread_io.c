@@ -90,6 +90,13 @@ static void tio_init(void)
 	tio_key_ok = true;
 }
 
+/* Unloaded (dlclose()): threads that live on must not call a destructor that is gone. */
+__attribute__((destructor)) static void tio_unload(void)
+{
+	if (tio_key_ok)
+		pthread_key_delete(tio_key);
+}
+
 /* This process's epoch; a fork child's first call starts a new one. */
 static unsigned int epoch(void)
 {
