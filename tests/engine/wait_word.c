@@ -147,6 +147,16 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps, bool waiter_submit
 }
 
 /* Wait with a plain futex wait (it submits nothing) until *word reaches target. */
+/* Block i of fd into block i of buf with ioe_submit_local(); its callback bumps *word. */
+static void local_read(struct ioe_context *ctx, struct wev *w, int fd, unsigned char *buf, int i, uint32_t *word)
+{
+	memset(w, 0, sizeof(*w));
+	ioe_prep_read(&w->ev, fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK);
+	ioe_set_callback(&w->ev, wev_cb, w);
+	w->word = word;
+	CHECK_EQ(ioe_submit_local(ctx, &w->ev, IOE_CHAN_READ), 0);
+}
+
 static void futex_wait_until(uint32_t *word, uint32_t target)
 {
 	uint32_t seen;
@@ -204,12 +214,8 @@ static void held_unwaited(enum ioe_backend b)
 			CHECK_EQ(prio.ev.res, BLK);
 		}
 		memset(buf, 0, DEPTH * BLK);
-		memset(w, 0, sizeof(w));
 		for (int i = 0; i < DEPTH; i++) {
-			ioe_prep_read(&w[i].ev, fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK);
-			ioe_set_callback(&w[i].ev, wev_cb, &w[i]);
-			w[i].word = &word;
-			CHECK_EQ(ioe_submit_local(ctx, &w[i].ev, IOE_CHAN_READ), 0);
+			local_read(ctx, &w[i], fd, buf, i, &word);
 			/* Held, and counted as pending (for about a millisecond). */
 			if (stuck_read && i == 0 && !ioe_running_on_valgrind())
 				CHECK_EQ(ioe_pending(ctx), 1);
@@ -271,13 +277,8 @@ static void held_while_busy(enum ioe_backend b)
 		       !atomic_load(&busy.calls))
 			usleep(100);
 		memset(buf, 0, DEPTH * BLK);
-		memset(w, 0, sizeof(w));
-		for (int i = 0; i < DEPTH; i++) {
-			ioe_prep_read(&w[i].ev, fd, buf + (size_t)i * BLK, BLK, (int64_t)i * BLK);
-			ioe_set_callback(&w[i].ev, wev_cb, &w[i]);
-			w[i].word = &word;
-			CHECK_EQ(ioe_submit_local(ctx, &w[i].ev, IOE_CHAN_READ), 0);
-		}
+		for (int i = 0; i < DEPTH; i++)
+			local_read(ctx, &w[i], fd, buf, i, &word);
 		while (ioe_pending(ctx) && !atomic_load(&busy.calls))
 			usleep(100);
 		conclusive = !ioe_pending(ctx) && !atomic_load(&busy.calls);
