@@ -422,8 +422,9 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 }
 
 /*
- * ioe_submit_wait() while the queues are empty: submitted and reaped in the
- * calling thread, as on io_uring, so that no engine thread is woken (fio
+ * ioe_submit_wait() while the queues are empty: on the thread's own AIO
+ * context (thread_io.c); without one, submitted and reaped in the
+ * calling thread on the shared one, so that no engine thread is woken (fio
  * psync under the shim: see README). A buffered read or write is then done
  * inside io_submit(), in this thread, as pread() would. This thread then
  * reaps until its event is done (and wakes the poller when it leaves IO in
@@ -440,7 +441,6 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 
 	if (!ioe_direct_possible(d->base.sh))
 		return -EAGAIN;
-	/* On the thread's own context if it has one (see thread_io.c). */
 	if (ioe_fd_refuses(ev) || !ioe_thread_io_run(IOE_BACKEND_AIO, ev))
 		return 0;
 	ioe_word_wait_begin(&ww, NULL);

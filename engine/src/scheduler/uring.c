@@ -3,7 +3,8 @@
  * io_uring driver. The submission queue and the completion queue each have
  * one user at a time, under a try-lock: the submitter's rounds, a caller of
  * ioe_submit_wait() that hands its own event to the kernel while the queues
- * are empty, or a caller of ioe_wait_word() that hands over the events
+ * are empty (when it has no ring of its own, see thread_io.c), or a caller
+ * of ioe_wait_word() that hands over the events
  * ioe_submit_local() held back (see ioe_hold()); the poller's reaping, the
  * submitter's quick look right after it submitted to an idle ring, or a
  * caller's. A short read or write goes back to the submitter in the same
