@@ -2,7 +2,8 @@
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
  * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait()
- * while the queues are empty, and a caller of ioe_submit_local() or
+ * while the queues are empty (without a context of its own, see
+ * thread_io.c), and a caller of ioe_submit_local() or
  * ioe_wait_word() for syncs and O_DIRECT IO (see caller_may_submit()).
  * Completions have one consumer at a time (the poller, the submitter right
  * after it submitted to an idle context, or a caller: see caller_wait()),
