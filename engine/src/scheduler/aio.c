@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include "aio_prep.h"
 #include "common.h"
-#include "thread_io.h"
 #include "../fault.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
@@ -423,8 +422,8 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 }
 
 /*
- * ioe_submit_wait() while the queues are empty: on the thread's own AIO
- * context (thread_io.c); without one, submitted and reaped in the
+ * ioe_submit_wait() while the queues are empty, for a thread without a
+ * context of its own (see thread_io.c): submitted and reaped in the
  * calling thread on the shared one, so that no engine thread is woken (fio
  * psync under the shim: see README). A buffered read or write is then done
  * inside io_submit(), in this thread, as pread() would. This thread then
@@ -442,8 +441,6 @@ static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *do
 
 	if (!ioe_direct_possible(d->base.sh))
 		return -EAGAIN;
-	if (ioe_fd_refuses(ev) || !ioe_thread_io_run(IOE_BACKEND_AIO, ev))
-		return 0;
 	ioe_word_wait_begin(&ww, NULL);
 	if (!direct_submit(&d->base, ev, NULL, &ret)) {
 		ioe_word_wait_end(&ww);
@@ -522,6 +519,7 @@ static void aio_stop(void *arg)
 
 const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
+	.backend = IOE_BACKEND_AIO,
 	.start = aio_start,
 	.stop = aio_stop,
 	.submit_wait = aio_submit_wait,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
+#include "thread_io.h"
 #include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
@@ -192,6 +193,17 @@ static void sync_done(struct ioe_event *ev, void *arg)
 	ioe_done_set(arg);
 }
 
+/*
+ * While the queues are empty, a synchronous event is done on the thread's
+ * own ring or AIO context (thread_io.c): true with ev->res set. Else the
+ * driver's submit_wait, or the queues.
+ */
+static bool done_on_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
+{
+	return ioe_direct_possible(&ctx->shared) &&
+	       (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev));
+}
+
 int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
 {
 	_Atomic uint32_t done = IOE_W_PENDING;
@@ -210,7 +222,8 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
+	if (!done_on_own_queue(ctx, ev) &&
+	    (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done))) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
 	}

@@ -48,6 +48,7 @@ struct ioe_shared_ctx {
 /* A driver is chosen once; its stop is the only call made through a pointer. */
 struct ioe_driver_ops {
 	const char *name;
+	enum ioe_backend backend;	/* the kind of a thread's own queue too (thread_io.c) */
 	int (*start)(struct ioe_shared_ctx *sh, void **driver);
 	/* Submit what is queued, reap everything in flight, join, free. */
 	void (*stop)(void *driver);

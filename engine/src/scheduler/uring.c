@@ -21,7 +21,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include "common.h"
-#include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
 #include "../sync_wait.h"
@@ -425,9 +424,6 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	sigset_t old;
 	int ret;
 
-	/* While the queues are empty, on the thread's own ring if it has one. */
-	if (ioe_direct_possible(d->base.sh) && (ioe_fd_refuses(ev) || !ioe_thread_io_run(IOE_BACKEND_URING, ev)))
-		return 0;
 	if (!d->direct_ok)
 		return -EAGAIN;
 	if (!direct_submit(&d->base, ev, &old, &ret))
@@ -563,6 +559,7 @@ static void uring_stop(void *arg)
 
 const struct ioe_driver_ops ioe_uring_ops = {
 	.name = "io_uring",
+	.backend = IOE_BACKEND_URING,
 	.start = uring_start,
 	.stop = uring_stop,
 	.submit_wait = uring_submit_wait,
