@@ -134,27 +134,44 @@ static bool vector_readable(const struct iovec *iov, int iovcnt)
 }
 
 /*
- * Bytes the call asks for, or -1 when the real function must decide: count
- * 0, negative offset (preadv2 would even take -1 as "current position"),
- * iovcnt out of range, a NULL or unreadable vector, a total the kernel
+ * Whether the shim may take the call, as far as can be told without reading
+ * its vector: not for count 0, a negative offset (preadv2 would even take -1
+ * as "current position"), iovcnt out of range or a NULL vector.
+ */
+static bool plausible(const struct rw_call *c)
+{
+	if (c->off < 0)
+		return false;
+	if (!is_vec(c))
+		return c->len && c->len <= SSIZE_MAX;
+	return c->iovcnt > 0 && c->iovcnt <= IOV_MAX && c->iov;
+}
+
+/*
+ * Bytes a plausible call asks for, its vector known to be readable; or -1
+ * when the real function must decide: a total of 0, or one the kernel
  * refuses (EINVAL).
  */
-static ssize_t wanted(const struct rw_call *c)
+static ssize_t total(const struct rw_call *c)
 {
 	size_t n = 0;
 
-	if (c->off < 0)
-		return -1;
 	if (!is_vec(c))
-		return c->len && c->len <= SSIZE_MAX ? (ssize_t)c->len : -1;
-	if (c->iovcnt <= 0 || c->iovcnt > IOV_MAX || !c->iov || !vector_readable(c->iov, c->iovcnt))
-		return -1;
+		return (ssize_t)c->len;
 	for (int i = 0; i < c->iovcnt; i++) {
 		if (c->iov[i].iov_len > SSIZE_MAX - n)
 			return -1;
 		n += c->iov[i].iov_len;
 	}
 	return n ? (ssize_t)n : -1;
+}
+
+/* Bytes the call asks for, or -1 when the real function must decide (above, or an unreadable vector). */
+static ssize_t wanted(const struct rw_call *c)
+{
+	if (!plausible(c) || (is_vec(c) && !vector_readable(c->iov, c->iovcnt)))
+		return -1;
+	return total(c);
 }
 
 /* The part of the call after `done` bytes, as an event's buffer or vector. */
@@ -261,16 +278,28 @@ real:
 }
 
 /*
- * The fast path. Returns true with *res set when the call is answered,
- * false with *done set to what was read so far when the rest must be routed.
+ * The fast path, for a plausible call. Returns true with *res set when the
+ * call is answered; false with *done set to what was read so far when the
+ * rest must be routed, and *want to the call's size if it is known by then.
  */
-static bool fast_read(const struct rw_call *c, size_t want, size_t *done, ssize_t *res, int saved_errno)
+static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssize_t *res, int saved_errno)
 {
-	struct iovec one = { c->buf, want };
+	struct iovec one = { c->buf, c->len };
 	struct rest r;
 	ssize_t n;
 
 	n = nowait_read(c->fd, is_vec(c) ? c->iov : &one, is_vec(c) ? c->iovcnt : 1, c->off);
+	/*
+	 * Bytes, EAGAIN or EOPNOTSUPP: the kernel has read the vector, so the
+	 * shim may too, with no check of its own (which costs two system calls).
+	 */
+	if (n >= 0 || errno == EAGAIN || errno == EOPNOTSUPP) {
+		*want = total(c);
+		if (*want < 0) {
+			*res = real_call(c);
+			return true;
+		}
+	}
 	if (n < 0) {
 		/*
 		 * EAGAIN is the point. Any other error is for the routed path to
@@ -283,7 +312,7 @@ static bool fast_read(const struct rw_call *c, size_t want, size_t *done, ssize_
 		return false;
 	}
 	*done = (size_t)n;
-	for (int tries = 1; *done < want && n > 0 && tries < FAST_TRIES; tries++) {
+	for (int tries = 1; *done < (size_t)*want && n > 0 && tries < FAST_TRIES; tries++) {
 		/* Short: end of file, or the rest is not cached. One more look tells. */
 		if (rest_init(&r, c, *done)) {
 			n = -1;
@@ -292,13 +321,13 @@ static bool fast_read(const struct rw_call *c, size_t want, size_t *done, ssize_
 		if (r.iov)
 			n = nowait_read(c->fd, r.iov, r.iovcnt, c->off + (off_t)*done);
 		else
-			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, want - *done }, 1,
+			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, (size_t)*want - *done }, 1,
 					c->off + (off_t)*done);
 		rest_free(&r);
 		if (n > 0)
 			*done += (size_t)n;
 	}
-	if (*done < want && n != 0) {
+	if (*done < (size_t)*want && n != 0) {
 		/* Not at EOF: the rest would block. */
 		errno = saved_errno;
 		return false;
@@ -313,13 +342,15 @@ static ssize_t do_read(const struct rw_call *c)
 {
 	int saved = errno;
 	size_t done = 0;
-	ssize_t want, res;
+	ssize_t want = -1, res;
 
-	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || (want = wanted(c)) < 0)
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c))
 		return real_call(c);
 	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) &&
-	    fast_read(c, (size_t)want, &done, &res, saved))
+	    fast_read(c, &want, &done, &res, saved))
 		return res;
+	if (want < 0 && (want = wanted(c)) < 0)
+		return real_call(c);
 	return route(c, (size_t)want, done, saved);
 }
 

@@ -111,6 +111,8 @@ static const struct tcase cases[] = {
 	{ "preadv-badfd", K_BADFD, OP_PREADV, 0, .iovcnt = 2, V(10, 10) },
 	{ "preadv-partly-cached", K_PARTIAL, OP_PREADV, 96 * 1024, .iovcnt = 20, .seglen = 8192 },
 	{ "preadv-partly-cached-few", K_PARTIAL, OP_PREADV, 120 * 1024, .iovcnt = 3, V(4096, 10000, 8192) },
+	{ "preadv-uncached", K_PARTIAL, OP_PREADV, 200 * 1024, .iovcnt = 2, V(4096, 8192) },
+	{ "preadv-dir", K_DIR, OP_PREADV, 0, .iovcnt = 2, V(10, 10) },
 	{ "preadv-direct", K_DIRECT, OP_PREADV, 8192, .iovcnt = 2, V(4096, 8192) },
 	{ "preadv-direct-bad", K_DIRECT, OP_PREADV, 8192, .iovcnt = 2, V(4096, 100) },
 	{ "preadv2-0", K_FILE, OP_PREADV2, 11, .iovcnt = 2, V(2000, 3000) },
