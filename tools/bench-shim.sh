@@ -3,6 +3,7 @@
 # fio psync 4 KiB random reads on one file, natively and under the shim
 # (tools/ioengine-run), in one run; prints IOPS, p50 latency and ratios.
 #   page cache, 1 job          target: shim >= 0.9x native (fast path)
+#   the same with preadv (fio pvsync): the vectored calls' fast path
 #   O_DIRECT, 4 jobs           target: shim >= 0.9x native
 #   page cache, 1 job, --no-fastpath: ratio and added p50 latency (target <= 10 us)
 # Each pair runs REPS times, alternating native and shim; medians are shown.
@@ -68,5 +69,6 @@ cat "$file" > /dev/null
 printf "%-34s %11s %11s %8s %10s %10s %9s\n" "case (fio psync 4k randread)" "native IOPS" "shim IOPS" \
 	"ratio" "nat p50us" "shim p50us" "added us"
 pair "page cache, 1 job" "" --numjobs=1 --invalidate=0
+pair "page cache, 1 job, preadv" "" --numjobs=1 --invalidate=0 --ioengine=pvsync
 pair "O_DIRECT, 4 jobs" "" --numjobs=4 --direct=1
 pair "page cache, 1 job, --no-fastpath" "--no-fastpath" --numjobs=1 --invalidate=0
