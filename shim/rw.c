@@ -9,10 +9,11 @@
  * fds that are not regular files or block devices, flags on the v2 calls.
  * A routed call that fails without moving a byte is redone by the real
  * function, which then says exactly what the real call says (misaligned
- * O_DIRECT, EFBIG with its SIGXFSZ in the right thread, ...): a failed
- * read or write had no effect, so doing it again is what the program would
- * have seen. EIO is the exception: it is returned as it came, since a retry
- * could succeed and hide a device error from the program.
+ * O_DIRECT, ...): a failed read or write had no effect, so doing it again
+ * is what the program would have seen. EIO is an exception: it is returned
+ * as it came, since a retry could succeed and hide a device error from the
+ * program. EFBIG is the other: the engine writes in the calling thread
+ * (ioe_submit_wait()), where the kernel has raised SIGXFSZ already.
  *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
  * only what would block is routed, remainder of a partial read included.
@@ -256,9 +257,13 @@ static ssize_t route(const struct rw_call *c, size_t want, size_t done, int save
 	}
 	res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
 	rest_free(&r);
-	if (res == -EIO && !done) {
-		/* A device error is the answer, not a phrasing to redo: a retry could hide it. */
-		errno = EIO;
+	if ((res == -EIO || res == -EFBIG) && !done) {
+		/*
+		 * A device error is the answer, not a phrasing to redo: a retry
+		 * could hide it. EFBIG too: the engine wrote in this thread, which
+		 * has had its SIGXFSZ; a retry would raise another.
+		 */
+		errno = (int)-res;
 		return -1;
 	}
 	if (res < 0)

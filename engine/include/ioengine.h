@@ -126,8 +126,12 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * Queue an event and wait for it in the calling thread: the synchronous
  * form of ioe_submit(), with the same return values. On 0 the IO is done
  * and ev->res holds its result; ev's callback is not called (the engine
- * uses cb and cb_arg during the call). When the queues are empty, the
- * calling thread does the IO on an io_uring or Linux AIO context of its
+ * uses cb and cb_arg during the call). A buffered write (the fd not
+ * O_DIRECT), an fsync or an fdatasync is done at once in the calling thread
+ * with the plain system call: the kernel would otherwise hand it to a worker
+ * thread of its own, to block in the same call (a SIGXFSZ is raised in the
+ * calling thread, as by pwrite()). When the queues are empty, anything else
+ * is done by the calling thread on an io_uring or Linux AIO context of its
  * own (whichever the context's backend is), made on its first such call
  * and freed when it exits (no file descriptor is taken; kernels before 6.1
  * have no such io_uring): nothing is shared with other threads, and the

@@ -37,6 +37,21 @@ static inline bool thread_named(pid_t tid, const char *prefix)
 	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
 }
 
+/* How many threads of this process are named prefix*; -1 on error. */
+static inline int threads_named(const char *prefix)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	int n = 0;
+
+	if (!dir)
+		return -1;
+	while ((de = readdir(dir)))
+		n += de->d_name[0] != '.' && thread_named((pid_t)atoi(de->d_name), prefix);
+	closedir(dir);
+	return n;
+}
+
 /* How often this process's threads named prefix* slept (voluntary context switches); -1 on error. */
 static inline long threads_sleeps(const char *prefix)
 {

@@ -2,7 +2,8 @@
 /*
  * ioe_submit_wait(): results as the syscalls give them; the calling thread
  * does the IO itself when the engine is idle (the engine threads stay
- * asleep); many threads at once mixed with ioe_submit() traffic and short of
+ * asleep); buffered writes and syncs done in the calling thread, even with
+ * the queues busy; many threads at once mixed with ioe_submit() traffic and short of
  * slots; a signal handler that calls it while the thread it interrupted
  * is inside it; threads that come and go, and a fork child.
  */
@@ -125,6 +126,83 @@ static void caller_does_the_io(struct ioe_context *ctx)
 	verify(buf, N * BLK, 0, 9);
 	free(buf);
 	close(fd);
+}
+
+/*
+ * Buffered writes and syncs are done in the calling thread with the plain
+ * system calls, queues busy or not: io_uring would hand each to a kernel
+ * worker of the thread's (a thread of this process named iou-wrk-TID), to
+ * block in the same call while the caller waits.
+ */
+struct plain_writer {
+	struct ioe_context *ctx;
+	int fd;
+};
+
+static void *plain_writer_main(void *arg)
+{
+	struct plain_writer *p = arg;
+	char buf[BLK], out[BLK], worker[32];
+	struct ioe_event ev;
+
+	snprintf(worker, sizeof(worker), "iou-wrk-%d", (int)gettid());
+	for (int i = 0; i < 20; i++) {
+		fill(buf, BLK, (uint64_t)i * BLK, 3);
+		CHECK_EQ(sync_pwrite(p->ctx, p->fd, buf, BLK, (int64_t)i * BLK), BLK);
+		ioe_prep_fdatasync(&ev, p->fd);
+		CHECK_EQ(wait_ev(p->ctx, &ev, IOE_CHAN_WRITE), 0);
+	}
+	ioe_prep_fsync(&ev, p->fd);
+	CHECK_EQ(wait_ev(p->ctx, &ev, IOE_CHAN_WRITE), 0);
+	/* Its workers would outlive the IO (seconds): while this thread lives, so would they. */
+	CHECK_EQ(threads_named(worker), 0);
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ(pread(p->fd, out, BLK, (int64_t)i * BLK), BLK);
+		verify(out, BLK, (uint64_t)i * BLK, 3);
+	}
+	return NULL;
+}
+
+/* busy: the submitter is held and reads wait in the queues meanwhile. */
+static void writes_in_this_thread(enum ioe_backend b, bool busy)
+{
+	enum { QUEUED = 3 };
+	struct ioe_context *ctx = backend_context(b, 4, 0);
+	struct plain_writer p = { ctx, test_file(0) };
+	int gate_fd = test_file(0);
+	struct tev queued[QUEUED];
+	struct waitgroup wg;
+	char bytes[QUEUED];
+	struct timespec until;
+	struct gate g;
+	pthread_t th;
+
+	CHECK_EQ(pwrite(gate_fd, "gate", 4, 0), 4);
+	wg_init(&wg, QUEUED);
+	if (busy) {
+		gate_close_submitter(ctx, &g, gate_fd);
+		for (int i = 0; i < QUEUED; i++) {
+			tev_init(&queued[i], &wg);
+			ioe_prep_read(&queued[i].ev, gate_fd, &bytes[i], 1, i);
+			ioe_set_callback(&queued[i].ev, tev_cb, &queued[i]);
+			CHECK_EQ(ioe_submit(ctx, &queued[i].ev, IOE_CHAN_READ), 0);
+		}
+		CHECK(ioe_pending(ctx) > 0);
+	}
+	CHECK_EQ(pthread_create(&th, NULL, plain_writer_main, &p), 0);
+	/* Queued behind the held submitter, the writes would wait for the gate. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	CHECK_EQ(pthread_timedjoin_np(th, NULL, &until), 0);
+	if (busy) {
+		CHECK(ioe_pending(ctx) > 0);
+		gate_open(&g);
+		wg_wait(&wg);
+	}
+	wg_destroy(&wg);
+	ioe_context_free(ctx);
+	close(gate_fd);
+	close(p.fd);
 }
 
 /* Several callers at once, with asynchronous events from another thread and
@@ -391,6 +469,8 @@ int main(int argc, char **argv)
 	if (b == IOE_BACKEND_AIO || !ioe_running_on_valgrind())
 		caller_does_the_io(ctx);
 	ioe_context_free(ctx);
+	writes_in_this_thread(b, false);
+	writes_in_this_thread(b, true);
 	concurrent(b, 0);
 	concurrent(b, O_DIRECT);
 	reentrant(b, 0);

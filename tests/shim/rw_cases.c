@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -403,6 +404,60 @@ static int signal_phase(void)
 	return bad;
 }
 
+static volatile sig_atomic_t xfsz;
+
+static void on_xfsz(int sig)
+{
+	(void)sig;
+	xfsz++;
+}
+
+/*
+ * A write past RLIMIT_FSIZE: -1 EFBIG and one SIGXFSZ, in the writing
+ * thread, as the real call gives; buffered and O_DIRECT, pwrite and pwritev.
+ */
+static int xfsz_phase(void)
+{
+	struct rlimit old, rl = { FILE_LEN, RLIM_INFINITY };
+	struct sigaction sa = { .sa_handler = on_xfsz }, old_sa;
+	struct iovec iov = { iobuf, 4096 };
+	int bad = 0;
+
+	CHECK(!getrlimit(RLIMIT_FSIZE, &old));
+	rl.rlim_max = old.rlim_max;
+	CHECK(!sigaction(SIGXFSZ, &sa, &old_sa));
+	CHECK(!setrlimit(RLIMIT_FSIZE, &rl));
+	for (int i = 0; i < 8; i++) {
+		bool shim = i & 1, direct = i & 2, vec = i & 4;
+		struct world w;
+		struct result r;
+		ssize_t n;
+		int err;
+
+		make_file(&w, FILE_LEN, O_RDWR | (direct ? O_DIRECT : 0));
+		xfsz = 0;
+		errno = 0;
+		if (vec)
+			n = shim ? pwritev(w.fd, &iov, 1, 4 * 4096) : libc.pwritev(w.fd, &iov, 1, 4 * 4096);
+		else
+			n = shim ? pwrite(w.fd, iobuf, 4096, 4 * 4096) : libc.pwrite(w.fd, iobuf, 4096, 4 * 4096);
+		err = errno;
+		world_end(&w, &r);
+		free(r.file);
+		if (n != -1 || err != EFBIG || xfsz != 1) {
+			fprintf(stderr, "FAIL xfsz (%s, %s, %s): %zd %s, %d signals (want -1 EFBIG, 1)\n",
+				shim ? "shim" : "libc", direct ? "O_DIRECT" : "buffered", vec ? "pwritev" : "pwrite",
+				n, strerrorname_np(err), (int)xfsz);
+			bad = 1;
+		}
+	}
+	CHECK(!setrlimit(RLIMIT_FSIZE, &old));
+	CHECK(!sigaction(SIGXFSZ, &old_sa, NULL));
+	if (!bad)
+		printf("ok xfsz: one SIGXFSZ per write past RLIMIT_FSIZE\n");
+	return bad;
+}
+
 int main(void)
 {
 	int bad = 0;
@@ -416,11 +471,12 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		bad += compare(&cases[i]);
 	bad += signal_phase();
+	bad += xfsz_phase();
 	/* The O_DIRECT cases are always routed: the engine must be running. */
 	if (count_threads("ioe-submit") < 1 || count_threads("ioe-poll") < 1) {
 		fprintf(stderr, "FAIL: no engine threads: nothing was routed\n");
 		bad++;
 	}
-	printf("%d cases, %d failed\n", (int)(sizeof(cases) / sizeof(cases[0])) + 1, bad);
+	printf("%d cases, %d failed\n", (int)(sizeof(cases) / sizeof(cases[0])) + 2, bad);
 	return bad ? 1 : 0;
 }

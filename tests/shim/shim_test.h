@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <sys/uio.h>
 #include "check.h"
+#include "task_file.h"
 
 /* glibc's own functions, whatever is preloaded: looked up in libc.so.6 itself. */
 struct libc_fns {
@@ -51,26 +52,9 @@ static inline void require_shim(const struct libc_fns *f)
 /* Threads of this process named `name` (engine threads: ioe-submit, ioe-poll). */
 static inline int count_threads(const char *name)
 {
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *de;
-	int n = 0;
+	int n = threads_named(name);
 
-	CHECK(d != NULL);
-	while ((de = readdir(d))) {
-		char path[300], comm[64] = "";
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)))
-			n++;
-		fclose(f);
-	}
-	closedir(d);
+	CHECK(n >= 0);
 	return n;
 }
 

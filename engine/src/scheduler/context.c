@@ -194,14 +194,16 @@ static void sync_done(struct ioe_event *ev, void *arg)
 }
 
 /*
- * While the queues are empty, a synchronous event is done on the thread's
- * own ring or AIO context (thread_io.c): true with ev->res set. Else the
- * driver's submit_wait, or the queues.
+ * A synchronous buffered write or sync is done with the plain system call;
+ * anything else, while the queues are empty, on the thread's own ring or
+ * AIO context (thread_io.c): true with ev->res set. Else the driver's
+ * submit_wait, or the queues.
  */
-static bool done_on_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
+static bool done_in_this_thread(struct ioe_context *ctx, struct ioe_event *ev)
 {
-	return ioe_direct_possible(&ctx->shared) &&
-	       (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev));
+	return ioe_thread_io_plain(ev) ||
+	       (ioe_direct_possible(&ctx->shared) &&
+		(ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev)));
 }
 
 int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
@@ -222,7 +224,7 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (!done_on_own_queue(ctx, ev) &&
+	if (!done_in_this_thread(ctx, ev) &&
 	    (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done))) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);

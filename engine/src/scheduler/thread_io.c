@@ -17,8 +17,17 @@
  * is held and no signal blocked: a
  * signal handler that interrupts the thread's use and does IO itself is
  * sent to the shared ring or context.
+ *
+ * A buffered write, an fsync or an fdatasync takes neither, whatever the
+ * queues hold (ioe_thread_io_plain()): the kernel would hand it to a worker
+ * thread of its own (io_uring's io-wq, since ext4 has no async buffered
+ * writes; AIO's workqueue for a sync), which blocks in the same call the
+ * caller waits for, two context switches later (fio psync buffered
+ * randwrite on io_uring: 0.45x native). It is done with the plain system
+ * call; so a SIGXFSZ is raised in the calling thread, as by pwrite().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <libaio.h>
 #include <limits.h>
 #include <liburing.h>
@@ -28,11 +37,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "aio_prep.h"
 #include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
+#include "../tasks.h"
 #include "../valgrind_annotate.h"
 
 enum { KIND_URING, KIND_AIO, KINDS };
@@ -203,6 +214,55 @@ static long aio_piece(struct thread_io *t, const struct ioe_event *ev, const str
 	while (io_getevents(t->aio, 1, 1, &done, NULL) != 1)
 		;
 	return (long)done.res;
+}
+
+/* A buffered write or a sync: see the top of the file. */
+static bool runs_plain(const struct ioe_event *ev)
+{
+	int flags;
+
+	if (!ioe_event_is_rw(ev))
+		return true;
+	if (!ioe_event_is_write(ev))
+		return false;
+	flags = fcntl(ev->fd, F_GETFL);
+	return flags >= 0 && !(flags & O_DIRECT);
+}
+
+/* One piece by a plain system call (raw: the shim wraps pwrite()): its result or -errno. */
+static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *prog)
+{
+	struct ioe_piece p;
+	long res;
+
+	if (!ioe_event_is_rw(ev)) {
+		res = syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd);
+	} else {
+		ioe_progress_next(prog, ev, &p);
+		/* The high half of the offset is 0 on 64-bit kernels, which ignore it. */
+		if (ev->action == IOE_WRITEV)
+			res = syscall(SYS_pwritev, ev->fd, p.iov, (int)p.len, (long)p.offset,
+				      (long)((uint64_t)p.offset >> 32));
+		else
+			res = syscall(SYS_pwrite64, ev->fd, p.buf, p.len, (long)p.offset);
+	}
+	return res < 0 ? -errno : res;
+}
+
+bool ioe_thread_io_plain(struct ioe_event *ev)
+{
+	struct ioe_progress prog;
+	int saved = errno;
+
+	if (!runs_plain(ev)) {
+		errno = saved;
+		return false;
+	}
+	ioe_progress_start(&prog, ev);
+	while (!ioe_progress_update(&prog, ev, ioe_fault_result(plain_piece(ev, &prog))))
+		;
+	errno = saved;
+	return true;
 }
 
 int ioe_thread_io_run(enum ioe_backend backend, struct ioe_event *ev)

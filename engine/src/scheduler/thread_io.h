@@ -2,6 +2,7 @@
 #ifndef IOE_THREAD_IO_H
 #define IOE_THREAD_IO_H
 
+#include <stdbool.h>
 #include "ioengine.h"
 
 /*
@@ -11,5 +12,12 @@
  * reached, or a signal handler that interrupted the thread's own use).
  */
 int ioe_thread_io_run(enum ioe_backend kind, struct ioe_event *ev);
+
+/*
+ * A buffered write, an fsync or an fdatasync: done now in the calling
+ * thread with the plain system call (true, ev->res set). Anything else:
+ * false, nothing done.
+ */
+bool ioe_thread_io_plain(struct ioe_event *ev);
 
 #endif
