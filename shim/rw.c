@@ -260,8 +260,9 @@ static ssize_t route(const struct rw_call *c, size_t want, size_t done, int save
 	if ((res == -EIO || res == -EFBIG) && !done) {
 		/*
 		 * A device error is the answer, not a phrasing to redo: a retry
-		 * could hide it. EFBIG too: the engine wrote in this thread, which
-		 * has had its SIGXFSZ; a retry would raise another.
+		 * could hide it. EFBIG too: the engine writes in this thread (see
+		 * ioe_submit_wait()), which has had its SIGXFSZ; a retry would
+		 * raise another.
 		 */
 		errno = (int)-res;
 		return -1;
@@ -291,6 +292,7 @@ static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssiz
 {
 	struct iovec one = { c->buf, c->len };
 	struct rest r;
+	size_t size;
 	ssize_t n;
 
 	n = nowait_read(c->fd, is_vec(c) ? c->iov : &one, is_vec(c) ? c->iovcnt : 1, c->off);
@@ -316,8 +318,9 @@ static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssiz
 			shim_fd_nowait_bad(c->fd);
 		return false;
 	}
+	size = (size_t)*want;
 	*done = (size_t)n;
-	for (int tries = 1; *done < (size_t)*want && n > 0 && tries < FAST_TRIES; tries++) {
+	for (int tries = 1; *done < size && n > 0 && tries < FAST_TRIES; tries++) {
 		/* Short: end of file, or the rest is not cached. One more look tells. */
 		if (rest_init(&r, c, *done)) {
 			n = -1;
@@ -326,13 +329,13 @@ static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssiz
 		if (r.iov)
 			n = nowait_read(c->fd, r.iov, r.iovcnt, c->off + (off_t)*done);
 		else
-			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, (size_t)*want - *done }, 1,
+			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, size - *done }, 1,
 					c->off + (off_t)*done);
 		rest_free(&r);
 		if (n > 0)
 			*done += (size_t)n;
 	}
-	if (*done < (size_t)*want && n != 0) {
+	if (*done < size && n != 0) {
 		/* Not at EOF: the rest would block. */
 		errno = saved_errno;
 		return false;
