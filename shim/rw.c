@@ -260,7 +260,7 @@ static ssize_t route(const struct rw_call *c, size_t want, size_t done, int save
 	if ((res == -EIO || res == -EFBIG) && !done) {
 		/*
 		 * A device error is the answer, not a phrasing to redo: a retry
-		 * could hide it. EFBIG too: the engine writes in this thread (see
+		 * could hide it. EFBIG too: the engine wrote in this thread (see
 		 * ioe_submit_wait()), which has had its SIGXFSZ; a retry would
 		 * raise another.
 		 */

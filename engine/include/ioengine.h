@@ -126,18 +126,18 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * Queue an event and wait for it in the calling thread: the synchronous
  * form of ioe_submit(), with the same return values. On 0 the IO is done
  * and ev->res holds its result; ev's callback is not called (the engine
- * uses cb and cb_arg during the call). A buffered write (the fd not
- * O_DIRECT), an fsync or an fdatasync is done at once in the calling thread
- * with the plain system call: the kernel would otherwise hand it to a worker
- * thread of its own, to block in the same call (a SIGXFSZ is raised in the
- * calling thread, as by pwrite()). When the queues are empty, anything else
+ * uses cb and cb_arg during the call). A write, an fsync or an fdatasync
+ * is done at once in the calling thread with the plain system call: the
+ * kernel's asynchronous forms pass it to a worker thread of their own, or
+ * (an O_DIRECT write) were slower than pwrite() (a SIGXFSZ is so raised in
+ * the calling thread, as by pwrite()). When the queues are empty, a read
  * is done by the calling thread on an io_uring or Linux AIO context of its
  * own (whichever the context's backend is), made on its first such call
  * and freed when it exits (no file descriptor is taken; kernels before 6.1
  * have no such io_uring): nothing is shared with other threads, and the
  * completion wakes it directly, as pread() would; on Linux AIO the kernel
- * does a buffered read or write inside the submission, in this thread, as
- * pread() would. Such IO is not counted in ioe_running() nor held to the
+ * does a buffered read inside the submission, in this thread, as pread()
+ * would. Such IO is not counted in ioe_running() nor held to the
  * context's depth (one per thread at a time). Without a context of its own,
  * the thread hands the event to the context's kernel queue itself and reaps
  * completions, running other events' callbacks too (with workers == 0),

@@ -2,8 +2,8 @@
 /*
  * ioe_submit_wait(): results as the syscalls give them; the calling thread
  * does the IO itself when the engine is idle (the engine threads stay
- * asleep); buffered writes and syncs done in the calling thread, even with
- * the queues busy; many threads at once mixed with ioe_submit() traffic and short of
+ * asleep); writes and syncs done in the calling thread, even with the
+ * queues busy; many threads at once mixed with ioe_submit() traffic and short of
  * slots; a signal handler that calls it while the thread it interrupted
  * is inside it; threads that come and go, and a fork child.
  */
@@ -129,10 +129,11 @@ static void caller_does_the_io(struct ioe_context *ctx)
 }
 
 /*
- * Buffered writes and syncs are done in the calling thread with the plain
- * system calls, queues busy or not: io_uring would hand each to a kernel
- * worker of the thread's (a thread of this process named iou-wrk-TID), to
- * block in the same call while the caller waits.
+ * Writes (buffered and O_DIRECT) and syncs are done in the calling thread
+ * with the plain system calls, queues busy or not: io_uring would hand a
+ * buffered write or a sync to a kernel worker of the thread's (a thread of
+ * this process named iou-wrk-TID), to block in the same call while the
+ * caller waits.
  */
 struct plain_writer {
 	struct ioe_context *ctx;
@@ -142,13 +143,16 @@ struct plain_writer {
 static void *plain_writer_main(void *arg)
 {
 	struct plain_writer *p = arg;
-	char buf[BLK], out[BLK], worker[32];
+	unsigned char *buf = xalloc(BLK), *out = xalloc(BLK);
+	int direct = test_file(O_DIRECT);
+	char worker[32];
 	struct ioe_event ev;
 
 	snprintf(worker, sizeof(worker), "iou-wrk-%d", (int)gettid());
 	for (int i = 0; i < 20; i++) {
 		fill(buf, BLK, (uint64_t)i * BLK, 3);
 		CHECK_EQ(sync_pwrite(p->ctx, p->fd, buf, BLK, (int64_t)i * BLK), BLK);
+		CHECK_EQ(sync_pwrite(p->ctx, direct, buf, BLK, (int64_t)i * BLK), BLK);
 		ioe_prep_fdatasync(&ev, p->fd);
 		CHECK_EQ(wait_ev(p->ctx, &ev, IOE_CHAN_WRITE), 0);
 	}
@@ -159,7 +163,12 @@ static void *plain_writer_main(void *arg)
 	for (int i = 0; i < 20; i++) {
 		CHECK_EQ(pread(p->fd, out, BLK, (int64_t)i * BLK), BLK);
 		verify(out, BLK, (uint64_t)i * BLK, 3);
+		CHECK_EQ(pread(direct, out, BLK, (int64_t)i * BLK), BLK);
+		verify(out, BLK, (uint64_t)i * BLK, 3);
 	}
+	close(direct);
+	free(buf);
+	free(out);
 	return NULL;
 }
 

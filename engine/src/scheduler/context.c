@@ -194,8 +194,8 @@ static void sync_done(struct ioe_event *ev, void *arg)
 }
 
 /*
- * A synchronous buffered write or sync is done with the plain system call;
- * anything else, while the queues are empty, on the thread's own ring or
+ * A synchronous write or sync is done with the plain system call; a read,
+ * while the queues are empty, on the thread's own ring or
  * AIO context (thread_io.c): true with ev->res set. Else the driver's
  * submit_wait, or the queues.
  */

@@ -14,9 +14,8 @@
 int ioe_thread_io_run(enum ioe_backend kind, struct ioe_event *ev);
 
 /*
- * A buffered write, an fsync or an fdatasync: done now in the calling
- * thread with the plain system call (true, ev->res set). Anything else:
- * false, nothing done.
+ * A write, an fsync or an fdatasync: done now in the calling thread with
+ * the plain system call (true, ev->res set). A read: false, nothing done.
  */
 bool ioe_thread_io_plain(struct ioe_event *ev);
 
