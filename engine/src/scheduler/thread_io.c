@@ -249,8 +249,10 @@ bool ioe_thread_io_plain(struct ioe_event *ev)
 	struct ioe_progress prog;
 	int saved = errno;
 
-	if (!runs_plain(ev))
+	if (!runs_plain(ev)) {
+		errno = saved;
 		return false;
+	}
 	ioe_progress_start(&prog, ev);
 	while (!ioe_progress_update(&prog, ev, ioe_fault_result(plain_piece(ev, &prog))))
 		;
