@@ -15,8 +15,7 @@
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
 #define IOE_MAX_RW 0x7ffff000ul
 
-/* One read or write of iov[0..cnt) at off; raw syscalls: the shim wraps pread(). */
-static long rw_once(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
+long ioe_rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
 {
 	bool write = ioe_event_is_write(ev);
 
@@ -39,7 +38,7 @@ static long rw_all(const struct ioe_event *ev)
 	size_t done = 0, skip = 0;	/* skip: bytes of iov[0] already moved */
 
 	do {
-		long res = rw_once(ev, iov, cnt, skip, ev->offset + (int64_t)done);
+		long res = ioe_rw_syscall(ev, iov, cnt, skip, ev->offset + (int64_t)done);
 
 		if (res < 0 && errno == EINTR)
 			continue;
@@ -52,6 +51,11 @@ static long rw_all(const struct ioe_event *ev)
 	return (long)done;
 }
 
+long ioe_sync_syscall(const struct ioe_event *ev)
+{
+	return syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd);
+}
+
 void ioe_event_run_inline(struct ioe_event *ev)
 {
 	int saved = errno;
@@ -59,7 +63,7 @@ void ioe_event_run_inline(struct ioe_event *ev)
 
 	if (ioe_event_is_rw(ev))
 		res = rw_all(ev);
-	else if ((res = syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd)) < 0)
+	else if ((res = ioe_sync_syscall(ev)) < 0)
 		res = -errno;
 	ev->res = res;
 	errno = saved;

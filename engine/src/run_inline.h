@@ -7,4 +7,12 @@
 /* Do ev now in this thread with plain syscalls and set ev->res; errno kept. */
 void ioe_event_run_inline(struct ioe_event *ev);
 
+/*
+ * One read or write of ev's kind: iov[0..cnt) at off, the first skip bytes
+ * of iov[0] left out; or ev's fsync or fdatasync. Raw syscalls (the shim
+ * wraps pread()); the result, or -1 with errno.
+ */
+long ioe_rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off);
+long ioe_sync_syscall(const struct ioe_event *ev);
+
 #endif

@@ -37,17 +37,27 @@ static inline bool thread_named(pid_t tid, const char *prefix)
 	return task_file(tid, "comm", comm, sizeof(comm)) && !strncmp(comm, prefix, strlen(prefix));
 }
 
+/* The /proc/self/task entry of dir's next thread named prefix*; NULL at the end. */
+static inline const char *next_thread_named(DIR *dir, const char *prefix)
+{
+	struct dirent *de;
+
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.' && thread_named((pid_t)atoi(de->d_name), prefix))
+			return de->d_name;
+	return NULL;
+}
+
 /* How many threads of this process are named prefix*; -1 on error. */
 static inline int threads_named(const char *prefix)
 {
 	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
 	int n = 0;
 
 	if (!dir)
 		return -1;
-	while ((de = readdir(dir)))
-		n += de->d_name[0] != '.' && thread_named((pid_t)atoi(de->d_name), prefix);
+	while (next_thread_named(dir, prefix))
+		n++;
 	closedir(dir);
 	return n;
 }
@@ -56,18 +66,16 @@ static inline int threads_named(const char *prefix)
 static inline long threads_sleeps(const char *prefix)
 {
 	DIR *dir = opendir("/proc/self/task");
-	struct dirent *de;
+	const char *tid;
 	long total = 0;
 
 	if (!dir)
 		return -1;
-	while ((de = readdir(dir))) {
+	while ((tid = next_thread_named(dir, prefix))) {
 		char path[300], line[256];
 		FILE *f;
 
-		if (de->d_name[0] == '.' || !thread_named((pid_t)atoi(de->d_name), prefix))
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
 		f = fopen(path, "r");
 		if (!f)
 			continue;	/* ended meanwhile */

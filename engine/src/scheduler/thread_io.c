@@ -39,12 +39,12 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "aio_prep.h"
 #include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
+#include "../run_inline.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
 
@@ -224,22 +224,20 @@ static bool runs_plain(const struct ioe_event *ev)
 	return !ioe_event_is_rw(ev) || ioe_event_is_write(ev);
 }
 
-/* One piece by a plain system call (raw: the shim wraps pwrite()): its result or -errno. */
+/* One piece by a plain system call: its result or -errno. */
 static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *prog)
 {
 	struct ioe_piece p;
+	struct iovec one;
 	long res;
 
 	if (!ioe_event_is_rw(ev)) {
-		res = syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd);
+		res = ioe_sync_syscall(ev);
 	} else {
 		ioe_progress_next(prog, ev, &p);
-		/* The high half of the offset is 0 on 64-bit kernels, which ignore it. */
-		if (ev->action == IOE_WRITEV)
-			res = syscall(SYS_pwritev, ev->fd, p.iov, (int)p.len, (long)p.offset,
-				      (long)((uint64_t)p.offset >> 32));
-		else
-			res = syscall(SYS_pwrite64, ev->fd, p.buf, p.len, (long)p.offset);
+		one = (struct iovec){ p.buf, p.len };
+		res = ioe_event_is_vectored(ev) ? ioe_rw_syscall(ev, p.iov, (int)p.len, 0, p.offset) :
+						  ioe_rw_syscall(ev, &one, 1, 0, p.offset);
 	}
 	return res < 0 ? -errno : res;
 }
@@ -249,10 +247,8 @@ bool ioe_thread_io_plain(struct ioe_event *ev)
 	struct ioe_progress prog;
 	int saved = errno;
 
-	if (!runs_plain(ev)) {
-		errno = saved;
+	if (!runs_plain(ev))
 		return false;
-	}
 	ioe_progress_start(&prog, ev);
 	while (!ioe_progress_update(&prog, ev, ioe_fault_result(plain_piece(ev, &prog))))
 		;
