@@ -2,6 +2,16 @@
 /*
  * The process's engine: created on first use, forgotten (never touched) in a
  * fork child, never torn down at exit. Constructor and destructor live here.
+ *
+ * A child of _Fork() or of a raw clone() without CLONE_VM runs no atfork
+ * handler: it would take the parent's engine for its own, and wait for its
+ * threads, which it does not have (a hang), or use its AIO ring, which it
+ * has not mapped (a crash). It uses the real calls instead, as a vfork child
+ * does; it is told by a word the kernel zeroes in every child of fork() and
+ * its kin (MADV_WIPEONFORK), which fork()'s own handler then sets again. It
+ * builds no engine of its own either: a child of a multi-threaded _Fork()
+ * may only call async-signal-safe functions (pread() is one), and a malloc()
+ * lock another thread held in the parent stays locked in it.
  */
 #include <errno.h>
 #include <limits.h>
@@ -9,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "shim.h"
@@ -21,6 +32,11 @@ static const char *_Atomic eng_backend;
 /* The process the state above belongs to: a vfork child (no atfork handler
  * ran) sees another pid and keeps its hands off (see vfork.c). */
 static _Atomic pid_t eng_pid;
+
+/* The word zeroed in a child (see the top); with no WIPEONFORK, always OWN. */
+enum { CHILD_UNSEEN, OWN, CHILD_SEEN };
+static _Atomic int own_fallback = OWN;
+static _Atomic int *own_word = &own_fallback;
 
 int shim_initialised;
 
@@ -61,6 +77,18 @@ static struct ioe_context *create(void)
 	return ctx;
 }
 
+/* False in a child that ran no atfork handler (see the top); its first look resets the stats. */
+static bool own_state(void)
+{
+	int w = atomic_load_explicit(own_word, memory_order_relaxed);
+
+	if (w == OWN)
+		return true;
+	if (w == CHILD_UNSEEN && atomic_compare_exchange_strong(own_word, &w, CHILD_SEEN))
+		shim_stats_reset();
+	return false;
+}
+
 /* This thread is creating the engine: what it calls meanwhile takes the real calls. */
 static __thread bool starting_here;
 
@@ -85,6 +113,8 @@ struct ioe_context *shim_engine(void)
 {
 	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
 
+	if (!own_state())
+		return NULL;
 	if (s == ENG_READY)
 		return !__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
 		       getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
@@ -104,9 +134,10 @@ struct ioe_context *shim_engine(void)
 	return eng;
 }
 
+/* Asked before the stats summary: a child's first look resets them (own_state()). */
 const char *shim_backend_name(void)
 {
-	return atomic_load_explicit(&eng_backend, memory_order_relaxed);
+	return own_state() ? atomic_load_explicit(&eng_backend, memory_order_relaxed) : NULL;
 }
 
 /*
@@ -122,12 +153,28 @@ static void atfork_child(void)
 	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, ENG_NONE, memory_order_release);
 	shim_stats_reset();
+	atomic_store_explicit(own_word, OWN, memory_order_release);
+}
+
+static void own_word_init(void)
+{
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (page == MAP_FAILED)
+		return;
+	if (madvise(page, 4096, MADV_WIPEONFORK)) {
+		munmap(page, 4096);
+		return;
+	}
+	*(int *)page = OWN;
+	own_word = page;
 }
 
 __attribute__((constructor)) static void shim_init(void)
 {
 	shim_resolve();
 	shim_config_load();
+	own_word_init();
 	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
 	pthread_atfork(NULL, NULL, atfork_child);
 	__atomic_store_n(&shim_initialised, 1, __ATOMIC_RELEASE);

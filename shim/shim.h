@@ -55,7 +55,8 @@ extern struct shim_config shim_cfg;
  * The process's engine, created on first use (thread-safe); NULL when the
  * shim must use the real calls: no backend could start (one warning was
  * logged), the shim is not initialised yet or is inside its own
- * initialisation, or this is a vfork child. A fork child gets its own engine.
+ * initialisation, or this is a vfork child or a child that ran no atfork
+ * handler (_Fork(), a raw clone()). A fork() child gets its own engine.
  */
 struct ioe_context *shim_engine(void);
 

@@ -4,13 +4,24 @@
  * main thread forks children (and one grandchild each); every process checks
  * its data and that its IO went through an engine of its own (threads in
  * this process; the child's stats summary shows routed reads).
+ *
+ * Children of _Fork() and of a raw clone() run no atfork handler: they must
+ * keep off the parent's engine, whose threads they do not have (with IO in
+ * flight there, their requests waited forever on it, or crashed on its AIO
+ * ring), and use the real calls (no engine thread, nothing routed). Their
+ * own fork() children have engines again.
  */
+#include <aio.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "shim_test.h"
 
+enum maker { BY_FORK, BY_UNDERSCORE_FORK, BY_RAW_CLONE };
+static const enum maker makers[] = { BY_FORK, BY_FORK, BY_UNDERSCORE_FORK, BY_RAW_CLONE };
 #define CHILDREN	4
 #define BLK		4096
 #define REGION		(16 * BLK)	/* per process */
@@ -39,13 +50,35 @@ static void io_rounds_in(unsigned int who, int rounds, unsigned char *w, unsigne
 	}
 }
 
-static void io_rounds(unsigned int who, int rounds)
+/* The region once more through POSIX AIO: a write, then a read back, each waited for. */
+static void aio_round(unsigned int who, unsigned char *w, unsigned char *r)
+{
+	struct aiocb cb = { .aio_fildes = fd, .aio_buf = w, .aio_nbytes = REGION,
+			    .aio_offset = (off_t)who * REGION };
+	const struct aiocb *list[1] = { &cb };
+
+	fill(w, REGION, who * 7 + 3);
+	CHECK_EQ(aio_write(&cb), 0);
+	while (aio_error(&cb) == EINPROGRESS)
+		CHECK_EQ(aio_suspend(list, 1, NULL), 0);
+	CHECK_EQ(aio_return(&cb), REGION);
+	cb.aio_buf = r;
+	CHECK_EQ(aio_read(&cb), 0);
+	while (aio_error(&cb) == EINPROGRESS)
+		CHECK_EQ(aio_suspend(list, 1, NULL), 0);
+	CHECK_EQ(aio_return(&cb), REGION);
+	CHECK(!memcmp(w, r, REGION));
+}
+
+static void io_rounds(unsigned int who, int rounds, bool aio)
 {
 	unsigned char *w, *r;
 
 	CHECK(!posix_memalign((void **)&w, BLK, REGION));
 	CHECK(!posix_memalign((void **)&r, BLK, REGION));
 	io_rounds_in(who, rounds, w, r);
+	if (aio)
+		aio_round(who, w, r);
 	free(w);
 	free(r);
 }
@@ -74,13 +107,18 @@ static void *busy(void *arg)
 static void grandchild(unsigned int who)
 {
 	CHECK_EQ(count_threads("ioe-submit"), 0);
-	io_rounds(who, 20);
+	io_rounds(who, 20, true);
 	CHECK_EQ(count_threads("ioe-submit"), 1);
 	exit(0);	/* exit(), not _exit(): the destructor writes the stats line */
 }
 
-static void child(unsigned int who)
+/*
+ * A raw clone() child's glibc still has the parent's thread id: it does no
+ * POSIX AIO (glibc's would start a thread), only what is async-signal-safe.
+ */
+static void child(unsigned int who, enum maker by)
 {
+	bool engine = by == BY_FORK;
 	pid_t gc;
 	int st;
 
@@ -89,14 +127,30 @@ static void child(unsigned int who)
 	CHECK(gc >= 0);
 	if (!gc)
 		grandchild(who + CHILDREN);
-	io_rounds(who, 20);
-	CHECK_EQ(count_threads("ioe-submit"), 1);
+	io_rounds(who, 20, by != BY_RAW_CLONE);
+	CHECK_EQ(count_threads("ioe-submit"), engine ? 1 : 0);
 	CHECK_EQ(waitpid(gc, &st, 0), gc);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	exit(0);
 }
 
-/* Every child wrote one summary line with routed reads, from the expected backend. */
+static pid_t make_child(enum maker by)
+{
+	switch (by) {
+	case BY_FORK:
+		return fork();
+	case BY_UNDERSCORE_FORK:
+		return _Fork();
+	case BY_RAW_CLONE:
+		return (pid_t)syscall(SYS_clone, SIGCHLD, NULL, NULL, NULL, NULL);
+	}
+	return -1;
+}
+
+/*
+ * Every child wrote one summary line: a fork() child's with routed reads,
+ * from the expected backend; the others' with none, and no backend.
+ */
 static void check_stats(const char *path, pid_t *pids, int n)
 {
 	const char *want = getenv("IOENGINE_BACKEND");
@@ -119,6 +173,13 @@ static void check_stats(const char *path, pid_t *pids, int n)
 		for (int i = 0; i < n; i++) {
 			if (pids[i] != pid)
 				continue;
+			if (makers[i] != BY_FORK) {
+				CHECK_EQ(reads, 0);
+				CHECK(!strcmp(backend, "none"));
+				CHECK(strstr(line, " fallbacks=0 ") == NULL);
+				found++;
+				continue;
+			}
 			CHECK(reads >= 20 * REGION / BLK);
 			if (want && !strcmp(want, "aio"))
 				CHECK(!strcmp(backend, "aio"));
@@ -153,7 +214,7 @@ int main(void)
 	unlink(path);
 	CHECK(!ftruncate(fd, (off_t)NPROC * REGION));
 
-	io_rounds(0, 2);
+	io_rounds(0, 2, true);
 	CHECK_EQ(count_threads("ioe-submit"), 1);
 	CHECK(!posix_memalign((void **)&busy_buf[0], BLK, REGION));
 	CHECK(!posix_memalign((void **)&busy_buf[1], BLK, REGION));
@@ -161,10 +222,10 @@ int main(void)
 	while (!atomic_load(&busy_running))	/* past its start-up, which allocates */
 		usleep(1000);
 	for (int i = 0; i < CHILDREN; i++) {
-		pids[i] = fork();
+		pids[i] = make_child(makers[i]);
 		CHECK(pids[i] >= 0);
 		if (!pids[i])
-			child(1 + (unsigned int)i);
+			child(1 + (unsigned int)i, makers[i]);
 	}
 	for (int i = 0; i < CHILDREN; i++) {
 		CHECK_EQ(waitpid(pids[i], &st, 0), pids[i]);
@@ -175,10 +236,10 @@ int main(void)
 	free(busy_buf[0]);
 	free(busy_buf[1]);
 	/* The parent's engine is untouched by all that. */
-	io_rounds(0, 5);
+	io_rounds(0, 5, true);
 	CHECK_EQ(count_threads("ioe-submit"), 1);
 	check_stats(stats, pids, CHILDREN);
-	printf("ok fork: parent and %d children (+%d grandchildren) routed their own IO\n",
-	       CHILDREN, CHILDREN);
+	printf("ok fork: parent and %d children (+%d grandchildren) routed their own IO; "
+	       "a _Fork() and a clone() child used the real calls\n", CHILDREN, CHILDREN);
 	return 0;
 }
