@@ -112,32 +112,10 @@ static ssize_t nowait_read(int fd, const struct iovec *iov, int iovcnt, off_t of
 }
 
 /*
- * Can the vector be read? The real call says EFAULT for a bad pointer where
- * touching it here would crash the program: let the kernel read it first.
- * Unknown (the call is filtered, e.g. by seccomp): assume yes, as before.
- */
-static bool vector_readable(const struct iovec *iov, int iovcnt)
-{
-	struct iovec scratch[64];
-	pid_t self = getpid();
-
-	for (int i = 0; i < iovcnt; i += 64) {
-		size_t len = sizeof(scratch[0]) * (size_t)(iovcnt - i < 64 ? iovcnt - i : 64);
-		struct iovec local = { scratch, len }, remote = { (void *)(iov + i), len };
-		ssize_t n = syscall(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
-
-		if (n < 0 && (errno == ENOSYS || errno == EPERM))
-			return true;
-		if (n != (ssize_t)len)
-			return false;
-	}
-	return true;
-}
-
-/*
  * Whether the shim may take the call, as far as can be told without reading
- * its vector: not for count 0, a negative offset (preadv2 would even take -1
- * as "current position"), iovcnt out of range or a NULL vector.
+ * its vector (the kernel reads it first, wherever the call goes: a bad one
+ * is its EFAULT): not for count 0, a negative offset (preadv2 would even
+ * take -1 as "current position"), iovcnt out of range or a NULL vector.
  */
 static bool plausible(const struct rw_call *c)
 {
@@ -149,8 +127,8 @@ static bool plausible(const struct rw_call *c)
 }
 
 /*
- * Bytes a plausible call asks for, its vector known to be readable; or -1
- * when the real function must decide: a total of 0, or one the kernel
+ * Bytes a plausible call asks for, its vector read by the kernel already; or
+ * -1 when the real function must decide: a total of 0, or one the kernel
  * refuses (EINVAL).
  */
 static ssize_t total(const struct rw_call *c)
@@ -165,14 +143,6 @@ static ssize_t total(const struct rw_call *c)
 		n += c->iov[i].iov_len;
 	}
 	return n ? (ssize_t)n : -1;
-}
-
-/* Bytes the call asks for, or -1 when the real function must decide (above, or an unreadable vector). */
-static ssize_t wanted(const struct rw_call *c)
-{
-	if (!plausible(c) || (is_vec(c) && !vector_readable(c->iov, c->iovcnt)))
-		return -1;
-	return total(c);
 }
 
 /* The part of the call after `done` bytes, as an event's buffer or vector. */
@@ -191,6 +161,12 @@ static int rest_init(struct rest *r, const struct rw_call *c, size_t done)
 	r->iov = NULL;
 	if (!is_vec(c))
 		return 0;
+	if (!done) {
+		/* The program's own, not read here: the kernel reads it first (see plausible()). */
+		r->iov = (struct iovec *)c->iov;
+		r->iovcnt = c->iovcnt;
+		return 0;
+	}
 	while (i < c->iovcnt && done >= c->iov[i].iov_len)
 		done -= c->iov[i++].iov_len;
 	r->iovcnt = c->iovcnt - i;
@@ -213,11 +189,11 @@ static void rest_free(struct rest *r)
 }
 
 /*
- * Route the call from byte `done` on. Returns the call's result: done plus
- * what the engine moved; or, when the engine cannot take it or it failed
- * with nothing done, what the real function says.
+ * Route the plausible call from byte `done` on. Returns the call's result:
+ * done plus what the engine moved; or, when the engine cannot take it or it
+ * failed with nothing done, what the real function says.
  */
-static ssize_t route(const struct rw_call *c, size_t want, size_t done, int saved_errno)
+static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 {
 	struct ioe_context *ctx;
 	struct ioe_event ev;
@@ -247,9 +223,9 @@ static ssize_t route(const struct rw_call *c, size_t want, size_t done, int save
 			ioe_prep_readv(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
 	} else {
 		if (is_write(c))
-			ioe_prep_write(&ev, c->fd, (char *)c->buf + done, want - done, c->off + (off_t)done);
+			ioe_prep_write(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
 		else
-			ioe_prep_read(&ev, c->fd, (char *)c->buf + done, want - done, c->off + (off_t)done);
+			ioe_prep_read(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
 	}
 	if (shim_stats_on) {
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
@@ -286,23 +262,20 @@ real:
 /*
  * The fast path, for a plausible call. Returns true with *res set when the
  * call is answered; false with *done set to what was read so far when the
- * rest must be routed, and *want to the call's size if it is known by then.
+ * rest must be routed.
  */
-static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssize_t *res, int saved_errno)
+static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int saved_errno)
 {
 	struct iovec one = { c->buf, c->len };
+	ssize_t n, want = -1;
 	struct rest r;
 	size_t size;
-	ssize_t n;
 
 	n = nowait_read(c->fd, is_vec(c) ? c->iov : &one, is_vec(c) ? c->iovcnt : 1, c->off);
-	/*
-	 * Bytes, EAGAIN or EOPNOTSUPP: the kernel has read the vector, so the
-	 * shim may too, with no check of its own (which costs two system calls).
-	 */
+	/* Bytes, EAGAIN or EOPNOTSUPP: the kernel has read the vector, so the shim may too. */
 	if (n >= 0 || errno == EAGAIN || errno == EOPNOTSUPP) {
-		*want = total(c);
-		if (*want < 0) {
+		want = total(c);
+		if (want < 0) {
 			*res = real_call(c);
 			return true;
 		}
@@ -318,7 +291,7 @@ static bool fast_read(const struct rw_call *c, ssize_t *want, size_t *done, ssiz
 			shim_fd_nowait_bad(c->fd);
 		return false;
 	}
-	size = (size_t)*want;
+	size = (size_t)want;
 	*done = (size_t)n;
 	for (int tries = 1; *done < size && n > 0 && tries < FAST_TRIES; tries++) {
 		/* Short: end of file, or the rest is not cached. One more look tells. */
@@ -350,25 +323,20 @@ static ssize_t do_read(const struct rw_call *c)
 {
 	int saved = errno;
 	size_t done = 0;
-	ssize_t want = -1, res;
+	ssize_t res;
 
 	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c))
 		return real_call(c);
-	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) &&
-	    fast_read(c, &want, &done, &res, saved))
+	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) && fast_read(c, &done, &res, saved))
 		return res;
-	if (want < 0 && (want = wanted(c)) < 0)
-		return real_call(c);
-	return route(c, (size_t)want, done, saved);
+	return route(c, done, saved);
 }
 
 static ssize_t do_write(const struct rw_call *c)
 {
-	ssize_t want;
-
-	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || (want = wanted(c)) < 0)
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c))
 		return real_call(c);
-	return route(c, (size_t)want, 0, errno);
+	return route(c, 0, errno);
 }
 
 SHIM_API ssize_t pread(int fd, void *buf, size_t count, off_t offset)

@@ -5,6 +5,7 @@
  * matching syscall gives on the same fd (checked against the real call).
  */
 #include <limits.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include "util.h"
 #include "valgrind_annotate.h"
@@ -112,6 +113,7 @@ static void like_sys(struct ioe_context *ctx, int fd, void *buf, size_t len, int
 	CHECK_EQ(eng_pwrite(ctx, fd, buf, len, off), r);
 }
 
+/* The same for a vector, through ioe_submit() and ioe_submit_wait(). */
 static void like_sysv(struct ioe_context *ctx, int fd, const struct iovec *iov, int n, int64_t off,
 		      ssize_t want)
 {
@@ -121,10 +123,37 @@ static void like_sysv(struct ioe_context *ctx, int fd, const struct iovec *iov, 
 	CHECK_EQ(r, want);
 	ioe_prep_readv(&ev, fd, iov, n, off);
 	CHECK_EQ(run_ev(ctx, &ev), r);
+	ioe_prep_readv(&ev, fd, iov, n, off);
+	CHECK_EQ(ioe_submit_wait(ctx, &ev, IOE_CHAN_READ), 0);
+	CHECK_EQ(ev.res, r);
 	r = sys_res(pwritev(fd, iov, n, off));
 	CHECK_EQ(r, want);
 	ioe_prep_writev(&ev, fd, iov, n, off);
 	CHECK_EQ(run_ev(ctx, &ev), r);
+	ioe_prep_writev(&ev, fd, iov, n, off);
+	CHECK_EQ(ioe_submit_wait(ctx, &ev, IOE_CHAN_WRITE), 0);
+	CHECK_EQ(ev.res, r);
+}
+
+/*
+ * A vector the kernel cannot read, unmapped or torn (its second iovec on an
+ * unmapped page): -EFAULT, as from preadv(); the engine reads it only after
+ * the kernel did (a crash here otherwise).
+ */
+static void bad_vectors(struct ioe_context *ctx, int fd, int dfd, void *buf)
+{
+	char *pages = mmap(NULL, 2 * ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct iovec *torn;
+
+	CHECK(pages != MAP_FAILED);
+	CHECK(!munmap(pages + ALIGN, ALIGN));
+	torn = (struct iovec *)(pages + ALIGN) - 1;
+	*torn = (struct iovec){ .iov_base = buf, .iov_len = ALIGN };
+	like_sysv(ctx, fd, (const struct iovec *)(uintptr_t)64, 2, 0, -EFAULT);
+	like_sysv(ctx, dfd, (const struct iovec *)(uintptr_t)64, 2, 0, -EFAULT);
+	like_sysv(ctx, fd, torn, 2, 0, -EFAULT);
+	like_sysv(ctx, dfd, torn, 2, 0, -EFAULT);
+	CHECK(!munmap(pages, ALIGN));
 }
 
 static void io_errors(struct ioe_context *ctx)
@@ -183,14 +212,15 @@ static void io_errors(struct ioe_context *ctx)
 	like_sys(ctx, dfd, buf, 0, 0, 0, 0);
 	like_sys(ctx, fd, NULL, 0, 0, 0, 0);
 
-	/* NULL buffer with a length: -EFAULT, like pread()/pwrite(). Memcheck
-	 * rightly reports these deliberate NULL buffers (at pread() here, at
+	/* NULL buffer with a length, or a bad vector: -EFAULT, like pread()/pwrite().
+	 * Memcheck rightly reports these deliberate bad pointers (at pread() here, at
 	 * io_submit() in the engine's submitter): its run leaves them to the others. */
 	if (!ioe_running_on_valgrind()) {
 		like_sys(ctx, fd, NULL, 100, 0, -EFAULT, -EFAULT);
 		iov.iov_base = NULL;
 		like_sysv(ctx, fd, &iov, 1, 0, -EFAULT);
 		iov.iov_base = buf;
+		bad_vectors(ctx, fd, dfd, buf);
 	} else if (!atomic_exchange(&efault_note, 1)) {
 		fprintf(stderr, "bad_input: under valgrind, NULL-buffer (EFAULT) cases skipped\n");
 	}

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +47,7 @@ struct tcase {
 	int flags;		/* v2 */
 	bool null_buf;
 	bool bad_vec;		/* vectored: the iovec pointer itself is unmapped */
+	bool torn_vec;		/* vectored: the second iovec is on an unmapped page */
 	off_t seek;		/* lseek before the call (offset -1 cases) */
 	size_t buflen;		/* the _chk calls: the buffer's size, if not all of it */
 };
@@ -102,6 +104,12 @@ static const struct tcase cases[] = {
 	{ "preadv-cnt0", K_FILE, OP_PREADV, 0, .iovcnt = 0, .seglen = 10 },
 	{ "preadv-bad-vector", K_FILE, OP_PREADV, 0, .iovcnt = 2, .seglen = 10, .bad_vec = true },
 	{ "pwritev-bad-vector", K_FILE, OP_PWRITEV, 0, .iovcnt = 2, .seglen = 10, .bad_vec = true },
+	{ "preadv-torn-vector", K_FILE, OP_PREADV, 0, .iovcnt = 2, .seglen = 10, .torn_vec = true },
+	{ "pwritev-torn-vector", K_FILE, OP_PWRITEV, 0, .iovcnt = 2, .seglen = 10, .torn_vec = true },
+	{ "preadv-direct-bad-vector", K_DIRECT, OP_PREADV, 0, .iovcnt = 2, .seglen = 4096, .bad_vec = true },
+	{ "pwritev-direct-bad-vector", K_DIRECT, OP_PWRITEV, 0, .iovcnt = 2, .seglen = 4096, .bad_vec = true },
+	{ "preadv-direct-torn-vector", K_DIRECT, OP_PREADV, 0, .iovcnt = 2, .seglen = 4096, .torn_vec = true },
+	{ "pwritev-direct-torn-vector", K_DIRECT, OP_PWRITEV, 0, .iovcnt = 2, .seglen = 4096, .torn_vec = true },
 	{ "preadv-cnt-neg", K_FILE, OP_PREADV, 0, .iovcnt = -1, .seglen = 10 },
 	{ "preadv-cnt-big", K_FILE, OP_PREADV, 0, .iovcnt = IOV_MAX + 1, .seglen = 1 },
 	{ "preadv-iov-max", K_FILE, OP_PREADV, 0, .iovcnt = IOV_MAX, .seglen = 1 },
@@ -263,6 +271,20 @@ static void world_end(struct world *w, struct result *r)
 		close(w->other);
 }
 
+/* An iovec at the very end of a page whose next page is unmapped: the kernel says EFAULT. */
+static struct iovec *torn_vector(const struct iovec *first)
+{
+	static char *pages;
+
+	if (!pages) {
+		pages = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		CHECK(pages != MAP_FAILED);
+		CHECK(!munmap(pages + 4096, 4096));
+	}
+	memcpy(pages + 4096 - sizeof(*first), first, sizeof(*first));
+	return (struct iovec *)(pages + 4096 - sizeof(*first));
+}
+
 static void run(const struct tcase *t, bool shim, struct result *r)
 {
 	static struct iovec iov_space[IOV_MAX + 2];
@@ -281,6 +303,8 @@ static void run(const struct tcase *t, bool shim, struct result *r)
 		iov_space[i].iov_len = t->lens[0] || t->lens[1] ? t->lens[i] : t->seglen;
 		at += iov_space[i].iov_len;
 	}
+	if (t->torn_vec)
+		iov = torn_vector(iov_space);
 	errno = ERRNO_MARK;
 	switch (t->op) {
 	case OP_PREAD:

@@ -66,10 +66,17 @@ bool ioe_fd_refuses(struct ioe_event *ev)
 	return ev->res != 0;
 }
 
+/*
+ * A vector is left to the kernel to read first, as preadv() does: a bad one
+ * is then its EFAULT, not a crash in the engine (or, under the shim, in the
+ * program's pwritev()). Its size is counted at the first result.
+ */
+#define WANT_UNCOUNTED SIZE_MAX
+
 void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev)
 {
 	p->done = 0;
-	p->want = ioe_event_is_rw(ev) ? ioe_event_bytes(ev) : 0;
+	p->want = !ioe_event_is_rw(ev) ? 0 : ioe_event_is_vectored(ev) ? WANT_UNCOUNTED : ev->len;
 	p->iov_rest = NULL;
 	p->iovcnt_rest = 0;
 	p->retries = 0;
@@ -101,6 +108,8 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 		finish(p, ev, res);
 		return true;
 	}
+	if (p->want == WANT_UNCOUNTED)
+		p->want = ioe_event_bytes(ev);
 	ioe_vg_read_landed(ev, p->done, (size_t)res);	/* the kernel filled them */
 	p->done += (size_t)res;
 	/* 0 means EOF for a read (and no progress for a write): stop there. */

@@ -39,7 +39,7 @@ bool ioe_fd_refuses(struct ioe_event *ev);
 /* Short-IO bookkeeping that both drivers' slots carry. */
 struct ioe_progress {
 	size_t done;		/* bytes moved so far */
-	size_t want;		/* bytes asked for */
+	size_t want;		/* bytes asked for (a vector's: counted after the kernel read it) */
 	struct iovec *iov_rest;	/* remainder of a vectored IO, once short */
 	int iovcnt_rest;
 	unsigned int retries;	/* EINTR/EAGAIN in a row */
