@@ -5,6 +5,9 @@
 # (native), the same fio under the shim on each backend, and fio's own
 # io_uring engine; one table with IOPS and ratios. Targets:
 #   shim >= 0.9x fio io_uring;  shim >= 5x glibc (O_DIRECT), >= 2x (hot)
+# A last column is a ceiling for the hot case: fio psync with one job per
+# CPU, each a thread calling pread() (no AIO, no hand-off between threads):
+# what the copies out of the page cache give with every CPU doing them.
 # Each row is the median of REPS runs; the variants alternate within a rep.
 # Environment: DIR (where the file goes), SIZE (MiB, default 256),
 # RUNTIME (s per run, default 4), REPS (default 3), DEPTH (default 32).
@@ -24,12 +27,13 @@ trap 'rm -rf "$file" "$res"' EXIT
 command -v fio >/dev/null || { echo "bench-aio: fio not found" >&2; exit 1; }
 "$RUN" -- true || exit 1
 
-# fio-wrapper... -- engine direct -> IOPS
+# engine direct fio-wrapper... -> IOPS (all jobs'; JOBS jobs, default 1)
 fio_run() {
 	local engine=$1 direct=$2
 	shift 2
 	"$@" fio --name=bench --ioengine="$engine" --iodepth="$DEPTH" --rw=randread --bs=4k \
 		--filename="$file" --size="${SIZE}m" --direct="$direct" --invalidate=0 \
+		--numjobs="${JOBS:-1}" --group_reporting \
 		--time_based --runtime="$RUNTIME" --thread --output-format=json 2>/dev/null |
 	python3 -c 'import json, sys; print("%.0f" % json.load(sys.stdin)["jobs"][0]["read"]["iops"])'
 }
@@ -40,7 +44,8 @@ median() {
 
 fio --name=prep --rw=write --bs=1m --size="${SIZE}m" --filename="$file" --output=/dev/null
 
-variants="glibc shim-uring shim-aio fio-io_uring"
+cpus=$(nproc)
+variants="glibc shim-uring shim-aio fio-io_uring psync-x$cpus"
 for mode in hot direct; do
 	direct=0
 	[ $mode = direct ] && direct=1
@@ -50,20 +55,23 @@ for mode in hot direct; do
 		fio_run posixaio $direct "$RUN" --backend uring -- >> "$res/$mode.shim-uring"
 		fio_run posixaio $direct "$RUN" --backend aio -- >> "$res/$mode.shim-aio"
 		fio_run io_uring $direct env >> "$res/$mode.fio-io_uring"
+		DEPTH=1 JOBS=$cpus fio_run psync $direct env >> "$res/$mode.psync-x$cpus"
 	done
 done
 
 printf "fio randread 4k, iodepth %s, %s MiB file, %s s x %s reps (median IOPS)\n" \
 	"$DEPTH" "$SIZE" "$RUNTIME" "$REPS"
-printf "%-8s %12s %12s %12s %12s   %-11s %-11s %-11s %-11s\n" mode glibc shim-uring shim-aio \
-	fio-io_uring "uring/glibc" "aio/glibc" "uring/fio" "aio/fio"
+printf "%-8s %12s %12s %12s %12s %12s   %-11s %-11s %-11s %-11s %-11s\n" mode glibc shim-uring \
+	shim-aio fio-io_uring "psync-x$cpus" "uring/glibc" "aio/glibc" "uring/fio" "aio/fio" \
+	"ceil/glibc"
 for mode in hot direct; do
 	set --
 	for v in $variants; do
 		set -- "$@" "$(median < "$res/$mode.$v")"
 	done
-	awk -v m="$mode" -v g="$1" -v u="$2" -v a="$3" -v f="$4" 'BEGIN {
-		printf "%-8s %12d %12d %12d %12d   %9.2fx  %9.2fx  %9.2fx  %9.2fx\n",
-			m, g, u, a, f, u / g, a / g, u / f, a / f }'
+	awk -v m="$mode" -v g="$1" -v u="$2" -v a="$3" -v f="$4" -v c="$5" 'BEGIN {
+		printf "%-8s %12d %12d %12d %12d %12d   %9.2fx  %9.2fx  %9.2fx  %9.2fx  %9.2fx\n",
+			m, g, u, a, f, c, u / g, a / g, u / f, a / f, c / g }'
 done
 echo "targets: shim >= 0.9x fio io_uring; shim >= 5x glibc (direct), >= 2x glibc (hot)"
+echo "psync-x$cpus: $cpus threads calling pread(), no AIO; ceil/glibc on hot: the most the CPUs' copies allow"
