@@ -22,7 +22,7 @@
 
 enum maker { BY_FORK, BY_UNDERSCORE_FORK, BY_RAW_CLONE };
 static const enum maker makers[] = { BY_FORK, BY_FORK, BY_UNDERSCORE_FORK, BY_RAW_CLONE };
-#define CHILDREN	4
+#define CHILDREN	((int)(sizeof(makers) / sizeof(makers[0])))
 #define BLK		4096
 #define REGION		(16 * BLK)	/* per process */
 #define NPROC		(1 + 2 * CHILDREN)
