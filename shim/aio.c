@@ -299,7 +299,7 @@ static void done_seq_bump(void)
 {
 	atomic_fetch_add(&done_seq, 1);
 	if (atomic_load(&suspenders) > suspending)
-		futex_wake_all(&done_seq);
+		ioe_wake_word((uint32_t *)&done_seq);
 }
 
 /* ---- notification ---- */

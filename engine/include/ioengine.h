@@ -170,7 +170,8 @@ IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum
 /*
  * Wait until *word != old, for events queued with ioe_submit() or
  * ioe_submit_local(): their callbacks change the word (an atomic store)
- * and then FUTEX_WAKE it (private), as this may be a plain futex wait. The
+ * and then call ioe_wake_word() (or FUTEX_WAKE it, private), as this may
+ * be a plain futex wait. The
  * calling thread reaps completions meanwhile (io_uring and AIO), woken by
  * the kernel itself rather than by the poller, and runs their callbacks
  * (workers == 0). ctx may be
@@ -184,6 +185,15 @@ IOE_API int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum
  * not be called from a callback.
  */
 IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old, uint64_t deadline);
+
+/*
+ * Wake the threads of ioe_wait_word() that sleep on word, after a change
+ * to it: a FUTEX_WAKE, made only while some thread of ioe_wait_word() is
+ * in such a sleep. (One that reaps its IO in the kernel is woken by the
+ * kernel; a completion per IO would otherwise pay a system call for
+ * nobody.) Async-signal-safe.
+ */
+IOE_API void ioe_wake_word(uint32_t *word);
 
 /* Events queued or held back (see ioe_submit_local()), not yet with the kernel. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);

@@ -495,14 +495,26 @@ void ioe_word_wait_end(void *arg)
 	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
 }
 
+_Atomic unsigned int ioe_word_sleepers;
+
+static void word_sleep_end(void *arg)
+{
+	(void)arg;
+	atomic_fetch_sub(&ioe_word_sleepers, 1);
+}
+
+/* Seq_cst count, then the kernel's look at the word: see ioe_wake_word(). */
 IOE_CANCEL_FRAME void ioe_word_sleep(uint32_t *word, uint32_t old, long ns)
 {
 	struct timespec ts = { 0, ns };
 	int oldtype;
 
+	atomic_fetch_add(&ioe_word_sleepers, 1);
+	pthread_cleanup_push(word_sleep_end, NULL);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, &ts, NULL, 0);
 	pthread_setcanceltype(oldtype, NULL);
+	pthread_cleanup_pop(1);
 }
 
 #define IOE_POLL_NAP_NS 1000000

@@ -356,8 +356,12 @@ static inline void ioe_word_wait_handlers(const struct ioe_word_waiter *ww)
  */
 bool ioe_poller_nap(struct ioe_driver *d);
 
-/* A futex sleep while *word == old, ns at most; asynchronously cancellable. */
+/*
+ * A futex sleep while *word == old, ns at most; asynchronously cancellable.
+ * Counted in ioe_word_sleepers meanwhile, for ioe_wake_word().
+ */
 void ioe_word_sleep(uint32_t *word, uint32_t old, long ns);
+extern _Atomic unsigned int ioe_word_sleepers;
 
 /* Engine threads block every signal and carry a name for top -H. */
 int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The public context: backend choice, submission, shutdown. */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,6 +286,18 @@ IOE_CANCEL_FRAME int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint
 		ret = futex_wait_word(word, old, deadline);
 	errno = saved;
 	return ret;
+}
+
+/*
+ * Dekker with ioe_word_sleep(): the caller's change to the word, a full
+ * fence, then the count; a sleeper counts itself, then the kernel compares
+ * the word. Either this sees the sleeper, or the sleeper sees the change.
+ */
+void ioe_wake_word(uint32_t *word)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&ioe_word_sleepers, memory_order_relaxed))
+		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
 size_t ioe_pending(const struct ioe_context *ctx)
