@@ -327,25 +327,6 @@ static void *poller_main(void *arg)
 }
 
 /*
- * A caller reaps in its own thread until *word != old. The completions of
- * the IO it submitted itself run their task_work in this thread, so such a
- * CQE is posted either while it sleeps in io_uring_enter() (which wakes it)
- * or before it looks: then the CQE is still there, or a reaper took it and
- * is delivering it, or delivered it already. Sleeping is safe only when none
- * of these holds. The timeout covers the rest: the remainder of a short IO,
- * which the submitter sends, and IO the submitter sent, whose CQE another
- * reaper may take between this thread's look and its sleep.
- *
- * Signals are blocked (see uring_submit_wait()), so that a handler never
- * runs while this thread holds a lock. With sigmask, the sleep lets them in,
- * as ppoll() does. Without, it sleeps with them blocked and, when one the
- * caller's mask lets in is pending, returns -EINTR (*restart: see
- * ioe_signal_due()) for the caller to deliver it. Returns 0 once
- * *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
- * With cancellable, the sleep is asynchronously cancellable (it holds
- * nothing).
- */
-/*
  * A submission in progress ends with CQEs for this caller, often: the
  * kernel does page-cache reads inside it (8 in a round: ~15 us here). A
  * caller that slept meanwhile would be woken from an idle virtual CPU for
@@ -365,6 +346,25 @@ static bool busy_wait_on(uint64_t *until)
 	return now < *until;
 }
 
+/*
+ * A caller reaps in its own thread until *word != old. The completions of
+ * the IO it submitted itself run their task_work in this thread, so such a
+ * CQE is posted either while it sleeps in io_uring_enter() (which wakes it)
+ * or before it looks: then the CQE is still there, or a reaper took it and
+ * is delivering it, or delivered it already. Sleeping is safe only when none
+ * of these holds. The timeout covers the rest: the remainder of a short IO,
+ * which the submitter sends, and IO the submitter sent, whose CQE another
+ * reaper may take between this thread's look and its sleep.
+ *
+ * Signals are blocked (see uring_submit_wait()), so that a handler never
+ * runs while this thread holds a lock. With sigmask, the sleep lets them in,
+ * as ppoll() does. Without, it sleeps with them blocked and, when one the
+ * caller's mask lets in is pending, returns -EINTR (*restart: see
+ * ioe_signal_due()) for the caller to deliver it. Returns 0 once
+ * *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
+ * With cancellable, the sleep is asynchronously cancellable (it holds
+ * nothing).
+ */
 struct caller_wait {
 	uint32_t *word;
 	uint32_t old;
