@@ -45,7 +45,6 @@ def cpu(pid):
 	return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 runtime = float(sys.argv[1])
 p = subprocess.Popen(sys.argv[2:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-t0 = time.monotonic()
 window = None
 if runtime >= 3:
 	time.sleep(1)
@@ -116,6 +115,6 @@ for mode in hot direct; do
 done
 g=$(median < "$res/hot.glibc")
 u=$(median 2 < "$res/hot.shim-uring")
-awk -v n="$cpus" -v g="$g" -v u="$u" 'BEGIN {
+[ "$u" = - ] || awk -v n="$cpus" -v g="$g" -v u="$u" 'BEGIN {
 	printf "hot: 2x glibc on %d CPUs needs <= %.2f us CPU per IO; shim-uring used %.2f (at most %.0f IOPS, %.2fx glibc)\n",
 		n, n * 1e6 / (2 * g), u, n * 1e6 / u, n * 1e6 / u / g }'
