@@ -475,8 +475,6 @@ static void complete(struct aio_req *r, ssize_t res);
  */
 enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
 static __thread enum suspend_kind waits;
-/* aio_read() calls since this thread last went to wait in aio_suspend(). */
-static __thread uint32_t reads_since_wait;
 
 /* Whether r goes to the engine from this thread: see waits. */
 static bool submit_here(const struct aio_req *r)
@@ -680,14 +678,9 @@ static uint32_t effective_max(void)
  * more waiting for the submitter. Otherwise a deep queue goes to the
  * submitter, whose copies then run on another core beside the caller's
  * (fio posixaio, page cache, QD32: fast path always 0.8-0.9x glibc, this
- * way 1.4-2.3x; see README). A thread that had to wait for many requests
- * lately (within its last WAITER_READS reads) has time to spare: it takes
- * the fast path from half a round waiting (fio posixaio QD16: 1.25-1.34x
- * IOPS; QD32, where fio finds completions without waiting, unchanged).
+ * way 1.4-2.3x; see README).
  */
 #define FAST_BACKLOG 8
-#define FAST_BACKLOG_WAITER 4
-#define WAITER_READS 1024
 
 /*
  * Larger reads always go to the engine: aio_read() must not itself take long.
@@ -700,15 +693,10 @@ static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int
 {
 	struct iovec iov = { (void *)cb->aio_buf, len };
 	struct sigevent sev;
-	size_t backlog = FAST_BACKLOG;
 	ssize_t n;
 	int saved;
 
-	if (waits == WAITS_MANY && reads_since_wait < WAITER_READS) {
-		reads_since_wait++;
-		backlog = FAST_BACKLOG_WAITER;
-	}
-	if (waits != WAITS_ONE && ioe_pending(ctx) < backlog)
+	if (waits != WAITS_ONE && ioe_pending(ctx) < FAST_BACKLOG)
 		return false;
 	if (!len || len > FAST_MAX_BYTES || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
 		return false;
@@ -1057,7 +1045,6 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 				wake_at = poll;
 		}
 		waits = ours == 1 && !foreign ? WAITS_ONE : WAITS_MANY;
-		reads_since_wait = 0;
 		err = suspend_wait(seq, wake_at);
 		suspend_leave();
 		if (err == EINTR)
