@@ -13,7 +13,7 @@
  * record index and a check word, only as a hint: it is trusted only when the
  * record says it belongs to that aiocb and is in flight.
  *
- * Completion order: result stored, __error_code released, suspenders woken,
+ * Completion order: result stored, __error_code released, waiters woken,
  * then the notification from the record's copy of the sigevent; the aiocb is
  * never touched after its __error_code leaves EINPROGRESS.
  *
@@ -171,7 +171,6 @@ static bool aio_max_from_env;
 
 /* Every completion bumps done_seq; aio_suspend() sleeps on it. */
 static _Atomic uint32_t done_seq;
-static _Atomic uint32_t suspenders;
 
 static inline struct aio_req *rec_at(uint32_t idx)
 {
@@ -274,32 +273,17 @@ static void futex_wake_all(_Atomic uint32_t *w)
 	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/* This thread's aio_suspend() frames (a handler may nest one). */
-static __thread unsigned int suspending;
-
-static void suspend_enter(void)
-{
-	suspending++;
-	atomic_fetch_add(&suspenders, 1);
-}
-
-static void suspend_leave(void)
-{
-	atomic_fetch_sub(&suspenders, 1);
-	suspending--;
-}
-
 /*
- * A request finished: wake the threads asleep in aio_suspend(). When the
- * only ones registered are this thread's own frames, nobody sleeps (this
- * thread runs): no system call. Seq_cst with suspend_enter() and the load of
- * done_seq after it: a thread that registers later sees the new value.
+ * A request's state changed (its result is out): wake the threads asleep
+ * in aio_suspend(). ioe_wake_word() makes the system call only while one
+ * sleeps on a futex; one that reaps in the kernel is woken there. The bump
+ * comes after the result, and a waiter reads done_seq before it looks at
+ * its list: either it sees the result, or its wait sees the bump.
  */
 static void done_seq_bump(void)
 {
 	atomic_fetch_add(&done_seq, 1);
-	if (atomic_load(&suspenders) > suspending)
-		ioe_wake_word((uint32_t *)&done_seq);
+	ioe_wake_word((uint32_t *)&done_seq);
 }
 
 /* ---- notification ---- */
@@ -960,29 +944,16 @@ static int64_t suspend_deadline(const struct timespec *timeout, bool *bad)
 	return ns;
 }
 
-/* A cancelled aio_suspend() leaves no waiter counted. */
-static void suspend_cleanup(void *arg)
-{
-	(void)arg;
-	suspend_leave();
-}
-
 /*
  * Sleep until done_seq moves from seq (or until the absolute CLOCK_MONOTONIC
  * time wake_at, if not 0), as a cancellation point: aio_suspend() is one
  * (POSIX; glibc's waits with a cancellable futex wait). The engine waits,
- * reaping this thread's own requests where it can; the caller's
- * registration (suspenders) is undone by the cleanup handler. Returns 0 or
- * an errno value (EINTR, ETIMEDOUT).
+ * reaping this thread's own requests where it can. Returns 0 or an errno
+ * value (EINTR, ETIMEDOUT).
  */
 static int suspend_wait(uint32_t seq, int64_t wake_at)
 {
-	volatile int err = 0;	/* volatile: the cleanup region is a setjmp() */
-
-	pthread_cleanup_push(suspend_cleanup, NULL);
-	err = -ioe_wait_word(shim_engine(), (uint32_t *)&done_seq, seq, (uint64_t)wake_at);
-	pthread_cleanup_pop(0);
-	return err;
+	return -ioe_wait_word(shim_engine(), (uint32_t *)&done_seq, seq, (uint64_t)wake_at);
 }
 
 SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct timespec *timeout)
@@ -1000,23 +971,21 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		uint32_t seq;
 		int64_t wake_at;
 
-		/* Seq_cst pair with complete(): either we see its result or it sees us. */
-		suspend_enter();
+		/* Before the list: see done_seq_bump(). */
 		seq = atomic_load(&done_seq);
 		for (int i = 0; i < n; i++) {
 			if (!list[i])
 				continue;
 			if (cb_error(list[i]) != EINPROGRESS)
-				goto done;
+				return 0;
 			if (rec_of(list[i]))
 				ours++;
 			else if (cb_error(list[i]) != EINPROGRESS)
-				goto done;	/* ours, finished between the two looks */
+				return 0;	/* ours, finished between the two looks */
 			else
 				foreign++;
 		}
 		if (!ours) {
-			suspend_leave();
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
 			if (bad_timeout)
@@ -1033,10 +1002,8 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			}
 			return shim_real.aio_suspend(list, n, NULL);
 		}
-		if (bad_timeout) {
-			suspend_leave();
+		if (bad_timeout)
 			return fail(EINVAL);
-		}
 		wake_at = timeout ? (deadline ? deadline : 1) : 0;
 		if (foreign) {
 			int64_t poll = mono_ns() + SUSPEND_POLL_NS;
@@ -1046,7 +1013,6 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		}
 		waits = ours == 1 && !foreign ? WAITS_ONE : WAITS_MANY;
 		err = suspend_wait(seq, wake_at);
-		suspend_leave();
 		if (err == EINTR)
 			return fail(EINTR);
 		if (timeout && mono_ns() >= deadline) {
@@ -1059,10 +1025,6 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			return fail(EAGAIN);
 		}
 		errno = saved;
-		continue;
-done:
-		suspend_leave();
-		return 0;
 	}
 }
 
@@ -1288,7 +1250,6 @@ static void aio_atfork_child(void)
 	atomic_store(&nrecs, 0);
 	atomic_store(&free_head, 0);
 	atomic_store(&outstanding, 0);
-	atomic_store(&suspenders, 0);
 }
 
 __attribute__((constructor)) static void aio_setup(void)
