@@ -5,9 +5,9 @@
 # (native), the same fio under the shim on each backend, and fio's own
 # io_uring engine; one table with IOPS and ratios. Targets:
 #   shim >= 0.9x fio io_uring;  shim >= 5x glibc (O_DIRECT), >= 2x (hot)
-# A last column is a ceiling for the hot case: fio psync with one job per
-# CPU, each a thread calling pread() (no AIO, no hand-off between threads):
-# what the copies out of the page cache give with every CPU doing them.
+# A last column, for the hot case only: fio psync with one job per CPU,
+# each a thread calling pread() (no AIO, no hand-off between threads, one
+# syscall per read): what every CPU copying from the page cache gives.
 # A second table gives each variant's CPU time per IO: with every CPU
 # busy, IOPS cannot exceed CPUs / (CPU per IO), so it tells how much CPU
 # per IO the 2x-glibc target leaves, against what the shim uses.
@@ -77,7 +77,7 @@ for mode in hot direct; do
 		fio_run posixaio $direct "$RUN" --backend uring -- >> "$res/$mode.shim-uring"
 		fio_run posixaio $direct "$RUN" --backend aio -- >> "$res/$mode.shim-aio"
 		fio_run io_uring $direct env >> "$res/$mode.fio-io_uring"
-		# The ceiling is for the page cache only (O_DIRECT: the disk's, fio io_uring).
+		# Page cache only (on O_DIRECT fio io_uring shows what the disk gives).
 		if [ $mode = hot ]; then
 			DEPTH=1 JOBS=$cpus fio_run psync 0 env >> "$res/$mode.psync-x$cpus"
 		fi
@@ -88,7 +88,7 @@ printf "fio randread 4k, iodepth %s, %s MiB file, %s s x %s reps (median IOPS)\n
 	"$DEPTH" "$SIZE" "$RUNTIME" "$REPS"
 printf "%-8s %12s %12s %12s %12s %12s   %-11s %-11s %-11s %-11s %-11s\n" mode glibc shim-uring \
 	shim-aio fio-io_uring "psync-x$cpus" "uring/glibc" "aio/glibc" "uring/fio" "aio/fio" \
-	"ceil/glibc"
+	"psync/glibc"
 for mode in hot direct; do
 	set --
 	for v in $variants; do
@@ -100,7 +100,7 @@ for mode in hot direct; do
 			c ? sprintf("%.2fx", c / g) : "-" }'
 done
 echo "targets: shim >= 0.9x fio io_uring; shim >= 5x glibc (direct), >= 2x glibc (hot)"
-echo "psync-x$cpus: $cpus threads calling pread(), no AIO (page cache only): the most the CPUs' copies allow"
+echo "psync-x$cpus: $cpus threads calling pread(), no AIO, one syscall per read (page cache only)"
 
 # CPU per IO bounds IOPS on these CPUs: at most cpus / (CPU per IO) with every CPU busy.
 echo
