@@ -11,7 +11,8 @@
  * working, and a handler never cut short by such a cancel. ioe_wake_word()
  * wakes a thread asleep on the word at once, and makes no system call
  * while no thread sleeps. On Linux AIO, ioe_submit_local() looks up an
- * fd's flags once per many events, not per event.
+ * fd's flags once per many events, not per event, and an fd number reused
+ * meanwhile for a buffered file still reads right.
  */
 #include <linux/filter.h>
 #include <linux/futex.h>
@@ -153,6 +154,30 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps, bool waiter_submit
 		CHECK(sleeps < rounds / 10);
 	free(buf);
 	close(fd);
+}
+
+/*
+ * An O_DIRECT fd closed and its number reused for a buffered file: on
+ * Linux AIO the thread's cached answer (O_DIRECT) then sends reads of the
+ * new file through io_submit() in this thread for a while. Each must
+ * still be called back once with the right data.
+ */
+static void reused_fd(struct ioe_context *ctx)
+{
+	unsigned char *buf = xalloc(64 * BLK);
+	int fd = test_file(O_DIRECT), again;
+
+	fill(buf, 64 * BLK, 0, 3);
+	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+	read_rounds(ctx, fd, buf, 2, 8, ioe_submit_local);
+	CHECK_EQ(close(fd), 0);
+	again = test_file(0);
+	CHECK_EQ(again, fd);
+	fill(buf, 64 * BLK, 0, 3);
+	CHECK_EQ(pwrite(again, buf, 64 * BLK, 0), 64 * BLK);
+	read_rounds(ctx, again, buf, 4, 8, ioe_submit_local);
+	free(buf);
+	close(again);
 }
 
 /* Wait with a plain futex wait (it submits nothing) until *word reaches target. */
@@ -659,6 +684,7 @@ int main(int argc, char **argv)
 	 */
 	uring_direct = b == IOE_BACKEND_URING && !ioe_running_on_valgrind();
 	reads(ctx, b == IOE_BACKEND_AIO || uring_direct, b == IOE_BACKEND_AIO || uring_direct);
+	reused_fd(ctx);
 	cancel(ctx);
 	ioe_context_free(ctx);
 	held_unwaited(b);
