@@ -62,6 +62,13 @@ static void wev_cb(struct ioe_event *ev, void *arg)
 	word_bump(w->word);
 }
 
+/* The 64 blocks read_rounds() checks, into fd (buf: 64 blocks, scratch). */
+static void write_blocks(int fd, unsigned char *buf)
+{
+	fill(buf, 64 * BLK, 0, 3);
+	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+}
+
 /*
  * Rounds of `depth` O_DIRECT reads, each waited for with ioe_wait_word()
  * alone. Returns how many callbacks ran in this thread.
@@ -115,8 +122,7 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps, bool waiter_submit
 	unsigned char *buf = xalloc(64 * BLK);
 	long here, sleeps;
 
-	fill(buf, 64 * BLK, 0, 3);
-	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+	write_blocks(fd, buf);
 	here = read_rounds(ctx, fd, buf, rounds, DEPTH, ioe_submit);
 	/* Let the engine threads settle into their sleep. */
 	usleep(100000);
@@ -167,14 +173,12 @@ static void reused_fd(struct ioe_context *ctx)
 	unsigned char *buf = xalloc(64 * BLK);
 	int fd = test_file(O_DIRECT), again;
 
-	fill(buf, 64 * BLK, 0, 3);
-	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+	write_blocks(fd, buf);
 	read_rounds(ctx, fd, buf, 2, 8, ioe_submit_local);
 	CHECK_EQ(close(fd), 0);
 	again = test_file(0);
 	CHECK_EQ(again, fd);
-	fill(buf, 64 * BLK, 0, 3);
-	CHECK_EQ(pwrite(again, buf, 64 * BLK, 0), 64 * BLK);
+	write_blocks(again, buf);
 	read_rounds(ctx, again, buf, 4, 8, ioe_submit_local);
 	free(buf);
 	close(again);
@@ -492,8 +496,7 @@ static void local_reads(void *arg)
 	int fd = test_file(O_DIRECT);
 	unsigned char *buf = xalloc(64 * BLK);
 
-	fill(buf, 64 * BLK, 0, 3);
-	CHECK_EQ(pwrite(fd, buf, 64 * BLK, 0), 64 * BLK);
+	write_blocks(fd, buf);
 	read_rounds(ctx, fd, buf, 200, 8, ioe_submit_local);
 	ioe_context_free(ctx);
 	free(buf);
