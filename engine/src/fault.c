@@ -8,7 +8,10 @@
 #include <unistd.h>
 #include "fault.h"
 
-#ifdef IOENGINE_FAULT_INJECTION
+#ifndef IOENGINE_FAULT_INJECTION
+#error "fault.c belongs to the tests' fault-injection builds only (ioengine_fault_objs)"
+#endif
+
 static const char *const names[IOE_FAULT_KINDS] = { "eio", "short", "eagain", "enomem", "merge_nomem" };
 static double prob[IOE_FAULT_KINDS];
 static _Atomic uint64_t injected[IOE_FAULT_KINDS];
@@ -109,4 +112,3 @@ uint64_t ioe_fault_count(enum ioe_fault_kind kind)
 {
 	return atomic_load_explicit(&injected[kind], memory_order_relaxed);
 }
-#endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fault injection, compiled in only with -DIOENGINE_FAULT_INJECTION=ON and
- * switched on at run time by IOENGINE_FAULT="seed=N,eio=P,short=P,eagain=P,enomem=P"
- * (P a probability, 0 to 1), in both drivers:
+ * Fault injection, compiled only into the tests' own copies of the engine
+ * and the shim (ioengine_fault_objs, libioengine-preload-fault.so; never
+ * installed, see engine/CMakeLists.txt) and switched on at run time by
+ * IOENGINE_FAULT="seed=N,eio=P,short=P,eagain=P,enomem=P" (P a probability,
+ * 0 to 1), in both drivers:
  *   eio     a completion carries -EIO instead of the kernel's result;
  *   short   a read or write goes to the kernel for only part of its length, so
  *           the kernel really returns a short count and the driver continues it;
@@ -29,31 +31,12 @@ int ioe_fault_merge_nomem(void);
 /* How many faults of a kind were injected in this process. */
 uint64_t ioe_fault_count(enum ioe_fault_kind kind);
 #else
-static inline size_t ioe_fault_len(size_t len)
-{
-	return len;
-}
-
-static inline int ioe_fault_submit(void)
-{
-	return 0;
-}
-
-static inline long ioe_fault_result(long res)
-{
-	return res;
-}
-
-static inline int ioe_fault_merge_nomem(void)
-{
-	return 0;
-}
-
-static inline uint64_t ioe_fault_count(enum ioe_fault_kind kind)
-{
-	(void)kind;
-	return 0;
-}
+/* The libraries a user builds and installs: nothing, not even a symbol. */
+#define ioe_fault_len(len)		((size_t)(len))
+#define ioe_fault_submit()		0
+#define ioe_fault_result(res)		((long)(res))
+#define ioe_fault_merge_nomem()		0
+#define ioe_fault_count(kind)		((void)(kind), (uint64_t)0)
 #endif
 
 #endif

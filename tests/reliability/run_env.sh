@@ -8,16 +8,21 @@
 #  - the library never writes to the program's stdout: stdout under the shim
 #    with IOENGINE_LOG=debug and IOENGINE_STATS=1 is byte-identical to a run
 #    without it.
-# Usage: run_env.sh PROGRAM PRELOAD DIR
+# Usage: run_env.sh PROGRAM PRELOAD DIR FAULT_PRELOAD
+#   FAULT_PRELOAD: the tests' shim with fault injection, for IOENGINE_FAULT's
+#   garbage (PRELOAD never reads that variable).
 set -euo pipefail
-prog=$1 preload=$2 dir=$3
+prog=$1 preload=$2 dir=$3 fault_preload=$4
 tmp=$(mktemp -d "$dir/rel-env.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail=0
 bad() { echo "FAIL: $*"; fail=1; }
 
 run_shim() {	# ENV... : runs the program under the shim, stdout to $tmp/out, stderr to $tmp/err
-	timeout 60 env LD_PRELOAD="$preload" IOENGINE_FASTPATH=0 "$@" "$prog" invisible "$tmp" >"$tmp/out" 2>"$tmp/err"
+	local lib=$preload
+
+	case $1 in IOENGINE_FAULT=*) lib=$fault_preload ;; esac
+	timeout 60 env LD_PRELOAD="$lib" IOENGINE_FASTPATH=0 "$@" "$prog" invisible "$tmp" >"$tmp/out" 2>"$tmp/err"
 }
 
 "$prog" invisible "$tmp" >"$tmp/native.out" 2>"$tmp/native.err"
