@@ -93,3 +93,29 @@ bats_require_minimum_version 1.5.0
 	assert_output --partial "cannot open IOENGINE_STATS file"
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/target")" precious
 }
+
+@test "ioengine-run: takes build/, never a newer sanitizer or fault-injection build beside it" {
+	lib=$(readlink -f "${IOENGINE_PRELOAD:-}")
+	[ -f "$lib" ] || skip "IOENGINE_PRELOAD does not name this build's library (ctest sets it)"
+	# A copy of the source tree's layout, as .ci/run leaves it: build/, then
+	# build-asan/ and build-tsan/ built after it.
+	t=$(readlink -f "$BATS_TEST_TMPDIR")/tree
+	mkdir -p "$t/tools"
+	cp "$RUN" "$t/tools/"
+	for b in build build-asan build-tsan; do
+		mkdir -p "$t/$b/shim"
+		cp "$lib" "$t/$b/shim/libioengine-preload.so"
+	done
+	cp "$lib" "$t/build/shim/libioengine-preload-fault.so"
+	touch -d '-1 hour' "$t/build/shim/libioengine-preload.so"
+	run env -u IOENGINE_PRELOAD "$t/tools/ioengine-run" -- printenv LD_PRELOAD
+	assert_success
+	assert_output "$t/build/shim/libioengine-preload.so"
+	# Named by IOENGINE_PRELOAD, a sanitizer build is used.
+	IOENGINE_PRELOAD=$t/build-asan/shim/libioengine-preload.so run "$t/tools/ioengine-run" -- printenv LD_PRELOAD
+	assert_output "$t/build-asan/shim/libioengine-preload.so"
+	# build/ itself configured with a sanitizer is not taken either.
+	echo "IOENGINE_ASAN:BOOL=ON" >"$t/build/CMakeCache.txt"
+	run env -u IOENGINE_PRELOAD "$t/tools/ioengine-run" -- printenv LD_PRELOAD
+	refute_output --partial "$t/build"
+}
