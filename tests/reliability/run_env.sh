@@ -4,7 +4,10 @@
 # deterministic "invisible" mode, no faults):
 #  - IOENGINE_* with garbage values: the program works, one clear message each;
 #  - IOENGINE_STATS=PATH never follows a symlink, never writes into another
-#    user's file or a FIFO (no hang), creates a new file 0600;
+#    user's file, a file that group or others may write, one with a second
+#    link, or a FIFO (no hang), creates a new file 0600; as root, appends only
+#    to an empty file or one the shim wrote (never to a file such as
+#    /etc/shadow: root's own, one link, writable by nobody else);
 #  - the library never writes to the program's stdout: stdout under the shim
 #    with IOENGINE_LOG=debug and IOENGINE_STATS=1 is byte-identical to a run
 #    without it.
@@ -96,6 +99,65 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 		bad "no warning for another user's file"
 else
 	echo "skip another user's file: not root or no user nobody"
+fi
+
+# untouched NAME WHAT: after a run with IOENGINE_STATS=$tmp/NAME, the file
+# still holds "mine" and the program warned.
+untouched() {
+	run_shim IOENGINE_STATS="$tmp/$1" || bad "stats to $2: program failed"
+	[ "$(cat "$tmp/$1")" = mine ] || bad "$2 was written: $(cat "$tmp/$1")"
+	grep -q "IOENGINE_STATS" "$tmp/err" && echo "ok $2 untouched: $(cat "$tmp/err")" ||
+		bad "no warning for $2"
+}
+
+# ... our own file, but writable by group or others, or with a second link.
+for m in 620 602 666; do
+	echo mine >"$tmp/w$m"
+	chmod "$m" "$tmp/w$m"
+	untouched "w$m" "a file of mode $m"
+done
+echo mine >"$tmp/linked"
+chmod 600 "$tmp/linked"
+ln "$tmp/linked" "$tmp/link2"
+untouched link2 "a file with two links"
+
+# ... as root: root owns every such file, so the owner rule alone would let a
+# stats path append to /etc/shadow (root:shadow 0640, one link, writable by
+# nobody else). Root appends only to an empty file or one the shim wrote.
+if [ "$(id -u)" = 0 ]; then
+	echo mine >"$tmp/shadow"
+	chmod 640 "$tmp/shadow"
+	chgrp shadow "$tmp/shadow" 2>/dev/null || true
+	untouched shadow "a root file like /etc/shadow (0640)"
+	echo mine >"$tmp/key"
+	chmod 600 "$tmp/key"
+	untouched key "a root file of mode 0600 with other content"
+	: >"$tmp/empty"
+	chmod 600 "$tmp/empty"
+	run_shim IOENGINE_STATS="$tmp/empty" && run_shim IOENGINE_STATS="$tmp/empty" ||
+		bad "stats to an empty file: program failed"
+	[ "$(grep -c "^ioengine: stats .*routed_reads=[1-9]" "$tmp/empty")" = 2 ] &&
+		echo "ok root appends to an empty file, then to its own: $(wc -l <"$tmp/empty") lines" ||
+		bad "an empty stats file, used twice, has: $(cat "$tmp/empty") $(cat "$tmp/err")"
+else
+	echo "skip root's stats-file rules: not root"
+fi
+
+# ... not root: a file of one's own with other content is appended to.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && id nobody >/dev/null 2>&1; then
+	mkdir -m 755 "$tmp/nobody" && chown nobody "$tmp/nobody" && chmod 755 "$tmp"
+	echo mine >"$tmp/nobody/s"
+	chown nobody "$tmp/nobody/s"
+	chmod 644 "$tmp/nobody/s"
+	setpriv --reuid=65534 --regid=65534 --clear-groups -- timeout 60 env LD_PRELOAD="$preload" \
+		IOENGINE_FASTPATH=0 IOENGINE_STATS="$tmp/nobody/s" "$prog" invisible "$tmp/nobody" >"$tmp/out" 2>"$tmp/err" ||
+		bad "as nobody: program failed: $(cat "$tmp/err")"
+	[ "$(head -n 1 "$tmp/nobody/s")" = mine ] && grep -q "^ioengine: stats .*routed_reads=[1-9]" "$tmp/nobody/s" &&
+		echo "ok not root: appended to its own file (0644): $(wc -l <"$tmp/nobody/s") lines" ||
+		bad "as nobody, own 0644 file: $(cat "$tmp/nobody/s") $(cat "$tmp/err")"
+	chmod 700 "$tmp"
+else
+	echo "skip the non-root stats-file rule: cannot run as nobody"
 fi
 
 # ... a FIFO nobody reads: no hang at exit, nothing written.
