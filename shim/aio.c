@@ -1254,7 +1254,7 @@ static void aio_atfork_child(void)
 
 __attribute__((constructor)) static void aio_setup(void)
 {
-	const char *v = getenv("IOENGINE_AIO_MAX");
+	const char *v = secure_getenv("IOENGINE_AIO_MAX");
 
 	long page = sysconf(_SC_PAGESIZE);
 

@@ -3,6 +3,11 @@
  * IOENGINE_* environment variables, read once by the constructor. A bad
  * value gets one message naming the variable and the default it falls back
  * to; nothing is ever fatal.
+ *
+ * In secure-execution mode (set-user-ID, set-group-ID or file capabilities:
+ * AT_SECURE) the environment is the unprivileged caller's, so none of it is
+ * read (secure_getenv, as glibc does for its own variables): defaults only,
+ * no stats file, no log level, no backend override.
  */
 #include <errno.h>
 #include <limits.h>
@@ -30,7 +35,7 @@ static char stats_path[PATH_MAX];
 
 static const char *env(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 
 	return v && *v ? v : NULL;
 }

@@ -120,7 +120,7 @@ static double percentile_us(const uint64_t *h, uint64_t total, double p)
 static int add_faults(char *line, size_t size, int n)
 {
 #ifdef IOENGINE_FAULT_INJECTION
-	const char *f = getenv("IOENGINE_FAULT");
+	const char *f = secure_getenv("IOENGINE_FAULT");
 	int m;
 
 	if (!f || !*f || n <= 0 || (size_t)n >= size)
@@ -141,30 +141,56 @@ static int add_faults(char *line, size_t size, int n)
 	return n;
 }
 
+/*
+ * May the summary be appended to this existing file? Only to a regular file
+ * of the effective user, with one link (not a hard link to someone's file),
+ * that neither group nor others may write (private, as one the shim creates).
+ * As root that still describes /etc/shadow (root's, 0640, one link) and most
+ * system files, so root appends only to an empty file (such as mktemp's) or
+ * one that starts with the shim's own line: never into other content.
+ */
+static bool appendable(int fd)
+{
+	static const char own[] = "ioengine: stats ";
+	char head[sizeof(own) - 1];
+	struct stat st;
+
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	if (st.st_uid || !st.st_size)
+		return true;
+	return read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) && !memcmp(head, own, sizeof(head));
+}
+
 static int open_output(void)
 {
-	struct stat st;
+	const char *path = shim_cfg.stats;
 	int fd;
 
-	if (!*shim_cfg.stats)
+	if (!*path)
 		return STDERR_FILENO;
 	/*
-	 * Never through a symlink; appended, so several processes can share the
-	 * file. Only a regular file of our own: as root, permissions would let us
-	 * append to anyone's file, and a FIFO nobody reads would hang the program
-	 * at exit (hence O_NONBLOCK, which means nothing for a regular file).
+	 * A file created here (O_EXCL, never through a symlink) is ours. Else
+	 * the existing one is appended to (several processes can share the
+	 * file) if appendable(); O_NOFOLLOW: never through a symlink;
+	 * O_NONBLOCK: a FIFO nobody reads must not hang the program at exit.
+	 * Root reads the file's first bytes (appendable()), so opens it O_RDWR.
 	 */
-	fd = open(shim_cfg.stats, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		shim_log(SHIM_LOG_WARN, "cannot open IOENGINE_STATS file %s (errno %d)", shim_cfg.stats, errno);
-		return fd;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-		shim_log(SHIM_LOG_WARN, "IOENGINE_STATS file %s is not a regular file of this user, not written",
-			 shim_cfg.stats);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
+	if (fd >= 0 || errno != EEXIST)
+		goto out;
+	fd = open(path, (geteuid() ? O_WRONLY : O_RDWR) | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0 && !appendable(fd)) {
+		shim_log(SHIM_LOG_WARN,
+			 "IOENGINE_STATS file %s is not a regular file of this user, with one link, that no one "
+			 "else may write%s; not written", path, geteuid() ? "" : " (as root: empty or the shim's own)");
 		close(fd);
 		return -1;
 	}
+out:
+	if (fd < 0)
+		shim_log(SHIM_LOG_WARN, "cannot open IOENGINE_STATS file %s (errno %d)", path, errno);
 	return fd;
 }
 

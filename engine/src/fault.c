@@ -42,7 +42,7 @@ static double parse_prob(const char *name, const char *v, int kind)
 
 static void parse(void)
 {
-	const char *env = getenv("IOENGINE_FAULT");
+	const char *env = secure_getenv("IOENGINE_FAULT");
 	char buf[256], *save, *tok;
 
 	if (!env || strlen(env) >= sizeof(buf))
