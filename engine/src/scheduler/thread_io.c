@@ -242,17 +242,23 @@ static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *p
 	return res < 0 ? -errno : res;
 }
 
+void ioe_plain_finish(struct ioe_progress *p, struct ioe_event *ev)
+{
+	int saved = errno;
+
+	while (!ioe_progress_update(p, ev, ioe_fault_result(plain_piece(ev, p))))
+		;
+	errno = saved;
+}
+
 bool ioe_thread_io_plain(struct ioe_event *ev)
 {
 	struct ioe_progress prog;
-	int saved = errno;
 
 	if (!runs_plain(ev))
 		return false;
 	ioe_progress_start(&prog, ev);
-	while (!ioe_progress_update(&prog, ev, ioe_fault_result(plain_piece(ev, &prog))))
-		;
-	errno = saved;
+	ioe_plain_finish(&prog, ev);
 	return true;
 }
 
