@@ -2,7 +2,7 @@
 /*
  * A program that closes its file descriptors after POSIX AIO ran (as a
  * daemon's "close every fd above 2", closefrom() or close_range() do), or
- * dup2()s a file over every low fd number: POSIX AIO and pread/pwrite on
+ * dup2()s a file over every fd number up to 1023: POSIX AIO and pread/pwrite on
  * files opened afterwards still work, and the waits do not burn the CPU.
  *
  * Usage: host_close_fds range|loop|dup2
@@ -53,10 +53,17 @@ static void close_all(const char *how)
 
 		if (f < 0)
 			HOST_DIE("open over");
-		for (int fd = 3; fd < 64; fd++)
+		struct rlimit rl;
+		int top = 1024;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl))
+			HOST_DIE("getrlimit");
+		if (rl.rlim_cur < (rlim_t)top)
+			top = (int)rl.rlim_cur;
+		for (int fd = 3; fd < top; fd++)
 			if (fd != f && dup2(f, fd) != fd)
 				HOST_DIE("dup2");
-		printf("dup2 over 3..63\n");
+		printf("dup2 over every fd from 3 up to 1023 or the limit\n");
 	}
 }
 
