@@ -153,7 +153,7 @@ static __thread bool starting_here;
  * in another thread is waited for; one that a signal handler interrupted is
  * not (-EAGAIN), nor can a cancel stop it halfway.
  */
-static int threads_start(struct ioe_context *ctx)
+static int threads_start_slow(struct ioe_context *ctx)
 {
 	uint32_t s;
 	int ret, oldstate;
@@ -180,6 +180,19 @@ static int threads_start(struct ioe_context *ctx)
 	atomic_store_explicit(&ctx->threads, ret ? IOE_THREADS_NONE : IOE_THREADS_RUNNING, memory_order_release);
 	syscall(SYS_futex, &ctx->threads, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	pthread_setcancelstate(oldstate, NULL);
+	return ret;
+}
+
+/* errno is kept: the caller's call succeeds or fails by its return value. */
+static int threads_start(struct ioe_context *ctx)
+{
+	int saved, ret;
+
+	if (threads_running(ctx))
+		return 0;
+	saved = errno;
+	ret = threads_start_slow(ctx);
+	errno = saved;
 	return ret;
 }
 

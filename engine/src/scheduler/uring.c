@@ -20,11 +20,11 @@
  * Every thread enters it through an index of its own: see ring_index().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -52,7 +52,7 @@ struct uring_driver {
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
-	bool direct_ok;			/* callers may submit: see uring_start() */
+	bool direct_ok;			/* callers may submit: see ring_open() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
 	_Atomic bool dead;		/* the ring refused a submission for good: see ring_failed() */
 	uint64_t gen;			/* the ring's number in the process (0: not made yet) */
