@@ -4,8 +4,10 @@
  * the handler may have interrupted malloc(). The program interposes the
  * allocator itself and counts the calls made while its handler runs. The
  * first handler makes the process's first file IO call (under the shim:
- * the engine is created there), the second one a later call.
+ * the engine is created there), the second one a later call, the third
+ * one after POSIX AIO ran.
  */
+#include <aio.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -98,10 +100,13 @@ static void run(const char *what)
 
 int main(void)
 {
-	char buf[8192];
+	static char buf[8192];
+	struct aiocb cb = { .aio_buf = buf, .aio_nbytes = 4096 };
+	const struct aiocb *list[1] = { &cb };
 
 	memset(buf, 'x', sizeof(buf));
 	fd = open("f", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	cb.aio_fildes = fd;
 	if (fd < 0 || signal(SIGUSR1, handler) == SIG_ERR)
 		HOST_DIE("setup");
 	/* Made with write(), which the shim leaves alone: the handler's pwrite is the first. */
@@ -111,5 +116,10 @@ int main(void)
 	host_show("pread in main", pread(fd, buf, 4096, 4096));
 	run("a later handler");
 	host_show("data", !memcmp(hbuf[1] + 100, "handler", 7));
+	/* With POSIX AIO done (under the shim: the engine's threads run). */
+	host_show("aio_read", aio_read(&cb));
+	host_show("aio_suspend", aio_suspend(list, 1, NULL));
+	host_show("aio_return", aio_return(&cb));
+	run("a handler after POSIX AIO");
 	return 0;
 }
