@@ -148,6 +148,8 @@ const char *shim_backend_name(void)
  */
 static void atfork_child(void)
 {
+	/* Its descriptors (the shared ring's fd) are no business of the child's. */
+	ioe_context_forget(eng);
 	eng = NULL;
 	atomic_store_explicit(&eng_backend, NULL, memory_order_relaxed);
 	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);

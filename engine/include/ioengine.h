@@ -108,10 +108,21 @@ IOE_API struct ioe_context *ioe_context_new_opts(const struct ioe_options *opts)
 IOE_API void ioe_context_free(struct ioe_context *ctx);
 
 /*
+ * In a fork() child (an atfork child handler): close the descriptors of the
+ * parent's context that the child inherited, without touching its rings,
+ * memory or threads; the context must not be used in the child afterwards
+ * (forget it; its memory stays). Async-signal-safe.
+ */
+IOE_API void ioe_context_forget(struct ioe_context *ctx);
+
+/*
  * Queue an event. Returns 0 when accepted (the callback will run exactly
  * once), or -errno without calling back: -EINVAL (NULL argument, unknown action
  * or channel, no callback, negative offset, iovcnt out of range), -ESHUTDOWN
- * (context being freed). Errors of the IO itself arrive in ev->res, as the
+ * (context being freed), or what stopped the engine's threads from starting
+ * (-EAGAIN, -EMFILE, ...: they start with the first ioe_submit() or
+ * ioe_submit_local(), and the next call tries again; ioe_submit_wait() needs
+ * none). Errors of the IO itself arrive in ev->res, as the
  * matching syscall would report them: -EBADF, -ESPIPE for a pipe or socket,
  * -EINVAL for misaligned O_DIRECT, -EFAULT for a bad buffer, ...
  *

@@ -117,7 +117,8 @@ int main(void)
 	for (int i = 0; i < 2; i++)
 		CHECK(!pthread_join(hogs[i], NULL));
 	CHECK(atomic_load(&reads) > 0);
-	CHECK(count_threads("ioe-submit") == 1);
+	/* One engine at most (synchronous reads start none of its threads). */
+	CHECK(count_threads("ioe-submit") <= 1);
 	printf("ok cancel: %d rounds, %lu reads, cancelled threads never written to after unwinding\n",
 	       ROUNDS, (unsigned long)atomic_load(&reads));
 	return 0;

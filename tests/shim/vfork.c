@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vfork() with the engine running: the child shares the parent's memory, so
+ * vfork() with the engine and its threads running: the child shares the parent's memory, so
  * it sees the parent's engine, whose threads use the parent's file
  * descriptors. The child must use the real calls: it points the parent's
  * O_DIRECT fd at another file (its own descriptor table) and must read that
  * file; the parent's IO, before and after, still goes through its engine.
  */
+#include <aio.h>
 #include <sys/wait.h>
 #include "shim_test.h"
 
@@ -32,6 +33,17 @@ static int block_file(char c)
 	return fd;
 }
 
+/* Synchronous calls start none of the engine's threads: a POSIX AIO read does. */
+static void start_engine_threads(int fd, unsigned char *buf)
+{
+	struct aiocb cb = { .aio_fildes = fd, .aio_buf = buf, .aio_nbytes = BLK };
+	const struct aiocb *list[1] = { &cb };
+
+	CHECK_EQ(aio_read(&cb), 0);
+	CHECK_EQ(aio_suspend(list, 1, NULL), 0);
+	CHECK_EQ(aio_return(&cb), BLK);
+}
+
 static void read_block(int fd, unsigned char *buf, char want)
 {
 	memset(buf, 0, BLK);
@@ -51,6 +63,7 @@ int main(void)
 	CHECK(!posix_memalign((void **)&buf, BLK, BLK));
 	CHECK(!posix_memalign((void **)&child_buf, BLK, BLK));
 	read_block(a, buf, 'a');
+	start_engine_threads(a, buf);
 	CHECK_EQ(count_threads("ioe-submit"), 1);
 
 	/* The child calls nothing that allocates: it runs on the parent's heap. */

@@ -494,24 +494,29 @@ static int aio_submit_local(void *arg, struct ioe_event *ev)
 	return caller_may_submit(ev) ? ioe_submit_here(&d->base, ev) : -EAGAIN;
 }
 
+static size_t aio_size(const struct ioe_shared_ctx *sh)
+{
+	return sizeof(struct aio_driver) + sh->depth * (sizeof(struct aio_slot) + sizeof(struct iocb *));
+}
+
 static void aio_free(struct aio_driver *d)
 {
 	ioe_driver_fini(&d->base);
-	free(d->slots);
-	free(d->iocbs);
-	free(d);
+	ioe_unmap(d, aio_size(d->base.sh));
 }
 
+/* Memory from ioe_map() (see there); the context, which has no fd, at once; the threads later (aio_threads()). */
 static int aio_start(struct ioe_shared_ctx *sh, void **out)
 {
-	struct aio_driver *d = calloc(1, sizeof(*d));
+	struct aio_driver *d = ioe_map(aio_size(sh));
 	int ret;
 
 	if (!d)
 		return -ENOMEM;
-	d->slots = calloc(sh->depth, sizeof(*d->slots));
-	d->iocbs = calloc(sh->depth, sizeof(*d->iocbs));
-	if (!d->slots || !d->iocbs || ioe_driver_init(&d->base, sh)) {
+	d->slots = (struct aio_slot *)(d + 1);
+	d->iocbs = (struct iocb **)(d->slots + sh->depth);
+	d->base.sh = sh;
+	if (ioe_driver_init(&d->base, sh)) {
 		aio_free(d);
 		return -ENOMEM;
 	}
@@ -530,14 +535,15 @@ static int aio_start(struct ioe_shared_ctx *sh, void **out)
 		ioe_vg_defined(d->ring, sizeof(*d->ring) + d->ring->nr * sizeof(struct io_event));
 	for (unsigned int i = 0; i < sh->depth; i++)
 		ioe_slot_push(&d->base.free, &d->slots[i].link);
-	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
-	if (ret) {
-		io_destroy(d->io_ctx);
-		aio_free(d);
-		return ret;
-	}
 	*out = d;
 	return 0;
+}
+
+static int aio_threads(void *arg)
+{
+	struct aio_driver *d = arg;
+
+	return ioe_driver_start(&d->base, submitter_main, poller_main, d);
 }
 
 static void aio_stop(void *arg)
@@ -553,6 +559,7 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
 	.backend = IOE_BACKEND_AIO,
 	.start = aio_start,
+	.threads = aio_threads,
 	.stop = aio_stop,
 	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,

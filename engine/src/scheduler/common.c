@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include "common.h"
 #include "../fault.h"
@@ -328,10 +329,23 @@ void ioe_held_before_sleep(struct ioe_driver *d)
 		ioe_held_kick(d->sh);
 }
 
+void *ioe_map(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void ioe_unmap(void *p, size_t size)
+{
+	if (p)
+		munmap(p, size);
+}
+
 int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 {
 	d->sh = sh;
-	d->batch = calloc(sh->depth, sizeof(*d->batch));
+	d->batch = ioe_map(sh->depth * sizeof(*d->batch));
 	if (!d->batch)
 		return -ENOMEM;
 	atomic_init(&d->free.shared, NULL);
@@ -347,12 +361,13 @@ int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 	d->held_since = 0;
 	ioe_waiter_init(&d->poll_wake);
 	d->sub_cbb = d->poll_cbb = (struct ioe_cb_batch){ 0 };
+	d->started = false;
 	return 0;
 }
 
 void ioe_driver_fini(struct ioe_driver *d)
 {
-	free(d->batch);
+	ioe_unmap(d->batch, d->sh->depth * sizeof(*d->batch));
 }
 
 int ioe_driver_start(struct ioe_driver *d, void *(*submitter)(void *), void *(*poller)(void *), void *arg)
@@ -366,12 +381,17 @@ int ioe_driver_start(struct ioe_driver *d, void *(*submitter)(void *), void *(*p
 		/* No submitter: tell the idle poller to leave. */
 		ioe_driver_submitter_exit(d);
 		pthread_join(d->poller, NULL);
+		atomic_store_explicit(&d->submitter_done, false, memory_order_relaxed);
+		return ret;
 	}
-	return ret;
+	d->started = true;
+	return 0;
 }
 
 void ioe_driver_join(struct ioe_driver *d)
 {
+	if (!d->started)
+		return;
 	pthread_join(d->submitter, NULL);
 	pthread_join(d->poller, NULL);
 }

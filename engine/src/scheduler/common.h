@@ -166,13 +166,27 @@ struct ioe_driver {
 	struct ioe_waiter poll_wake;
 	struct ioe_cb_batch sub_cbb, poll_cbb;
 	pthread_t submitter, poller;
+	bool started;			/* the threads run: see ioe_driver_start() */
 };
 
+/*
+ * Memory of a context and its driver: mmap()ed, not malloc()ed, as a
+ * context may be created inside a signal handler that interrupted malloc().
+ * Zeroed; NULL on failure.
+ */
+void *ioe_map(size_t size);
+void ioe_unmap(void *p, size_t size);
+
+/* No allocation but ioe_map(): see there. */
 int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh);
 void ioe_driver_fini(struct ioe_driver *d);
-/* Start the poller and the submitter (arg is the driver); 0 or -errno. */
+/*
+ * Start the poller and the submitter (arg is the driver); 0 or -errno. Not
+ * at the context's creation: when the first request needs them (see
+ * threads_start() in context.c).
+ */
 int ioe_driver_start(struct ioe_driver *d, void *(*submitter)(void *), void *(*poller)(void *), void *arg);
-/* After ioe_context_free() set stopping: the threads drain and leave. */
+/* After ioe_context_free() set stopping: the threads drain and leave (if they ever started). */
 void ioe_driver_join(struct ioe_driver *d);
 /* The submitter's last act: the poller may leave once nothing is in flight. */
 void ioe_driver_submitter_exit(struct ioe_driver *d);

@@ -5,6 +5,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/futex.h>
 #include "common.h"
 #include "thread_io.h"
 #include "../run_inline.h"
@@ -52,6 +55,12 @@ static int start_driver(struct ioe_context *ctx, const struct ioe_driver_ops *op
 	return ret;
 }
 
+/*
+ * Creating a context allocates with mmap() only and starts no thread (see
+ * threads_start()): the shim creates its context on the program's first
+ * routed call, which may come from a signal handler that interrupted
+ * malloc().
+ */
 struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 {
 	enum ioe_backend backend;
@@ -68,15 +77,14 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 		errno = EINVAL;
 		return NULL;
 	}
-	ctx = calloc(1, sizeof(*ctx));
+	ctx = ioe_map(sizeof(*ctx));
 	if (!ctx) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	shared_init(&ctx->shared, o->depth);
-	ret = ioe_cb_workers_start(&ctx->shared.cb_workers, o->workers);
-	if (ret)
-		goto fail;
+	ctx->workers = o->workers;
+	atomic_init(&ctx->threads, IOE_THREADS_NONE);
 	if (backend == IOE_BACKEND_AIO) {
 		ret = start_driver(ctx, &ioe_aio_ops);
 	} else {
@@ -86,14 +94,11 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 			ret = start_driver(ctx, &ioe_aio_ops);
 	}
 	if (ret) {
-		ioe_cb_workers_stop(&ctx->shared.cb_workers);
-		goto fail;
+		ioe_unmap(ctx, sizeof(*ctx));
+		errno = -ret;
+		return NULL;
 	}
 	return ctx;
-fail:
-	free(ctx);
-	errno = -ret;
-	return NULL;
 }
 
 struct ioe_context *ioe_context_new(unsigned int depth, unsigned int workers)
@@ -118,7 +123,77 @@ void ioe_context_free(struct ioe_context *ctx)
 	ioe_wake(&sh->submit_wake);
 	ctx->ops->stop(ctx->driver);
 	ioe_cb_workers_stop(&sh->cb_workers);
-	free(ctx);
+	ioe_unmap(ctx, sizeof(*ctx));
+}
+
+void ioe_context_forget(struct ioe_context *ctx)
+{
+	if (ctx && ctx->ops->forget)
+		ctx->ops->forget(ctx->driver);
+}
+
+static bool threads_running(struct ioe_context *ctx)
+{
+	return atomic_load_explicit(&ctx->threads, memory_order_acquire) == IOE_THREADS_RUNNING;
+}
+
+/* This thread is starting the context's threads: a signal handler's request is refused meanwhile. */
+static __thread bool starting_here;
+
+/*
+ * The engine's threads (and the io_uring driver's shared ring) start with
+ * the first request that needs them: one queued, held or handed to the
+ * kernel by its caller (ioe_submit(), ioe_submit_local()), exactly once. A
+ * program that makes only synchronous calls so stays single-threaded (its
+ * fork(), unshare(CLONE_NEWUSER) and setuid() work as without the engine):
+ * ioe_submit_wait() does its event in the calling thread until they run.
+ * Returns 0 once they run, or -errno when they cannot start now (no thread
+ * or ring to be had: -EAGAIN, -EMFILE, ...): the request is then refused
+ * whole, nothing queued, and the next one tries again. A start under way
+ * in another thread is waited for; one that a signal handler interrupted is
+ * not (-EAGAIN), nor can a cancel stop it halfway.
+ */
+static int threads_start_slow(struct ioe_context *ctx)
+{
+	uint32_t s;
+	int ret, oldstate;
+
+	for (;;) {
+		s = atomic_load_explicit(&ctx->threads, memory_order_acquire);
+		if (s == IOE_THREADS_RUNNING)
+			return 0;
+		if (s == IOE_THREADS_NONE &&
+		    atomic_compare_exchange_strong(&ctx->threads, &s, IOE_THREADS_STARTING))
+			break;
+		if (s == IOE_THREADS_STARTING) {
+			if (starting_here)
+				return -EAGAIN;
+			syscall(SYS_futex, &ctx->threads, FUTEX_WAIT_PRIVATE, s, NULL, NULL, 0);
+		}
+	}
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
+	starting_here = true;
+	ret = ioe_cb_workers_start(&ctx->shared.cb_workers, ctx->workers);
+	if (!ret && (ret = ctx->ops->threads(ctx->driver)))
+		ioe_cb_workers_stop(&ctx->shared.cb_workers);
+	starting_here = false;
+	atomic_store_explicit(&ctx->threads, ret ? IOE_THREADS_NONE : IOE_THREADS_RUNNING, memory_order_release);
+	syscall(SYS_futex, &ctx->threads, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	pthread_setcancelstate(oldstate, NULL);
+	return ret;
+}
+
+/* errno is kept: the caller's call succeeds or fails by its return value. */
+static int threads_start(struct ioe_context *ctx)
+{
+	int saved, ret;
+
+	if (threads_running(ctx))
+		return 0;
+	saved = errno;
+	ret = threads_start_slow(ctx);
+	errno = saved;
+	return ret;
 }
 
 /* A producer's ticket: false once the context is being freed. */
@@ -171,6 +246,11 @@ static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channe
 		return ret;
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
+	ret = threads_start(ctx);
+	if (ret) {
+		producer_leave(&ctx->shared);
+		return ret;
+	}
 	if (!local || channel == IOE_CHAN_PRIO || !ctx->ops->submit_local ||
 	    ctx->ops->submit_local(ctx->driver, ev))
 		queue(&ctx->shared, ev, channel);
@@ -198,13 +278,21 @@ static void sync_done(struct ioe_event *ev, void *arg)
  * A synchronous write or sync is done with the plain system call; a read,
  * while the queues are empty, on the thread's own ring or
  * AIO context (thread_io.c): true with ev->res set. Else the driver's
- * submit_wait, or the queues.
+ * submit_wait, or the queues. Before the engine's threads run (nothing is
+ * queued then), a read without a ring of the thread's own is done with
+ * plain system calls too: it starts no thread (see threads_start()).
  */
 static bool done_in_this_thread(struct ioe_context *ctx, struct ioe_event *ev)
 {
-	return ioe_thread_io_plain(ev) ||
-	       (ioe_direct_possible(&ctx->shared) &&
-		(ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev)));
+	if (ioe_thread_io_plain(ev))
+		return true;
+	if (!threads_running(ctx)) {
+		if (!ioe_fd_refuses(ev) && ioe_thread_io_run(ctx->ops->backend, ev))
+			ioe_event_run_inline(ev);
+		return true;
+	}
+	return ioe_direct_possible(&ctx->shared) &&
+	       (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev));
 }
 
 int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
@@ -280,7 +368,7 @@ IOE_CANCEL_FRAME int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint
 		return -EINVAL;
 	if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != old)
 		return 0;
-	if (ctx && ctx->ops->wait_word)
+	if (ctx && ctx->ops->wait_word && threads_running(ctx))
 		ret = ctx->ops->wait_word(ctx->driver, word, old, deadline);
 	if (ret == -EAGAIN)
 		ret = futex_wait_word(word, old, deadline);

@@ -49,9 +49,19 @@ struct ioe_shared_ctx {
 struct ioe_driver_ops {
 	const char *name;
 	enum ioe_backend backend;	/* the kind of a thread's own queue too (thread_io.c) */
+	/*
+	 * Make the driver and check that the kernel has what it needs. Starts no
+	 * thread and, for io_uring, keeps no fd: a program that makes only
+	 * synchronous calls never needs either (see threads_start() in
+	 * context.c). Async-signal-safe: no malloc().
+	 */
 	int (*start)(struct ioe_shared_ctx *sh, void **driver);
+	/* Start the submitter and the poller (and what they need): 0 or -errno, nothing left behind. */
+	int (*threads)(void *driver);
 	/* Submit what is queued, reap everything in flight, join, free. */
 	void (*stop)(void *driver);
+	/* Optional: in a fork child, close the driver's descriptors, touching nothing else. */
+	void (*forget)(void *driver);
 	/*
 	 * Optional: hand ev (whose callback sets *done) to the kernel from the
 	 * calling thread and wait there until *done. Returns 0 once done, or
@@ -72,10 +82,14 @@ struct ioe_driver_ops {
 extern const struct ioe_driver_ops ioe_uring_ops;
 extern const struct ioe_driver_ops ioe_aio_ops;
 
+enum { IOE_THREADS_NONE, IOE_THREADS_STARTING, IOE_THREADS_RUNNING };
+
 struct ioe_context {
 	struct ioe_shared_ctx shared;
 	const struct ioe_driver_ops *ops;
 	void *driver;
+	unsigned int workers;		/* callback workers, started with the driver's threads */
+	_Atomic uint32_t threads;	/* IOE_THREADS_*: see threads_start() */
 };
 
 #endif

@@ -55,6 +55,8 @@ struct thread_io {
 	struct io_uring ring;
 	io_context_t aio;
 	int state[KINDS];
+	unsigned int retry_in[KINDS];	/* TIO_FAILED: calls until the next try (0: never) */
+	unsigned int backoff[KINDS];	/* the last wait, doubled at each failure */
 	unsigned int epoch;	/* the process epoch they were made in */
 	volatile sig_atomic_t busy;
 };
@@ -66,7 +68,7 @@ static bool tio_key_ok;
 /* The process's epoch: in a page the kernel zeroes in a fork child; never 0 in use. */
 static _Atomic unsigned int *epoch_word;
 static _Atomic unsigned int epochs_used;	/* copied into a child: its next epoch is new */
-static _Atomic bool unsupported[KINDS];	/* the kernel refused one: no thread tries again */
+static _Atomic bool unsupported[KINDS];	/* the kernel lacks it: no thread tries again */
 
 static void close_kind(struct thread_io *t, int kind)
 {
@@ -127,9 +129,15 @@ static int open_uring(struct thread_io *t)
 
 	if (ret)
 		return ret;
-	if (io_uring_register_ring_fd(&t->ring) != 1 || io_uring_ring_dontfork(&t->ring)) {
+	/* EBUSY: the task's 16 registered rings are taken (the program's own, the shared ring's). */
+	ret = io_uring_register_ring_fd(&t->ring);
+	if (ret == 1)
+		ret = io_uring_ring_dontfork(&t->ring);
+	else if (ret >= 0)
+		ret = -EINVAL;
+	if (ret) {
 		io_uring_queue_exit(&t->ring);
-		return -EINVAL;
+		return ret;
 	}
 	/* liburing 2.4's io_uring_close_ring_fd(): the registered index serves from now on. */
 	close(t->ring.ring_fd);
@@ -148,10 +156,43 @@ static int open_kind(struct thread_io *t, int kind)
 		ret = -ENOSYS;
 	else
 		ret = kind == KIND_URING ? open_uring(t) : io_setup(1, &t->aio);
-	/* EAGAIN (aio-max-nr reached), ENOMEM: this thread only, this time. */
-	if (ret && ret != -EAGAIN && ret != -ENOMEM)
+	if (ret == -ENOSYS || ret == -EINVAL || ret == -EPERM || ret == -EOPNOTSUPP)
 		atomic_store_explicit(&unsupported[kind], true, memory_order_relaxed);
 	return ret;
+}
+
+/*
+ * Only the kernel's lack of it (ENOSYS, EINVAL for a flag it does not
+ * know, EPERM from io_uring_disabled or seccomp) turns a kind off for the
+ * whole process. Anything else (EMFILE or ENFILE at a moment the fd table
+ * is full, EAGAIN when aio-max-nr is reached, ENOMEM) is this thread's, for
+ * now: it tries again on its next call, then after 2, 4, ... calls, at
+ * most TIO_RETRY_MAX, so that a lasting shortage costs a failed setup only
+ * now and then. Others try anyway.
+ */
+#define TIO_RETRY_MAX 1024
+
+static void open_failed(struct thread_io *t, int kind)
+{
+	unsigned int b = t->backoff[kind];
+
+	t->state[kind] = TIO_FAILED;
+	t->backoff[kind] = !b ? 1 : b < TIO_RETRY_MAX ? 2 * b : TIO_RETRY_MAX;
+	t->retry_in[kind] = t->backoff[kind];
+}
+
+static void try_open(struct thread_io *t, int kind)
+{
+	if (t->state[kind] == TIO_FAILED && t->retry_in[kind] && !--t->retry_in[kind])
+		t->state[kind] = TIO_NONE;
+	if (t->state[kind] != TIO_NONE || atomic_load_explicit(&unsupported[kind], memory_order_relaxed))
+		return;
+	if (open_kind(t, kind)) {
+		open_failed(t, kind);
+		return;
+	}
+	t->state[kind] = TIO_READY;
+	t->backoff[kind] = 0;
 }
 
 static bool ready(struct thread_io *t, int kind)
@@ -165,8 +206,7 @@ static bool ready(struct thread_io *t, int kind)
 		t->state[KIND_URING] = t->state[KIND_AIO] = TIO_NONE;
 		t->epoch = e;
 	}
-	if (t->state[kind] == TIO_NONE && !atomic_load_explicit(&unsupported[kind], memory_order_relaxed))
-		t->state[kind] = open_kind(t, kind) ? TIO_FAILED : TIO_READY;
+	try_open(t, kind);
 	return t->state[kind] == TIO_READY;
 }
 
@@ -191,6 +231,7 @@ static long uring_piece(struct thread_io *t, const struct ioe_event *ev, const s
 	if (ret != 1) {
 		close_kind(t, KIND_URING);
 		t->state[KIND_URING] = TIO_FAILED;
+		t->retry_in[KIND_URING] = 0;	/* for good */
 		return RING_REFUSED;
 	}
 	/* There by now, unless a signal cut the wait short: the IO is the kernel's until it comes. */
@@ -242,17 +283,23 @@ static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *p
 	return res < 0 ? -errno : res;
 }
 
+void ioe_plain_finish(struct ioe_progress *p, struct ioe_event *ev)
+{
+	int saved = errno;
+
+	while (!ioe_progress_update(p, ev, ioe_fault_result(plain_piece(ev, p))))
+		;
+	errno = saved;
+}
+
 bool ioe_thread_io_plain(struct ioe_event *ev)
 {
 	struct ioe_progress prog;
-	int saved = errno;
 
 	if (!runs_plain(ev))
 		return false;
 	ioe_progress_start(&prog, ev);
-	while (!ioe_progress_update(&prog, ev, ioe_fault_result(plain_piece(ev, &prog))))
-		;
-	errno = saved;
+	ioe_plain_finish(&prog, ev);
 	return true;
 }
 

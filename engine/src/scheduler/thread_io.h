@@ -19,4 +19,8 @@ int ioe_thread_io_run(enum ioe_backend kind, struct ioe_event *ev);
  */
 bool ioe_thread_io_plain(struct ioe_event *ev);
 
+struct ioe_progress;
+/* The rest of ev, after what p says is done, by plain system calls: ev->res set. */
+void ioe_plain_finish(struct ioe_progress *p, struct ioe_event *ev);
+
 #endif

@@ -14,15 +14,27 @@
  * caller that submitted its own event therefore waits for it in
  * io_uring_enter(): its completion wakes it directly, once, as a blocking
  * pread would, instead of waking the submitter, the poller and then it.
+ *
+ * The ring is made when the threads start (uring_threads()), not with the
+ * context: a program that makes only synchronous calls never has its fd.
+ * Every thread enters it through an index of its own: see ring_index().
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <liburing.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 #include "common.h"
+#include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
+#include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
@@ -40,9 +52,114 @@ struct uring_driver {
 	struct ioe_slot_stack retry;	/* completion side -> submitter: short IO to continue */
 	_Atomic int reaping;		/* in take_completions(): consuming or delivering */
 	bool ext_arg;			/* the kernel can wait with a timeout (5.11) */
-	bool direct_ok;			/* callers may submit: see uring_start() */
+	bool direct_ok;			/* callers may submit: see ring_open() */
 	bool tw_polled;			/* submitter only: see task_work_pending() */
+	_Atomic bool dead;		/* the ring refused a submission for good: see ring_failed() */
+	uint64_t gen;			/* the ring's number in the process (0: not made yet) */
+	_Atomic int registered;		/* engine threads that took their index: see uring_threads() */
+	dev_t dev;			/* what ring.ring_fd was when made: see fd_is_ring() */
+	ino_t ino;
 };
+
+#ifndef IORING_REGISTER_USE_REGISTERED_RING
+#define IORING_REGISTER_USE_REGISTERED_RING (1U << 31)
+#endif
+
+/*
+ * The ring's fd is an ordinary one in the program's table, which the
+ * program may close (close_range(), closefrom(), a daemon's "close every
+ * fd" loop) or dup2() over at any time. So every thread enters the ring
+ * through an index of its own (IORING_REGISTER_RING_FDS: registration is
+ * per task, and holds the ring whatever becomes of the fd), registered on
+ * its first entry: the engine's threads as they start, right after the
+ * ring was made; a caller on its first direct use, if the fd still is the
+ * ring (checked before and after: an io_uring's inode is its own). A caller
+ * that cannot register never takes the direct paths: its events are queued,
+ * for the engine's threads. (The fd itself must stay: a thread registers
+ * only through an fd in the table. It is closed in a fork child: see
+ * uring_forget().)
+ *
+ * A thread keeps one such index (and with it, the ring) until it registers
+ * for another ring, or exits.
+ */
+struct ring_reg {
+	uint64_t gen;	/* the ring it is for; 0: none */
+	int idx;	/* -1: could not register */
+};
+
+static __thread struct ring_reg reg;
+static _Atomic uint64_t ring_gens;
+
+static bool fd_is_ring(const struct uring_driver *d)
+{
+	struct stat st;
+
+	return d->gen && !fstat(d->ring.ring_fd, &st) && st.st_dev == d->dev && st.st_ino == d->ino;
+}
+
+/* Through the index itself: the fd may be gone. */
+static void unregister_index(int idx)
+{
+	struct io_uring_rsrc_update up = { .offset = (unsigned int)idx };
+
+	syscall(__NR_io_uring_register, idx, IORING_UNREGISTER_RING_FDS | IORING_REGISTER_USE_REGISTERED_RING,
+		&up, 1);
+}
+
+static int register_index(const struct uring_driver *d)
+{
+	struct io_uring_rsrc_update up = { .offset = -1U, .data = (unsigned int)d->ring.ring_fd };
+
+	if (!fd_is_ring(d) ||
+	    syscall(__NR_io_uring_register, d->ring.ring_fd, IORING_REGISTER_RING_FDS, &up, 1) != 1)
+		return -1;
+	if (!fd_is_ring(d)) {
+		unregister_index((int)up.offset);
+		return -1;
+	}
+	return (int)up.offset;
+}
+
+/* The calling thread's index for the ring (registered at its first call), or -1. */
+static int ring_index(struct uring_driver *d)
+{
+	if (reg.gen != d->gen) {
+		if (reg.gen && reg.idx >= 0)
+			unregister_index(reg.idx);
+		reg.idx = register_index(d);
+		reg.gen = d->gen;
+	}
+	return reg.idx;
+}
+
+/* io_uring_enter() by the calling thread's index; by the fd if it has none (an engine thread that lost the race). */
+static int ring_enter(struct uring_driver *d, unsigned int submit, unsigned int wait, unsigned int flags,
+		      void *arg, size_t size)
+{
+	int idx = ring_index(d);
+
+	if (idx >= 0)
+		return io_uring_enter2((unsigned int)idx, submit, wait, flags | IORING_ENTER_REGISTERED_RING,
+				       arg, size);
+	return io_uring_enter2((unsigned int)d->ring.ring_fd, submit, wait, flags, arg, size);
+}
+
+static bool ring_dead(struct uring_driver *d)
+{
+	return atomic_load_explicit(&d->dead, memory_order_acquire);
+}
+
+/* The calling thread may hand events to the ring and wait in it itself. */
+static bool caller_direct_ok(struct uring_driver *d)
+{
+	return d->direct_ok && !ring_dead(d) && ring_index(d) >= 0;
+}
+
+/* Retried: transient refusals of a submission. */
+static bool transient(int ret)
+{
+	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM || ret == -EINTR;
+}
 
 #define IOE_REAP_MAX 64
 
@@ -54,19 +171,116 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 }
 
 /*
- * Submit every prepared SQE. The SQEs are in the ring already and an error
- * here is transient (EAGAIN, EBUSY, ENOMEM, EINTR): retry until all are in.
+ * The kernel refused a submission for good (EBADF, EOPNOTSUPP, ...: not
+ * seen with registered indices, but a ring must never be retried forever):
+ * the ring is dead from now on, detected once. The SQEs it did not take
+ * are withdrawn, their events given to the submitter, which does them, and
+ * everything queued after, with plain system calls (dead_round()); IO in
+ * flight still completes into the CQ, reaped without entering the ring
+ * (see ring_wait()). Callers no longer take the direct paths. Under the
+ * submission lock; the in-flight count, which the submitting thread adds
+ * to after submit_all(), loses the withdrawn ones here.
+ */
+static void ring_failed(struct uring_driver *d)
+{
+	struct io_uring_sq *sq = &d->ring.sq;
+	unsigned int head = IO_URING_READ_ONCE(*sq->khead), n = 0;
+
+	for (unsigned int h = head; h != sq->sqe_tail; h++, n++) {
+		struct uring_slot *s = (struct uring_slot *)(uintptr_t)sq->sqes[h & sq->ring_mask].user_data;
+
+		if (s)	/* NULL: the doorbell, see ring_doorbell() */
+			ioe_slot_push(&d->retry, &s->link);
+	}
+	sq->sqe_tail = sq->sqe_head = head;
+	io_uring_smp_store_release(sq->ktail, head);
+	atomic_fetch_sub_explicit(&d->base.inflight, (int)n, memory_order_relaxed);
+	atomic_store_explicit(&d->dead, true, memory_order_release);
+	ioe_wake(&d->base.sh->submit_wake);
+}
+
+/* Publish the prepared SQEs (liburing's flush, which it does not export): how many the kernel has to take. */
+static unsigned int sq_flush(struct io_uring *ring)
+{
+	struct io_uring_sq *sq = &ring->sq;
+	unsigned int tail = sq->sqe_tail;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		io_uring_smp_store_release(sq->ktail, tail);
+	}
+	return tail - IO_URING_READ_ONCE(*sq->khead);
+}
+
+/*
+ * Submit every prepared SQE through the calling thread's index. A
+ * transient error (EAGAIN, EBUSY, ENOMEM, EINTR) is retried until all are
+ * in; any other kills the ring (ring_failed()).
  */
 static void submit_all(struct uring_driver *d)
 {
 	while (io_uring_sq_ready(&d->ring)) {
 		int ret = ioe_fault_submit();
 
-		if (!ret)
-			ret = io_uring_submit(&d->ring);
-		if (ret < 0)
-			sched_yield();
+		if (!ret) {
+			unsigned int n = sq_flush(&d->ring), flags = 0;
+
+			/* As io_uring_submit(): run task_work and flush an overflow meanwhile. */
+			if (IO_URING_READ_ONCE(*d->ring.sq.kflags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
+				flags |= IORING_ENTER_GETEVENTS;
+			ret = ring_enter(d, n, 0, flags, NULL, _NSIG / 8);
+		}
+		if (ret >= 0)
+			continue;
+		if (!transient(ret)) {
+			ring_failed(d);
+			return;
+		}
+		sched_yield();
 	}
+}
+
+/*
+ * A dead ring's round (see ring_failed()): the withdrawn events and short
+ * IO's remainders, the queued and the held events, done here with plain
+ * system calls and delivered. Returns how many.
+ */
+static unsigned int dead_round(struct uring_driver *d)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+	unsigned int budget = sh->depth < IOE_SUBMIT_BATCH ? sh->depth : IOE_SUBMIT_BATCH;
+	struct ioe_event *done = NULL;
+	struct ioe_refusals rf = { 0 };
+	unsigned int n, all = 0, freed = 0;
+	struct ioe_slot_link *l;
+
+	ioe_sq_lock(&d->base);
+	while ((l = ioe_slot_pop(&d->retry))) {
+		struct uring_slot *s = (struct uring_slot *)l;
+
+		ioe_plain_finish(&s->prog, s->ev);
+		s->ev->next_ = done;
+		done = s->ev;
+		s->ev = NULL;
+		ioe_slot_push(&d->base.free, l);
+		freed++;
+	}
+	atomic_store_explicit(&sh->held_kick, false, memory_order_relaxed);
+	for (int held = 0; held < 2; held++) {
+		n = held ? ioe_take_held(sh, d->base.batch, budget, &rf.events) :
+			   ioe_take_round(sh, d->base.batch, budget, &rf.events);
+		for (unsigned int i = 0; i < n; i++) {
+			ioe_event_run_inline(d->base.batch[i]);
+			d->base.batch[i]->next_ = done;
+			done = d->base.batch[i];
+		}
+		all += n;
+	}
+	ioe_sq_unlock(&d->base);
+	ioe_deliver_refusals(&d->base, &rf, &d->base.sub_cbb);
+	if (done || freed)
+		ioe_poller_deliver(sh, freed, done, &d->base.sub_cbb);
+	return all + freed + (rf.events != NULL);
 }
 
 /*
@@ -142,7 +356,7 @@ static bool submitter_ready(void *arg)
 	struct uring_driver *d = arg;
 
 	return ioe_submitter_ready(d->base.sh, !ioe_slot_stack_empty(&d->retry)) ||
-	       task_work_pending(d);
+	       (!ring_dead(d) && task_work_pending(d));
 }
 
 /* Put the n taken events of base.batch into free slots and SQEs (under the submission lock). */
@@ -166,6 +380,10 @@ static unsigned int take_held(struct ioe_driver *base, struct ioe_refusals *rf)
 	struct ioe_shared_ctx *sh = base->sh;
 	unsigned int n = 0, took;
 
+	if (ring_dead(d)) {	/* the submitter does them: see dead_round() */
+		ioe_held_kick(sh);
+		return 0;
+	}
 	while ((took = ioe_take_held(sh, base->batch, ioe_round_budget(sh), &rf->events))) {
 		prep_taken(d, took);
 		submit_all(d);
@@ -192,16 +410,32 @@ static void ring_doorbell(struct uring_driver *d)
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 }
 
+/* An engine thread's first act: its own index for the ring (see ring_index()). */
+static void thread_register(struct uring_driver *d)
+{
+	ring_index(d);
+	atomic_fetch_add_explicit(&d->registered, 1, memory_order_release);
+}
+
 static void *submitter_main(void *arg)
 {
 	struct uring_driver *d = arg;
 	struct ioe_shared_ctx *sh = d->base.sh;
 
+	thread_register(d);
 	for (;;) {
 		struct ioe_refusals rf = { 0 };
 		struct ioe_slot_link *l;
 		unsigned int n = 0, budget;
 
+		if (ring_dead(d)) {
+			if (dead_round(d))
+				continue;
+			if (ioe_submitter_done(sh))
+				break;
+			ioe_wait(&sh->submit_wake, submitter_ready, d);
+			continue;
+		}
 		ioe_sq_lock(&d->base);
 		while ((l = ioe_slot_pop(&d->retry))) {
 			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
@@ -230,14 +464,15 @@ static void *submitter_main(void *arg)
 		if (ioe_submitter_done(sh))
 			break;
 		if (task_work_pending(d)) {
-			io_uring_get_events(&d->ring);
+			ring_enter(d, 0, 0, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
 			d->tw_polled = task_work_pending(d);
 			continue;
 		}
 		ioe_wait(&sh->submit_wake, submitter_ready, d);
 		d->tw_polled = false;
 	}
-	ring_doorbell(d);
+	if (!ring_dead(d))
+		ring_doorbell(d);
 	ioe_driver_submitter_exit(&d->base);
 	return NULL;
 }
@@ -253,6 +488,22 @@ static unsigned int cq_pending(struct uring_driver *d)
 	       __atomic_load_n(d->ring.cq.khead, __ATOMIC_RELAXED);
 }
 
+/*
+ * After a wait in the ring that failed for good (not a timeout, not a
+ * signal): sleep as long as the wait would have, IOE_POLL_RECHECK_NS at
+ * most, rather than spin. The kernel posts CQEs all the same.
+ */
+static void ring_wait_failed(int ret, const struct __kernel_timespec *ts)
+{
+	struct timespec nap = { 0, IOE_POLL_RECHECK_NS };
+
+	if (ret >= 0 || ret == -ETIME || transient(ret))
+		return;
+	if (ts && ts->tv_sec == 0 && ts->tv_nsec < nap.tv_nsec)
+		nap.tv_nsec = ts->tv_nsec;
+	nanosleep(&nap, NULL);
+}
+
 /* Sleep in the kernel until a CQE is posted (or, with ts, until it expires). */
 IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struct __kernel_timespec *ts)
 {
@@ -262,8 +513,7 @@ IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_
 		.ts = (uint64_t)(uintptr_t)ts,
 	};
 
-	io_uring_enter2(d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
-			(sigset_t *)&arg, sizeof(arg));
+	ring_wait_failed(ring_enter(d, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg)), ts);
 }
 
 /*
@@ -287,7 +537,7 @@ static void wait_cqe(struct uring_driver *d)
 	if (d->ext_arg)
 		sleep_for_cqe(d, NULL, &ts);
 	else
-		io_uring_enter2(d->ring.ring_fd, 0, 1, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8);
+		ring_wait_failed(ring_enter(d, 0, 1, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8), NULL);
 }
 
 static bool poller_ready(void *arg)
@@ -306,6 +556,7 @@ static void *poller_main(void *arg)
 {
 	struct uring_driver *d = arg;
 
+	thread_register(d);
 	for (;;) {
 		if (atomic_load_explicit(&d->base.inflight, memory_order_acquire) <= 0) {
 			if (atomic_load_explicit(&d->base.submitter_done, memory_order_acquire))
@@ -447,7 +698,7 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	sigset_t old;
 	int ret;
 
-	if (!d->direct_ok)
+	if (!caller_direct_ok(d))
 		return -EAGAIN;
 	if (!direct_submit(&d->base, ev, &old, &ret))
 		return ret;
@@ -467,7 +718,7 @@ static int uring_submit_local(void *arg, struct ioe_event *ev)
 {
 	struct uring_driver *d = arg;
 
-	if (!d->direct_ok || (ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES))
+	if ((ioe_event_is_rw(ev) && ioe_event_bytes(ev) > IOE_LOCAL_MAX_BYTES) || !caller_direct_ok(d))
 		return -EAGAIN;
 	return ioe_submit_here(&d->base, ev);
 }
@@ -487,7 +738,7 @@ IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t 
 				 .caller_mask = &ww.mask, .cancellable = true, .submits_held = true };
 	int ret;
 
-	if (!d->direct_ok)
+	if (!caller_direct_ok(d))
 		return -EAGAIN;
 	ioe_word_wait_begin(&ww, &d->base);
 	pthread_cleanup_push(ioe_word_wait_end, &ww);
@@ -497,60 +748,50 @@ IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t 
 	return ret;
 }
 
+/*
+ * The opcodes the engine uses, asked on a probe buffer of just that size:
+ * liburing's io_uring_get_probe_ring() malloc()s it (see ioe_map()).
+ */
 static int uring_probe(struct io_uring *ring)
 {
-	struct io_uring_probe *p = io_uring_get_probe_ring(ring);
 	static const int ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV,
 				   IORING_OP_WRITEV, IORING_OP_FSYNC };
-	int ret = 0;
+	enum { NR = IORING_OP_WRITE + 1 };
+	union {
+		struct io_uring_probe p;
+		char room[sizeof(struct io_uring_probe) + NR * sizeof(struct io_uring_probe_op)];
+	} u = { 0 };
 
-	if (!p)
+	if (io_uring_register_probe(ring, &u.p, NR) < 0)
 		return -ENOSYS;
 	for (unsigned int i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		if (!io_uring_opcode_supported(p, ops[i]))
-			ret = -ENOSYS;
-	io_uring_free_probe(p);
-	return ret;
+		if (!io_uring_opcode_supported(&u.p, ops[i]))
+			return -ENOSYS;
+	return 0;
 }
 
-static void uring_free(struct uring_driver *d)
+/*
+ * Make the ring and see that it has what the engine needs. A completion's
+ * task_work does not interrupt its submitter while that runs; it waits for
+ * the thread's next entry into the kernel, which under load comes soon
+ * (O_DIRECT QD32: +3-6% IOPS in interleaved runs). Before 5.19 this is
+ * EINVAL: then without. Fails with ENOSYS (old kernel), EPERM
+ * (io_uring_disabled, seccomp), EMFILE, ...
+ */
+static int ring_open(struct uring_driver *d)
 {
-	ioe_driver_fini(&d->base);
-	free(d->slots);
-	free(d);
-}
+	int ret = io_uring_queue_init(d->base.sh->depth, &d->ring,
+				      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 
-static int uring_start(struct ioe_shared_ctx *sh, void **out)
-{
-	struct uring_driver *d = calloc(1, sizeof(*d));
-	int ret;
-
-	if (!d)
-		return -ENOMEM;
-	d->slots = calloc(sh->depth, sizeof(*d->slots));
-	if (!d->slots || ioe_driver_init(&d->base, sh)) {
-		uring_free(d);
-		return -ENOMEM;
-	}
-	d->base.take_held = take_held;
-	d->base.direct_submit = direct_submit;
-	/*
-	 * A completion's task_work does not interrupt its submitter while that
-	 * runs; it waits for the thread's next entry into the kernel, which under
-	 * load comes soon (O_DIRECT QD32: +3-6% IOPS in interleaved runs). Before
-	 * 5.19 this is EINVAL: then without. Fails with ENOSYS (old kernel),
-	 * EPERM (io_uring_disabled, seccomp), ...
-	 */
-	ret = io_uring_queue_init(sh->depth, &d->ring, IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
 	if (ret == -EINVAL)
-		ret = io_uring_queue_init(sh->depth, &d->ring, 0);
+		ret = io_uring_queue_init(d->base.sh->depth, &d->ring, 0);
+	if (ret)
+		return ret;
+	ret = uring_probe(&d->ring);
 	if (ret) {
-		uring_free(d);
+		io_uring_queue_exit(&d->ring);
 		return ret;
 	}
-	ret = uring_probe(&d->ring);
-	if (ret)
-		goto fail_ring;
 	/*
 	 * A caller's wait needs a timeout. Not under valgrind either: it asserts
 	 * when a signal arrives in an io_uring_enter() given a mask. There,
@@ -558,17 +799,126 @@ static int uring_start(struct ioe_shared_ctx *sh, void **out)
 	 */
 	d->ext_arg = d->ring.features & IORING_FEAT_EXT_ARG;
 	d->direct_ok = d->ext_arg && !ioe_running_on_valgrind();
+	return 0;
+}
+
+/* Unmap the ring; its fd is closed only if it still is the ring's (the program may have reused the number). */
+static void ring_close(struct uring_driver *d)
+{
+	if (reg.gen == d->gen && reg.idx >= 0)
+		unregister_index(reg.idx);
+	if (reg.gen == d->gen)
+		reg.gen = 0;
+	if (!fd_is_ring(d))
+		d->ring.ring_fd = -1;
+	io_uring_queue_exit(&d->ring);
+	d->gen = 0;
+}
+
+static size_t uring_size(const struct ioe_shared_ctx *sh)
+{
+	return sizeof(struct uring_driver) + sh->depth * sizeof(struct uring_slot);
+}
+
+static void uring_free(struct uring_driver *d)
+{
+	ioe_driver_fini(&d->base);
+	ioe_unmap(d, uring_size(d->base.sh));
+}
+
+/* The ring is only tried here (and closed again): see uring_threads(). */
+static int uring_start(struct ioe_shared_ctx *sh, void **out)
+{
+	struct uring_driver *d = ioe_map(uring_size(sh));
+	int ret;
+
+	if (!d)
+		return -ENOMEM;
+	d->slots = (struct uring_slot *)(d + 1);
+	d->base.sh = sh;
+	if (ioe_driver_init(&d->base, sh)) {
+		uring_free(d);
+		return -ENOMEM;
+	}
+	d->base.take_held = take_held;
+	d->base.direct_submit = direct_submit;
+	ret = ring_open(d);
+	if (ret) {
+		uring_free(d);
+		return ret;
+	}
+	io_uring_queue_exit(&d->ring);
 	for (unsigned int i = 0; i < sh->depth; i++)
 		ioe_slot_push(&d->base.free, &d->slots[i].link);
-	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
-	if (ret)
-		goto fail_ring;
 	*out = d;
 	return 0;
-fail_ring:
-	io_uring_queue_exit(&d->ring);
-	uring_free(d);
-	return ret;
+}
+
+/*
+ * The ring's fd, made at any moment of the program's life, must not take
+ * the lowest free number, which the program may be about to get from its
+ * own open() (a daemon that closed stdin and opens /dev/null to have fd
+ * 0): it moves up to 64 below the soft RLIMIT_NOFILE, or below 1024 (the
+ * kernel sizes the fd table up to the number, and select() programs use
+ * the numbers under 1024). Where that fails it stays where it is.
+ */
+static void ring_fd_move_up(struct io_uring *ring)
+{
+	struct rlimit rl;
+	rlim_t top;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return;
+	top = rl.rlim_cur < 1024 ? rl.rlim_cur : 1024;
+	if (top <= 128 || (rlim_t)ring->ring_fd >= top - 64)
+		return;
+	fd = fcntl(ring->ring_fd, F_DUPFD_CLOEXEC, (int)(top - 64));
+	if (fd < 0)
+		return;
+	close(ring->ring_fd);
+	ring->ring_fd = fd;
+	ring->enter_ring_fd = fd;
+}
+
+/*
+ * The ring is made here, with the threads that use it, so that its fd is
+ * fresh: a program that closed its fds before its first asynchronous
+ * request has not closed this one. The threads register their indices as
+ * they start (see ring_index()). Its mappings are not inherited by a fork
+ * child, which forgets the engine (valgrind ignores MADV_DONTFORK, and then
+ * asserts in the child's next mmap()).
+ */
+static int uring_threads(void *arg)
+{
+	struct uring_driver *d = arg;
+	struct stat st;
+	int ret = ring_open(d);
+
+	if (ret)
+		return ret;
+	ring_fd_move_up(&d->ring);
+	if (!ioe_running_on_valgrind())
+		ret = io_uring_ring_dontfork(&d->ring);
+	if (!ret && fstat(d->ring.ring_fd, &st))
+		ret = -errno;
+	if (ret) {
+		io_uring_queue_exit(&d->ring);
+		return ret;
+	}
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->gen = atomic_fetch_add_explicit(&ring_gens, 1, memory_order_relaxed) + 1;
+	atomic_store_explicit(&d->registered, 0, memory_order_relaxed);
+	ret = ioe_driver_start(&d->base, submitter_main, poller_main, d);
+	if (ret) {
+		ring_close(d);
+		return ret;
+	}
+	/* Both hold the ring before the program gets control back and may close its fd. */
+	while (atomic_load_explicit(&d->registered, memory_order_acquire) < 2)
+		sched_yield();
+	return 0;
 }
 
 static void uring_stop(void *arg)
@@ -576,15 +926,27 @@ static void uring_stop(void *arg)
 	struct uring_driver *d = arg;
 
 	ioe_driver_join(&d->base);
-	io_uring_queue_exit(&d->ring);
+	if (d->gen)
+		ring_close(d);
 	uring_free(d);
+}
+
+/* See ioe_context_forget(): close the fd if it still is the ring's. */
+static void uring_forget(void *arg)
+{
+	struct uring_driver *d = arg;
+
+	if (fd_is_ring(d))
+		close(d->ring.ring_fd);
 }
 
 const struct ioe_driver_ops ioe_uring_ops = {
 	.name = "io_uring",
 	.backend = IOE_BACKEND_URING,
 	.start = uring_start,
+	.threads = uring_threads,
 	.stop = uring_stop,
+	.forget = uring_forget,
 	.submit_wait = uring_submit_wait,
 	.wait_word = uring_wait_word,
 	.submit_local = uring_submit_local,
