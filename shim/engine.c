@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -109,6 +110,34 @@ static int wait_started(void)
 	return s;
 }
 
+/*
+ * Build the engine in this thread, which other threads wait for: it must
+ * finish whatever the thread does meanwhile. Cancellation is off (the
+ * start-up log line is a write(), a cancellation point; a pending cancel
+ * acts at the caller's next one, as for a call that had its effect), and
+ * signals are blocked, so that no handler of the program runs in the middle
+ * and leaves it by longjmp() or pthread_exit(). Signals wait the few
+ * milliseconds of a start-up, or go to another thread.
+ */
+static void start_here(void)
+{
+	sigset_t all, old;
+	int cancel;
+
+	sigfillset(&all);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	starting_here = true;
+	eng = create();
+	starting_here = false;
+	if (eng)
+		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
+	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
+	syscall(SYS_futex, &eng_state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_setcancelstate(cancel, NULL);
+}
+
 struct ioe_context *shim_engine(void)
 {
 	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
@@ -124,13 +153,7 @@ struct ioe_context *shim_engine(void)
 		return NULL;
 	if (s == ENG_STARTING || !atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
 		return wait_started() == ENG_READY ? eng : NULL;
-	starting_here = true;
-	eng = create();
-	starting_here = false;
-	if (eng)
-		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
-	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
-	syscall(SYS_futex, &eng_state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	start_here();
 	return eng;
 }
 
