@@ -15,6 +15,12 @@
  *                the main thread's first pwrite; that thread does IO
  *   errno        no allowlist: io_uring and Linux AIO refused with EPERM
  *                (a sandbox that forbids them); no output differs either
+ *   inherited    a filter that kills io_uring's calls, installed before
+ *                exec (as systemd does): the program runs itself again
+ *   tsync        one that kills the shim's own calls (io_uring, Linux
+ *                AIO, preadv2, fcntl), for every thread at once
+ *                (SECCOMP_FILTER_FLAG_TSYNC) after the engine started,
+ *                through syscall(SYS_seccomp)
  */
 #include <aio.h>
 #include <fcntl.h>
@@ -69,6 +75,22 @@ static struct sock_filter errno_list[] = {
 	CHECK_ARCH, LOAD_NR,
 	DENY(__NR_io_uring_setup), DENY(__NR_io_uring_enter), DENY(__NR_io_uring_register),
 	DENY(__NR_io_setup), DENY(__NR_io_submit), DENY(__NR_io_getevents), DENY(__NR_io_destroy),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+/* Kill what only the shim calls; allow the rest. */
+#define KILL(nr) \
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
+static struct sock_filter no_uring[] = {
+	CHECK_ARCH, LOAD_NR,
+	KILL(__NR_io_uring_setup), KILL(__NR_io_uring_enter), KILL(__NR_io_uring_register),
+	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+static struct sock_filter no_shim[] = {
+	CHECK_ARCH, LOAD_NR,
+	KILL(__NR_io_uring_setup), KILL(__NR_io_uring_enter), KILL(__NR_io_uring_register),
+	KILL(__NR_io_setup), KILL(__NR_io_submit), KILL(__NR_io_getevents), KILL(__NR_io_destroy),
+	KILL(__NR_preadv2), KILL(__NR_fcntl),
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 };
 
@@ -128,6 +150,15 @@ static void *sandboxed_thread(void *arg)
 	return NULL;
 }
 
+/* Created before a TSYNC filter, which it gets too. */
+static void *plain_thread(void *arg)
+{
+	(void)arg;
+	pthread_barrier_wait(&go);
+	sync_io("thread");
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -159,6 +190,25 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "errno")) {
 		sandbox(PROG(errno_list));
 		sync_io("main");
+		aio_io();
+	} else if (!strcmp(mode, "inherited")) {
+		sandbox(PROG(no_uring));
+		execl("/proc/self/exe", argv[0], "inherited-run", (char *)NULL);
+		HOST_DIE("exec");
+	} else if (!strcmp(mode, "inherited-run")) {
+		sync_io("main");
+		aio_io();
+	} else if (!strcmp(mode, "tsync")) {
+		if (pthread_barrier_init(&go, NULL, 2) || pthread_create(&t, NULL, plain_thread, NULL))
+			HOST_DIE("thread");
+		sync_io("main");
+		aio_io();
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, PROG(no_shim)))
+			HOST_DIE("seccomp");
+		pthread_barrier_wait(&go);
+		pthread_join(t, NULL);
+		sync_io("main again");
 		aio_io();
 	} else {
 		HOST_DIE("mode %s", mode);
