@@ -14,24 +14,27 @@
  *    the dynamic loader has just made under that same filter to load this
  *    library (prctl(PR_GET_SECCOMP) would be a call it never made). The
  *    first routed call then probes the shim's calls in a short-lived child
- *    that inherits the filter (below). The probe itself needs clone() and
- *    waitid(): a filter that kills those kills the program at its first
+ *    that inherits the filter (below). The probe itself needs clone3() or
+ *    clone(): a filter that kills those kills the program at its first
  *    routed call; see the README.
  *  - A filter the program installs itself, prctl(PR_SET_SECCOMP) or
  *    syscall(SYS_seccomp): both libc functions are interposed here. Before
  *    the real call, a child with the thread's current filters installs the
- *    new one too and probes; the clone() it takes is made under filters
+ *    new one too and probes; the clone3() it takes is made under filters
  *    already known to allow it. With SECCOMP_FILTER_FLAG_TSYNC the result
  *    holds for every thread; else for this thread only, and threads
  *    created afterwards may have inherited it (the shim cannot tell from
- *    whom), so they use the real calls from then on.
+ *    whom): each is probed at its first routed call. glibc's
+ *    pthread_create() made clone3() (or clone() after ENOSYS) under the
+ *    filters it inherited, and the probe makes the same calls.
  *  - A filter installed by a raw system call instruction, or a SECCOMP_RET_
  *    USER_NOTIF/TRACE filter whose supervisor hangs on unknown calls: not
  *    seen or not probed; the README says so.
  *
- * The probe: clone(CLONE_VM | CLONE_VFORK) with exit signal 0 (the program's
- * SIGCHLD handler and its waitpid(-1) never see it; waitid(__WALL) reaps it)
- * on a small mmap'd stack. The child blocks every signal (a TRAP's SIGSYS
+ * The probe: clone3(CLONE_VM | CLONE_VFORK) with exit signal 0 (the
+ * program's SIGCHLD handler and its waitpid(-1) never see it; waitid(__WALL)
+ * reaps it, unless the child found that waitid() kills: then it stays a
+ * zombie) on a small mmap'd stack. The child blocks every signal (a TRAP's SIGSYS
  * then kills it rather than running the program's handler on shared
  * memory), sets RLIMIT_CORE to 0 (no core file of the probe), and makes
  * each call with arguments that fail harmlessly (fd -1, length 0), writing
@@ -139,7 +142,8 @@ struct step {
 /* An argument that points into the child's struct probe_shared: its offset there. */
 #define P(field) ((long)offsetof(struct probe_shared, field))
 
-enum { STEP_BLOCK, STEP_RLIMIT, STEP_INSTALL, STEP_FIRST };
+/* Before the table: the child's own set-up, and waitid(), which the parent needs to reap it. */
+enum { STEP_BLOCK, STEP_WAITID, STEP_RLIMIT, STEP_INSTALL, STEP_FIRST };
 
 static const struct step steps[] = {
 	/* The shim's own and the engine's common calls (threads, waits, fd checks, plain IO). */
@@ -177,7 +181,6 @@ static const struct step steps[] = {
 	{ SYS_rt_sigqueueinfo, SHIM_SB_CORE, 0, { 0, 0, 0 } },
 	{ SYS_rt_tgsigqueueinfo, SHIM_SB_CORE, 0, { 0, 0, 0, 0 } },
 	{ SYS_tgkill, SHIM_SB_CORE, 0, { 0, 0, 0 } },
-	{ SYS_waitid, SHIM_SB_CORE, 0, { P_ALL, 0, 0, WEXITED | WNOHANG | __WALL } },
 	/* io_uring */
 	{ SYS_io_uring_setup, SHIM_SB_URING, 0, { 0, 0 } },
 	{ SYS_io_uring_enter, SHIM_SB_URING, 0, { -1 } },
@@ -204,6 +207,8 @@ static int probe_child(void *argp)
 
 	p->at = STEP_BLOCK;
 	RAW(SYS_rt_sigprocmask, SIG_SETMASK, &p->full_mask, 0, 8, 0, 0);
+	p->at = STEP_WAITID;
+	RAW(SYS_waitid, P_ALL, 0, 0, WEXITED | WNOHANG | __WALL, 0, 0);	/* no child: ECHILD */
 	if (!p->skip_rlimit) {
 		p->at = STEP_RLIMIT;
 		RAW(SYS_prlimit64, 0, RLIMIT_CORE, &p->no_core, 0, 0, 0);
@@ -227,7 +232,46 @@ static int probe_child(void *argp)
 
 #define PROBE_STACK (64 * 1024)
 
-/* One child from p->start on; false if it could not run. */
+#if defined(__x86_64__)
+/*
+ * clone3() as glibc's pthread_create() makes it, so that a thread it
+ * created is known to survive it (or to get ENOSYS, and clone() then):
+ * the child starts on the new stack and calls fn(arg), then exits.
+ */
+static long clone3_vfork(void *stack, int (*fn)(void *), void *arg)
+{
+	struct clone_args {
+		uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	} ca = { .flags = CLONE_VM | CLONE_VFORK, .stack = (uintptr_t)stack, .stack_size = PROBE_STACK };
+	register long rax __asm__("rax") = SYS_clone3;
+	register void *r12 __asm__("r12") = (void *)fn;
+	register void *r13 __asm__("r13") = arg;
+
+	__asm__ volatile("syscall\n\t"
+			 "test %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xor %%ebp, %%ebp\n\t"
+			 "mov %%r13, %%rdi\n\t"
+			 "call *%%r12\n\t"
+			 "mov $60, %%eax\n\t"		/* SYS_exit */
+			 "xor %%edi, %%edi\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "+a"(rax)
+			 : "D"(&ca), "S"(sizeof(ca)), "r"(r12), "r"(r13)
+			 : "rcx", "r11", "memory");
+	return rax;
+}
+#else
+static long clone3_vfork(void *stack, int (*fn)(void *), void *arg)
+{
+	(void)stack, (void)fn, (void)arg;
+	return -ENOSYS;
+}
+#endif
+
+/* One child from p->start on; false if it could not run or cannot be reaped. */
 static bool run_child(struct probe_shared *p, void *stack)
 {
 	siginfo_t si;
@@ -235,8 +279,16 @@ static bool run_child(struct probe_shared *p, void *stack)
 
 	p->at = -1;
 	p->inst_ret = 0;
-	pid = clone(probe_child, (char *)stack + PROBE_STACK, CLONE_VM | CLONE_VFORK, p);
+	pid = clone3_vfork(stack, probe_child, p);
+	if (pid == -ENOSYS) {
+		pid = clone(probe_child, (char *)stack + PROBE_STACK, CLONE_VM | CLONE_VFORK, p);
+		if (pid < 0)
+			pid = -errno;
+	}
 	if (pid < 0)
+		return false;
+	/* A filter that kills waitid() (the child died making it): left a zombie, nothing known. */
+	if (p->at <= STEP_WAITID)
 		return false;
 	while (RAW(SYS_waitid, P_PID, pid, &si, WEXITED | __WALL, 0, 0) == -EINTR)
 		;
@@ -333,10 +385,13 @@ unsigned int shim_sandbox_slow(void)
 	if (!(t & SHIM_SB_KNOWN)) {
 		/*
 		 * First call in this thread. Its filters are the process's,
-		 * unless it was created after a thread installed one of its own
-		 * (it may have inherited that): then real calls.
+		 * unless a thread installed one of its own, which this one may
+		 * have inherited: then they are probed (pthread_create() made
+		 * the clone3() or clone() for it under them).
 		 */
-		t = SHIM_SB_KNOWN | (atomic_load(&private_filters) ? 0 : SHIM_SB_ALL);
+		bool refused;
+
+		t = SHIM_SB_KNOWN | (atomic_load(&private_filters) ? probe(-1, 0, 0, 0, &refused) : SHIM_SB_ALL);
 		shim_sb_thread = t;
 	}
 	if (!atomic_load(&status_read))
