@@ -15,6 +15,8 @@
  *                the main thread's first pwrite; that thread does IO
  *   errno        no allowlist: io_uring and Linux AIO refused with EPERM
  *                (a sandbox that forbids them); no output differs either
+ *   thread-child one thread installs a filter of its own that kills the
+ *                shim's calls, then creates a thread, which inherits it
  *   inherited    a filter that kills io_uring's calls, installed before
  *                exec (as systemd does): the program runs itself again
  *   tsync        one that kills the shim's own calls (io_uring, Linux
@@ -141,12 +143,30 @@ static void aio_io(void)
 	fflush(stdout);
 }
 
+static void *sync_io_thread(void *arg)
+{
+	sync_io(arg);
+	return NULL;
+}
+
 static void *sandboxed_thread(void *arg)
 {
 	(void)arg;
 	pthread_barrier_wait(&go);
 	sandbox(PROG(thread_list));
 	sync_io("thread");
+	return NULL;
+}
+
+/* Creates a thread after a filter of its own, which the new one inherits. */
+static void *filter_then_thread(void *arg)
+{
+	pthread_t t2;
+
+	(void)arg;
+	sandbox(PROG(no_shim));
+	if (pthread_create(&t2, NULL, sync_io_thread, "grandchild") || pthread_join(t2, NULL))
+		HOST_DIE("thread");
 	return NULL;
 }
 
@@ -191,6 +211,11 @@ int main(int argc, char **argv)
 		sandbox(PROG(errno_list));
 		sync_io("main");
 		aio_io();
+	} else if (!strcmp(mode, "thread-child")) {
+		sync_io("main");
+		if (pthread_create(&t, NULL, filter_then_thread, NULL) || pthread_join(t, NULL))
+			HOST_DIE("thread");
+		sync_io("main again");
 	} else if (!strcmp(mode, "inherited")) {
 		sandbox(PROG(no_uring));
 		execl("/proc/self/exe", argv[0], "inherited-run", (char *)NULL);
