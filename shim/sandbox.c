@@ -195,7 +195,8 @@ static const struct step steps[] = {
 
 #define N_STEPS (STEP_FIRST + (int)(sizeof(steps) / sizeof(steps[0])))
 
-static long arg(struct probe_shared *p, const struct step *s, int i)
+__attribute__((no_sanitize("address", "undefined"), always_inline))
+static inline long arg(struct probe_shared *p, const struct step *s, int i)
 {
 	return s->ptr == i + 1 ? (long)((char *)p + s->a[i]) : s->a[i];
 }
