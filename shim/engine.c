@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -28,6 +29,8 @@ enum { ENG_NONE, ENG_STARTING, ENG_READY, ENG_FAILED };
 
 static _Atomic int eng_state;
 static struct ioe_context *eng;		/* published by eng_state == ENG_READY */
+/* What a thread's seccomp filters must allow for it to use eng (sandbox.c). */
+static unsigned int eng_needs;
 static const char *_Atomic eng_backend;
 /* The process the state above belongs to: a vfork child (no atfork handler
  * ran) sees another pid and keeps its hands off (see vfork.c). */
@@ -36,7 +39,7 @@ static _Atomic pid_t eng_pid;
 /* The word zeroed in a child (see the top); with no WIPEONFORK, always OWN. */
 enum { CHILD_UNSEEN, OWN, CHILD_SEEN };
 static _Atomic int own_fallback = OWN;
-static _Atomic int *own_word = &own_fallback;
+static _Atomic int *_Atomic own_word = &own_fallback;	/* set at most once, maybe at start-up */
 
 int shim_initialised;
 
@@ -49,29 +52,39 @@ static struct ioe_context *start(enum ioe_backend b, int *err)
 	return ctx;
 }
 
-static struct ioe_context *create(void)
+/* EPERM: a sandbox or the administrator refuses it (seccomp, io_uring_disabled): no warning. */
+static enum shim_log_level refusal_level(int err_uring, int err_aio)
+{
+	bool uring = shim_cfg.backend != IOE_BACKEND_AIO, aio = shim_cfg.backend != IOE_BACKEND_URING;
+
+	return (!uring || err_uring == EPERM) && (!aio || err_aio == EPERM) ? SHIM_LOG_INFO : SHIM_LOG_WARN;
+}
+
+/* sb: the groups of system calls this thread's seccomp filters allow (SHIM_SB_*). */
+static struct ioe_context *create(unsigned int sb)
 {
 	struct ioe_context *ctx = NULL;
-	int saved = errno, err_uring = 0, err_aio = 0;
+	int saved = errno, err_uring = EPERM, err_aio = EPERM;
 
 	/* Explicit backends here: the engine's own IOENGINE_BACKEND parsing
 	 * would refuse a bad value that the shim already replaced by auto. */
-	if (shim_cfg.backend != IOE_BACKEND_AIO)
+	if (shim_cfg.backend != IOE_BACKEND_AIO && (sb & SHIM_SB_URING))
 		ctx = start(IOE_BACKEND_URING, &err_uring);
-	if (!ctx && shim_cfg.backend != IOE_BACKEND_URING)
+	if (!ctx && shim_cfg.backend != IOE_BACKEND_URING && (sb & SHIM_SB_AIO))
 		ctx = start(IOE_BACKEND_AIO, &err_aio);
 	if (ctx) {
+		eng_needs = SHIM_SB_CORE | (strcmp(ioe_backend_name(ctx), "aio") ? SHIM_SB_URING : SHIM_SB_AIO);
 		shim_log(SHIM_LOG_INFO, "engine started in pid %d: backend=%s depth=%u workers=%u fastpath=%s",
 			 (int)getpid(), ioe_backend_name(ctx), shim_cfg.depth, shim_cfg.workers,
 			 shim_cfg.fastpath ? "on" : "off");
 	} else if (shim_cfg.backend == IOE_BACKEND_AUTO) {
-		shim_log(SHIM_LOG_WARN, "no IO backend could start (io_uring: %s, aio: %s); using the plain system calls",
+		shim_log(refusal_level(err_uring, err_aio), "no IO backend could start (io_uring: %s, aio: %s); using the plain system calls",
 			 strerrorname_np(err_uring), strerrorname_np(err_aio));
 	} else {
 		/* An explicit choice does not fall back to the other backend. */
-		shim_log(SHIM_LOG_WARN, "IOENGINE_BACKEND=%s cannot start (%s); using the plain system calls",
+		shim_log(refusal_level(err_uring, err_aio), "IOENGINE_BACKEND=%s cannot start (%s); using the plain system calls",
 			 shim_cfg.backend == IOE_BACKEND_URING ? "uring" : "aio",
-			 strerrorname_np(err_uring ? err_uring : err_aio));
+			 strerrorname_np(shim_cfg.backend == IOE_BACKEND_URING ? err_uring : err_aio));
 	}
 	errno = saved;
 	return ctx;
@@ -87,6 +100,20 @@ static bool own_state(void)
 	if (w == CHILD_UNSEEN && atomic_compare_exchange_strong(own_word, &w, CHILD_SEEN))
 		shim_stats_reset();
 	return false;
+}
+
+static void own_word_init(void)
+{
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (page == MAP_FAILED)
+		return;
+	if (madvise(page, 4096, MADV_WIPEONFORK)) {
+		munmap(page, 4096);
+		return;
+	}
+	*(int *)page = OWN;
+	own_word = page;
 }
 
 /* This thread is creating the engine: what it calls meanwhile takes the real calls. */
@@ -109,28 +136,56 @@ static int wait_started(void)
 	return s;
 }
 
-struct ioe_context *shim_engine(void)
+/*
+ * Build the engine in this thread, which other threads wait for: it must
+ * finish whatever the thread does meanwhile. Cancellation is off (the
+ * start-up log line is a write(), a cancellation point; a pending cancel
+ * acts at the caller's next one, as for a call that had its effect), and
+ * signals are blocked, so that no handler of the program runs in the middle
+ * and leaves it by longjmp() or pthread_exit(). Signals wait the few
+ * milliseconds of a start-up, or go to another thread.
+ */
+static void start_here(unsigned int sb)
 {
-	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
+	sigset_t all, old;
+	int cancel;
 
-	if (!own_state())
-		return NULL;
-	if (s == ENG_READY)
-		return !__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
-		       getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed) ? eng : NULL;
-	/* Failed, too early, being created by this thread, or a vfork child (see vfork.c): real calls. */
-	if (s == ENG_FAILED || !shim_initialised || starting_here ||
-	    getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
-		return NULL;
-	if (s == ENG_STARTING || !atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
-		return wait_started() == ENG_READY ? eng : NULL;
+	sigfillset(&all);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	starting_here = true;
-	eng = create();
+	if (own_word == &own_fallback)
+		own_word_init();	/* put off by a seccomp filter at load time (shim_init()) */
+	eng = create(sb);
 	starting_here = false;
 	if (eng)
 		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
 	syscall(SYS_futex, &eng_state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_setcancelstate(cancel, NULL);
+}
+
+struct ioe_context *shim_engine(void)
+{
+	int s = atomic_load_explicit(&eng_state, memory_order_acquire);
+	unsigned int sb;
+
+	if (!own_state() || !__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE))
+		return NULL;
+	/* A seccomp filter that forbids the engine's system calls in this thread: real calls. */
+	sb = shim_sandbox_mask();
+	if (s == ENG_READY)
+		return (sb & eng_needs) == eng_needs &&
+		       (!__atomic_load_n(&shim_vfork_called, __ATOMIC_RELAXED) ||
+			getpid() == atomic_load_explicit(&eng_pid, memory_order_relaxed)) ? eng : NULL;
+	/* Failed, being created by this thread, or a vfork child (see vfork.c): real calls. */
+	if (s == ENG_FAILED || starting_here || !(sb & SHIM_SB_CORE) ||
+	    getpid() != atomic_load_explicit(&eng_pid, memory_order_relaxed))
+		return NULL;
+	if (s == ENG_STARTING || !atomic_compare_exchange_strong(&eng_state, &s, ENG_STARTING))
+		return wait_started() == ENG_READY ? eng : NULL;
+	start_here(sb);
 	return eng;
 }
 
@@ -158,26 +213,21 @@ static void atfork_child(void)
 	atomic_store_explicit(own_word, OWN, memory_order_release);
 }
 
-static void own_word_init(void)
-{
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (page == MAP_FAILED)
-		return;
-	if (madvise(page, 4096, MADV_WIPEONFORK)) {
-		munmap(page, 4096);
-		return;
-	}
-	*(int *)page = OWN;
-	own_word = page;
-}
-
+/*
+ * Under a seccomp filter inherited at exec, the constructor makes no system
+ * call the dynamic loader did not make (see sandbox.c): the pid comes from
+ * /proc/self/status, the fork word waits for a start-up the filter allows.
+ */
 __attribute__((constructor)) static void shim_init(void)
 {
+	pid_t pid;
+
 	shim_resolve();
 	shim_config_load();
-	own_word_init();
-	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
+	pid = shim_sandbox_init();
+	if (atomic_load(&shim_sb_process) == (SHIM_SB_KNOWN | SHIM_SB_ALL))
+		own_word_init();
+	atomic_store_explicit(&eng_pid, pid ? pid : getpid(), memory_order_relaxed);
 	pthread_atfork(NULL, NULL, atfork_child);
 	__atomic_store_n(&shim_initialised, 1, __ATOMIC_RELEASE);
 }

@@ -325,7 +325,8 @@ static ssize_t do_read(const struct rw_call *c)
 	size_t done = 0;
 	ssize_t res;
 
-	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c))
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
+	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
 	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) && fast_read(c, &done, &res, saved))
 		return res;
@@ -334,7 +335,8 @@ static ssize_t do_read(const struct rw_call *c)
 
 static ssize_t do_write(const struct rw_call *c)
 {
-	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c))
+	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
+	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
 	return route(c, 0, errno);
 }

@@ -107,4 +107,30 @@ uint64_t shim_now_ns(void);
 void shim_stats_reset(void);
 void shim_stats_flush(void);
 
+/*
+ * Seccomp (sandbox.c): the groups of the shim's own system calls that this
+ * thread's filters let it make. CORE: threads, waits, fd checks, preadv2
+ * (the shim's and both backends'); URING, AIO: each backend's. A thread
+ * without CORE uses the real functions for everything.
+ */
+enum { SHIM_SB_CORE = 1, SHIM_SB_URING = 2, SHIM_SB_AIO = 4, SHIM_SB_ALL = 7, SHIM_SB_KNOWN = 8 };
+
+/* This thread's answer (SHIM_SB_KNOWN once computed), and the one for every thread. */
+extern __thread unsigned int shim_sb_thread __attribute__((tls_model("initial-exec")));
+extern _Atomic unsigned int shim_sb_process;
+
+/* The answer when the quick one below does not include CORE: first call, a probe due, or none. */
+unsigned int shim_sandbox_slow(void);
+
+/* The groups this thread may use (SHIM_SB_*): one TLS and one relaxed load when all is known. */
+static inline unsigned int shim_sandbox_mask(void)
+{
+	unsigned int m = shim_sb_thread & __atomic_load_n(&shim_sb_process, __ATOMIC_RELAXED);
+
+	return __builtin_expect(m & SHIM_SB_CORE, 1) ? m & SHIM_SB_ALL : shim_sandbox_slow();
+}
+
+/* The constructor's look at /proc/self/status: a filter in force? Returns the pid found there, or 0. */
+pid_t shim_sandbox_init(void);
+
 #endif
