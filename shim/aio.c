@@ -86,6 +86,14 @@
 
 #define SHIM_API __attribute__((visibility("default")))
 
+/*
+ * glibc's function, resolved first (shim_resolve()): an entry point may be
+ * called before the shim's constructor. NULL only in a signal handler that
+ * interrupted this thread's resolving: then no request can be glibc's yet,
+ * and a new one is refused with EAGAIN (resources, as POSIX has it).
+ */
+#define REAL(name) (shim_resolve(), shim_real.name)
+
 #define AIO_DEFAULT_MAX		65536
 #define AIO_HARD_MAX		(1u << 20)
 #define CHUNK_SHIFT		10
@@ -154,6 +162,7 @@ struct fdq {
 	struct fdq *next;
 };
 
+/* Zero is PTHREAD_MUTEX_INITIALIZER: usable before any constructor ran. */
 static struct {
 	pthread_mutex_t lock;
 	struct fdq *list;
@@ -855,8 +864,10 @@ static int rw(struct aiocb *cb, int op)
 	int ret;
 
 	if (!ctx) {
+		int (*real)(struct aiocb *) = op == OP_READ ? REAL(aio_read) : REAL(aio_write);
+
 		shim_stats_fallback();
-		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
+		return real ? real(cb) : fail(EAGAIN);
 	}
 	ret = submit(ctx, cb, op, op == OP_READ ? LIO_READ : LIO_WRITE, NULL);
 	return ret ? fail(-ret) : 0;
@@ -879,7 +890,7 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 
 	if (!ctx) {
 		shim_stats_fallback();
-		return shim_real.aio_fsync(op, cb);
+		return REAL(aio_fsync) ? shim_real.aio_fsync(op, cb) : fail(EAGAIN);
 	}
 	if (op != O_SYNC && op != O_DSYNC)
 		return fail(EINVAL);
@@ -988,6 +999,9 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		if (!ours) {
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
+			/* No glibc yet (see REAL()): it would not know them either, and returns. */
+			if (!REAL(aio_suspend))
+				return 0;
 			if (bad_timeout)
 				return fail(EINVAL);
 			if (timeout) {
@@ -1076,6 +1090,9 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 
 	if (!shim_engine()) {
 		shim_stats_fallback();
+		/* No glibc yet (see REAL()): none of its requests can exist. */
+		if (!REAL(aio_cancel))
+			return fcntl(fd, F_GETFL) < 0 ? fail(EBADF) : AIO_ALLDONE;
 		return shim_real.aio_cancel(fd, cb);
 	}
 	if (fcntl(fd, F_GETFL) < 0)
@@ -1158,7 +1175,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 
 	if (!ctx) {
 		shim_stats_fallback();
-		return shim_real.lio_listio(mode, list, nent, sev);
+		return REAL(lio_listio) ? shim_real.lio_listio(mode, list, nent, sev) : fail(EAGAIN);
 	}
 	if (mode != LIO_WAIT && mode != LIO_NOWAIT)
 		return fail(EINVAL);
@@ -1211,7 +1228,7 @@ SHIM_API void aio_init(const struct aioinit *init)
 	/* aio_num: how many requests the program expects at once; never lowers the limit. */
 	if (!aio_max_from_env && init->aio_num > 0 && (uint32_t)init->aio_num > aio_max)
 		aio_max = (uint32_t)init->aio_num > AIO_HARD_MAX ? AIO_HARD_MAX : (uint32_t)init->aio_num;
-	if (shim_real.aio_init)
+	if (REAL(aio_init))
 		shim_real.aio_init(init);
 }
 
@@ -1258,8 +1275,6 @@ __attribute__((constructor)) static void aio_setup(void)
 
 	long page = sysconf(_SC_PAGESIZE);
 
-	for (unsigned int i = 0; i < FDQ_BUCKETS; i++)
-		pthread_mutex_init(&fdtab[i].lock, NULL);
 	if (page > 0 && !(page & (page - 1)))
 		max_rw = (size_t)INT_MAX & ~((size_t)page - 1);
 	if (v && *v) {
