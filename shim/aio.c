@@ -77,6 +77,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -469,12 +470,29 @@ static void complete(struct aio_req *r, ssize_t res);
 enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
 static __thread enum suspend_kind waits;
 
+/*
+ * The kernel raises SIGXFSZ in the thread that issues a write at
+ * RLIMIT_FSIZE. glibc's helper thread, which blocks every signal, issues
+ * it there: the program never sees it (nor, with the default action, dies
+ * of it). A write goes to the kernel from the program's thread only while
+ * no limit is set; one system call, against the two thread hand-offs that
+ * submitting here spares.
+ */
+static bool fsize_unlimited(void)
+{
+	struct rlimit rl;
+
+	return !getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur == RLIM_INFINITY;
+}
+
 /* Whether r goes to the engine from this thread: see waits. */
 static bool submit_here(const struct aio_req *r)
 {
 	if (r->group && r->group->mode == LIO_WAIT)
 		return false;	/* waited for on a futex: nothing would take it */
-	return waits == WAITS_ONE || (waits == WAITS_MANY && (shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT));
+	if (waits != WAITS_ONE && (waits != WAITS_MANY || !(shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT)))
+		return false;
+	return r->op != OP_WRITE || fsize_unlimited();
 }
 
 static void submit_list(struct aio_req *r)
@@ -803,6 +821,8 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	default:
 		break;		/* OP_INVALID: never goes to the engine */
 	}
+	/* glibc's helper makes one pread()/pwrite(): a short write at a limit is the result. */
+	r->ev.flags = IOE_F_ONE_CALL;
 	ioe_set_callback(&r->ev, on_engine_done, r);
 	if (g) {
 		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);

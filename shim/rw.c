@@ -15,6 +15,12 @@
  * program. EFBIG is the other: the engine writes in the calling thread
  * (ioe_submit_wait()), where the kernel has raised SIGXFSZ already.
  *
+ * A routed call is one call of the kernel's (IOE_F_ONE_CALL): its short
+ * count is the result, as pwrite()'s at RLIMIT_FSIZE or the end of a
+ * filesystem's space is; going on would raise SIGXFSZ or fail with bytes
+ * written. (The fast path below may read in pieces: RWF_NOWAIT stops short
+ * of what would block, which is no answer of the real call's.)
+ *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
  * only what would block is routed, remainder of a partial read included.
  */
@@ -227,6 +233,8 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 		else
 			ioe_prep_read(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
 	}
+	/* What one call of the real function returns: see the top. */
+	ev.flags = IOE_F_ONE_CALL;
 	if (shim_stats_on) {
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
 		t0 = shim_now_ns();

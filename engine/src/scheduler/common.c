@@ -113,7 +113,7 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 	ioe_vg_read_landed(ev, p->done, (size_t)res);	/* the kernel filled them */
 	p->done += (size_t)res;
 	/* 0 means EOF for a read (and no progress for a write): stop there. */
-	if (res == 0 || p->done >= p->want) {
+	if (res == 0 || p->done >= p->want || (ev->flags & IOE_F_ONE_CALL)) {
 		finish(p, ev, (ssize_t)p->done);
 		return true;
 	}
