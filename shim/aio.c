@@ -821,8 +821,13 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	default:
 		break;		/* OP_INVALID: never goes to the engine */
 	}
-	/* glibc's helper makes one pread()/pwrite(): a short write at a limit is the result. */
-	r->ev.flags = IOE_F_ONE_CALL;
+	/*
+	 * glibc's helper makes one pwrite(): a short write at a limit is the
+	 * result. A read goes on after a short count: on a character device
+	 * (/dev/zero) io_uring stops short where pread() does not.
+	 */
+	if (op == OP_WRITE)
+		r->ev.flags = IOE_F_ONE_CALL;
 	ioe_set_callback(&r->ev, on_engine_done, r);
 	if (g) {
 		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);

@@ -18,7 +18,9 @@
  * A routed call is one call of the kernel's (IOE_F_ONE_CALL): its short
  * count is the result, as pwrite()'s at RLIMIT_FSIZE or the end of a
  * filesystem's space is; going on would raise SIGXFSZ or fail with bytes
- * written. (The fast path below may read in pieces: RWF_NOWAIT stops short
+ * written. (On a regular file or a block device, the only ones routed, a
+ * read is short only at end of file, through any of the kernel's
+ * interfaces; one call also spares the engine a copy of the vector.) (The fast path below may read in pieces: RWF_NOWAIT stops short
  * of what would block, which is no answer of the real call's.)
  *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
