@@ -148,6 +148,7 @@ struct aio_req {
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
 	bool counted;			/* counted in its fdq's writes */
+	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */
 	struct sigevent sev;
 	struct lio_group *group;
@@ -155,18 +156,26 @@ struct aio_req {
 	uint64_t t0;
 };
 
-/* Writes in the engine and held requests of one fd. */
+/*
+ * Writes in the engine and held requests of one fd. The FIFO is under the
+ * bucket's lock; writes goes down without it (see write_done()).
+ */
 struct fdq {
 	int fd;
-	int writes;
+	_Atomic int writes;
 	struct aio_req *head, *tail;
 	struct fdq *next;
 };
 
-/* Zero is PTHREAD_MUTEX_INITIALIZER: usable before any constructor ran. */
+/*
+ * Zero is PTHREAD_MUTEX_INITIALIZER: usable before any constructor ran.
+ * due: an fdq of the bucket may release held requests; whoever holds the
+ * lock does it before it lets go (bucket_unlock()).
+ */
 static struct {
 	pthread_mutex_t lock;
 	struct fdq *list;
+	_Atomic bool due;
 } fdtab[FDQ_BUCKETS];
 
 /* The record pool: chunks published once, records never freed. */
@@ -434,15 +443,16 @@ static void fdq_release(struct fdq *q, struct aio_req **out)
 	while (q->head) {
 		struct aio_req *r = q->head;
 
-		if (r->op != OP_WRITE && q->writes)
+		if (r->op != OP_WRITE && atomic_load(&q->writes))
 			break;
 		q->head = r->fifo_next;
 		if (!q->head)
 			q->tail = NULL;
 		r->fifo_next = NULL;
 		if (r->op == OP_WRITE) {
-			q->writes++;
+			atomic_fetch_add(&q->writes, 1);
 			r->counted = true;
+			r->q = q;
 		}
 		atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_relaxed);
 		*tail = r;
@@ -506,19 +516,41 @@ static void submit_list(struct aio_req *r)
 	}
 }
 
-static void write_done(int fd)
+/*
+ * Let go of bucket b's lock, after releasing what became due meanwhile
+ * (onto *go); and again, should more become due once it is free (a seq_cst
+ * fence between the unlock and the look: see write_done()).
+ */
+static void bucket_unlock(unsigned int b, struct aio_req **go)
 {
-	unsigned int b = fdq_bucket(fd);
-	struct aio_req *go = NULL;
-	struct fdq *q;
+	do {
+		if (atomic_exchange(&fdtab[b].due, false))
+			for (struct fdq *q = fdtab[b].list; q; q = q->next)
+				fdq_release(q, go);
+		pthread_mutex_unlock(&fdtab[b].lock);
+		atomic_thread_fence(memory_order_seq_cst);
+	} while (atomic_load(&fdtab[b].due) && !pthread_mutex_trylock(&fdtab[b].lock));
+}
 
-	pthread_mutex_lock(&fdtab[b].lock);
-	q = fdq_get(b, fd);
-	if (q) {
-		q->writes--;
-		fdq_release(q, &go);
-	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+/*
+ * A counted write is done. Its completion may run in a signal handler: an
+ * aio_suspend() there reaps completions, and may have interrupted this very
+ * thread inside the bucket's lock (aio_write()). So no wait for the lock:
+ * the count goes down lock-free, and the last write out marks the bucket
+ * due; if the lock is taken, its holder releases the held requests.
+ */
+static void write_done(struct fdq *q)
+{
+	unsigned int b = fdq_bucket(q->fd);
+	struct aio_req *go = NULL;
+
+	if (atomic_fetch_sub(&q->writes, 1) != 1)
+		return;
+	atomic_store(&fdtab[b].due, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (pthread_mutex_trylock(&fdtab[b].lock))
+		return;
+	bucket_unlock(b, &go);
 	submit_list(go);
 }
 
@@ -605,7 +637,7 @@ static void complete(struct aio_req *r, ssize_t res)
 	/* From here on cb may be reused or freed by the program. */
 	done_seq_bump();
 	if (r->counted)
-		write_done(r->ev.fd);
+		write_done(r->q);
 	release_rec(r, false);
 	notify(&sev);
 	if (g)
@@ -631,7 +663,7 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 		ret = r->op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
 		err = errno;
 		if (r->counted)
-			write_done(r->ev.fd);
+			write_done(r->q);
 		release_rec(r, true);
 		shim_stats_fallback();
 		if (ret < 0) {
@@ -764,7 +796,7 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
 	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
 	ssize_t res = -EINVAL;
-	struct aio_req *r;
+	struct aio_req *r, *go = NULL;
 	unsigned int b;
 	struct fdq *q;
 	size_t len = 0;
@@ -859,7 +891,7 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	b = fdq_bucket(cb->aio_fildes);
 	pthread_mutex_lock(&fdtab[b].lock);
 	q = fdq_get(b, cb->aio_fildes);
-	if (q && (q->head || (op != OP_WRITE && q->writes))) {
+	if (q && (q->head || (op != OP_WRITE && atomic_load(&q->writes)))) {
 		atomic_store_explicit(&r->state, REQ_HELD, memory_order_release);
 		if (q->tail)
 			q->tail->fifo_next = r;
@@ -868,10 +900,12 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 		q->tail = r;
 		r = NULL;
 	} else if (q && op == OP_WRITE) {
-		q->writes++;
+		atomic_fetch_add(&q->writes, 1);
 		r->counted = true;
+		r->q = q;
 	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+	bucket_unlock(b, &go);
+	submit_list(go);
 	if (r)
 		engine_submit(ctx, r);	/* without an fdq (no memory): unordered, still correct per request */
 	return 0;
@@ -1102,7 +1136,7 @@ static struct aio_req *take_held(int fd, const struct aiocb *cb, struct aio_req 
 		}
 		fdq_release(q, go);
 	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+	bucket_unlock(b, go);
 	return got;
 }
 
@@ -1285,6 +1319,7 @@ static void aio_atfork_child(void)
 		}
 		pthread_mutex_init(&fdtab[i].lock, NULL);
 		fdtab[i].list = NULL;
+		atomic_store(&fdtab[i].due, false);
 	}
 	pthread_mutex_init(&grow_lock, NULL);
 	for (unsigned int c = 0; c < AIO_HARD_MAX / CHUNK_SIZE; c++)
