@@ -791,7 +791,7 @@ static bool refused_range(const struct aiocb *cb)
  * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
  * leave it (a lio_listio() member keeps its own).
  */
-static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
 {
 	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
 	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
@@ -909,6 +909,15 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	if (r)
 		engine_submit(ctx, r);	/* without an fdq (no memory): unordered, still correct per request */
 	return 0;
+}
+
+/* submit_req(), errno kept: the fd checks and the engine on the way may change it. */
+static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+{
+	int saved = errno, ret = submit_req(ctx, cb, op, opcode, g);
+
+	errno = saved;
+	return ret;
 }
 
 static int fail(int err)
