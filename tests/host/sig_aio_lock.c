@@ -3,7 +3,7 @@
  * aio_suspend(), aio_error() and aio_return() from a signal handler that
  * interrupted aio_write(): POSIX makes the three async-signal-safe. The
  * handler is raised from inside the program's own calloc() (the malloc
- * family is the program's to replace), when aio_write() calls it: under
+ * family is the program's to replace), when aio_write() first allocates: under
  * the shim that is with the per-fd lock held (a new fd's queue), natively
  * inside glibc's aio_write() (its mutex is recursive). The handler waits
  * (100 ms at most) for an earlier write on another fd of the same lock
@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "aio_show.h"
@@ -21,20 +22,20 @@
 #define ROUNDS 100
 #define BUCKETS 256	/* the shim's per-fd lock table, shim/aio.c */
 
-extern void *__libc_calloc(size_t, size_t);
-
 static volatile sig_atomic_t armed;
 static struct aiocb first[4];
 static char buf[4096];
 
-void *calloc(size_t n, size_t m)
+/* The first allocation once armed (in aio_write()) raises the signal. */
+static void host_malloc_hook(bool is_free)
 {
-	if (armed) {
+	if (armed && !is_free) {
 		armed = 0;
 		raise(SIGUSR1);
 	}
-	return __libc_calloc(n, m);
 }
+
+#include "malloc_hook.h"
 
 static void on_signal(int sig)
 {

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -22,60 +23,16 @@
 #define HANDLER_RUNS 200
 #define FILE_SIZE 10000
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-extern void *__libc_memalign(size_t, size_t);
-
 static volatile sig_atomic_t in_handler;
 static _Atomic long allocs, frees;
 
-void *malloc(size_t n)
+static void host_malloc_hook(bool is_free)
 {
 	if (in_handler)
-		allocs++;
-	return __libc_malloc(n);
+		is_free ? frees++ : allocs++;
 }
 
-void *calloc(size_t n, size_t m)
-{
-	if (in_handler)
-		allocs++;
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	if (in_handler)
-		allocs++;
-	return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-	if (in_handler && p)
-		frees++;
-	__libc_free(p);
-}
-
-void *memalign(size_t a, size_t n)
-{
-	if (in_handler)
-		allocs++;
-	return __libc_memalign(a, n);
-}
-
-void *aligned_alloc(size_t a, size_t n)
-{
-	return memalign(a, n);
-}
-
-int posix_memalign(void **p, size_t a, size_t n)
-{
-	*p = memalign(a, n);
-	return *p ? 0 : ENOMEM;
-}
+#include "malloc_hook.h"
 
 static int fd_b, fd_d, fd_w, fd_dw;
 static char bbuf[20 * 1000];
