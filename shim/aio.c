@@ -77,6 +77,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -85,6 +86,14 @@
 #include "fdcache.h"
 
 #define SHIM_API __attribute__((visibility("default")))
+
+/*
+ * glibc's function, resolved first (shim_resolve()): an entry point may be
+ * called before the shim's constructor. NULL only in a signal handler that
+ * interrupted this thread's resolving: then no request can be glibc's yet,
+ * and a new one is refused with EAGAIN (resources, as POSIX has it).
+ */
+#define REAL(name) (shim_resolve(), shim_real.name)
 
 #define AIO_DEFAULT_MAX		65536
 #define AIO_HARD_MAX		(1u << 20)
@@ -139,6 +148,7 @@ struct aio_req {
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
 	bool counted;			/* counted in its fdq's writes */
+	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */
 	struct sigevent sev;
 	struct lio_group *group;
@@ -146,17 +156,26 @@ struct aio_req {
 	uint64_t t0;
 };
 
-/* Writes in the engine and held requests of one fd. */
+/*
+ * Writes in the engine and held requests of one fd. The FIFO is under the
+ * bucket's lock; writes goes down without it (see write_done()).
+ */
 struct fdq {
 	int fd;
-	int writes;
+	_Atomic int writes;
 	struct aio_req *head, *tail;
 	struct fdq *next;
 };
 
+/*
+ * Zero is PTHREAD_MUTEX_INITIALIZER: usable before any constructor ran.
+ * due: an fdq of the bucket may release held requests; whoever holds the
+ * lock does it before it lets go (bucket_unlock()).
+ */
 static struct {
 	pthread_mutex_t lock;
 	struct fdq *list;
+	_Atomic bool due;
 } fdtab[FDQ_BUCKETS];
 
 /* The record pool: chunks published once, records never freed. */
@@ -424,15 +443,16 @@ static void fdq_release(struct fdq *q, struct aio_req **out)
 	while (q->head) {
 		struct aio_req *r = q->head;
 
-		if (r->op != OP_WRITE && q->writes)
+		if (r->op != OP_WRITE && atomic_load(&q->writes))
 			break;
 		q->head = r->fifo_next;
 		if (!q->head)
 			q->tail = NULL;
 		r->fifo_next = NULL;
 		if (r->op == OP_WRITE) {
-			q->writes++;
+			atomic_fetch_add(&q->writes, 1);
 			r->counted = true;
+			r->q = q;
 		}
 		atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_relaxed);
 		*tail = r;
@@ -460,12 +480,29 @@ static void complete(struct aio_req *r, ssize_t res);
 enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
 static __thread enum suspend_kind waits;
 
+/*
+ * The kernel raises SIGXFSZ in the thread that issues a write at
+ * RLIMIT_FSIZE. glibc's helper thread, which blocks every signal, issues
+ * it there: the program never sees it (nor, with the default action, dies
+ * of it). A write goes to the kernel from the program's thread only while
+ * no limit is set; one system call, against the two thread hand-offs that
+ * submitting here spares.
+ */
+static bool fsize_unlimited(void)
+{
+	struct rlimit rl;
+
+	return !getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur == RLIM_INFINITY;
+}
+
 /* Whether r goes to the engine from this thread: see waits. */
 static bool submit_here(const struct aio_req *r)
 {
 	if (r->group && r->group->mode == LIO_WAIT)
 		return false;	/* waited for on a futex: nothing would take it */
-	return waits == WAITS_ONE || (waits == WAITS_MANY && (shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT));
+	if (waits != WAITS_ONE && (waits != WAITS_MANY || !(shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT)))
+		return false;
+	return r->op != OP_WRITE || fsize_unlimited();
 }
 
 static void submit_list(struct aio_req *r)
@@ -479,19 +516,41 @@ static void submit_list(struct aio_req *r)
 	}
 }
 
-static void write_done(int fd)
+/*
+ * Let go of bucket b's lock, after releasing what became due meanwhile
+ * (onto *go); and again, should more become due once it is free (a seq_cst
+ * fence between the unlock and the look: see write_done()).
+ */
+static void bucket_unlock(unsigned int b, struct aio_req **go)
 {
-	unsigned int b = fdq_bucket(fd);
-	struct aio_req *go = NULL;
-	struct fdq *q;
+	do {
+		if (atomic_exchange(&fdtab[b].due, false))
+			for (struct fdq *q = fdtab[b].list; q; q = q->next)
+				fdq_release(q, go);
+		pthread_mutex_unlock(&fdtab[b].lock);
+		atomic_thread_fence(memory_order_seq_cst);
+	} while (atomic_load(&fdtab[b].due) && !pthread_mutex_trylock(&fdtab[b].lock));
+}
 
-	pthread_mutex_lock(&fdtab[b].lock);
-	q = fdq_get(b, fd);
-	if (q) {
-		q->writes--;
-		fdq_release(q, &go);
-	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+/*
+ * A counted write is done. Its completion may run in a signal handler: an
+ * aio_suspend() there reaps completions, and may have interrupted this very
+ * thread inside the bucket's lock (aio_write()). So no wait for the lock:
+ * the count goes down lock-free, and the last write out marks the bucket
+ * due; if the lock is taken, its holder releases the held requests.
+ */
+static void write_done(struct fdq *q)
+{
+	unsigned int b = fdq_bucket(q->fd);
+	struct aio_req *go = NULL;
+
+	if (atomic_fetch_sub(&q->writes, 1) != 1)
+		return;
+	atomic_store(&fdtab[b].due, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (pthread_mutex_trylock(&fdtab[b].lock))
+		return;
+	bucket_unlock(b, &go);
 	submit_list(go);
 }
 
@@ -578,7 +637,7 @@ static void complete(struct aio_req *r, ssize_t res)
 	/* From here on cb may be reused or freed by the program. */
 	done_seq_bump();
 	if (r->counted)
-		write_done(r->ev.fd);
+		write_done(r->q);
 	release_rec(r, false);
 	notify(&sev);
 	if (g)
@@ -604,7 +663,7 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 		ret = r->op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
 		err = errno;
 		if (r->counted)
-			write_done(r->ev.fd);
+			write_done(r->q);
 		release_rec(r, true);
 		shim_stats_fallback();
 		if (ret < 0) {
@@ -732,12 +791,12 @@ static bool refused_range(const struct aiocb *cb)
  * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
  * leave it (a lio_listio() member keeps its own).
  */
-static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
 {
 	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
 	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
 	ssize_t res = -EINVAL;
-	struct aio_req *r;
+	struct aio_req *r, *go = NULL;
 	unsigned int b;
 	struct fdq *q;
 	size_t len = 0;
@@ -794,6 +853,13 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	default:
 		break;		/* OP_INVALID: never goes to the engine */
 	}
+	/*
+	 * glibc's helper makes one pwrite(): a short write at a limit is the
+	 * result. A read goes on after a short count: on a character device
+	 * (/dev/zero) io_uring stops short where pread() does not.
+	 */
+	if (op == OP_WRITE)
+		r->ev.flags = IOE_F_ONE_CALL;
 	ioe_set_callback(&r->ev, on_engine_done, r);
 	if (g) {
 		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
@@ -825,7 +891,7 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 	b = fdq_bucket(cb->aio_fildes);
 	pthread_mutex_lock(&fdtab[b].lock);
 	q = fdq_get(b, cb->aio_fildes);
-	if (q && (q->head || (op != OP_WRITE && q->writes))) {
+	if (q && (q->head || (op != OP_WRITE && atomic_load(&q->writes)))) {
 		atomic_store_explicit(&r->state, REQ_HELD, memory_order_release);
 		if (q->tail)
 			q->tail->fifo_next = r;
@@ -834,13 +900,24 @@ static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode,
 		q->tail = r;
 		r = NULL;
 	} else if (q && op == OP_WRITE) {
-		q->writes++;
+		atomic_fetch_add(&q->writes, 1);
 		r->counted = true;
+		r->q = q;
 	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+	bucket_unlock(b, &go);
+	submit_list(go);
 	if (r)
 		engine_submit(ctx, r);	/* without an fdq (no memory): unordered, still correct per request */
 	return 0;
+}
+
+/* submit_req(), errno kept: the fd checks and the engine on the way may change it. */
+static int submit(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+{
+	int saved = errno, ret = submit_req(ctx, cb, op, opcode, g);
+
+	errno = saved;
+	return ret;
 }
 
 static int fail(int err)
@@ -855,8 +932,10 @@ static int rw(struct aiocb *cb, int op)
 	int ret;
 
 	if (!ctx) {
+		int (*real)(struct aiocb *) = op == OP_READ ? REAL(aio_read) : REAL(aio_write);
+
 		shim_stats_fallback();
-		return op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
+		return real ? real(cb) : fail(EAGAIN);
 	}
 	ret = submit(ctx, cb, op, op == OP_READ ? LIO_READ : LIO_WRITE, NULL);
 	return ret ? fail(-ret) : 0;
@@ -879,7 +958,7 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 
 	if (!ctx) {
 		shim_stats_fallback();
-		return shim_real.aio_fsync(op, cb);
+		return REAL(aio_fsync) ? shim_real.aio_fsync(op, cb) : fail(EAGAIN);
 	}
 	if (op != O_SYNC && op != O_DSYNC)
 		return fail(EINVAL);
@@ -988,6 +1067,9 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		if (!ours) {
 			if (!foreign)
 				return 0;	/* glibc: nothing in progress is not an error */
+			/* No glibc yet (see REAL()): it would not know them either, and returns. */
+			if (!REAL(aio_suspend))
+				return 0;
 			if (bad_timeout)
 				return fail(EINVAL);
 			if (timeout) {
@@ -1063,7 +1145,7 @@ static struct aio_req *take_held(int fd, const struct aiocb *cb, struct aio_req 
 		}
 		fdq_release(q, go);
 	}
-	pthread_mutex_unlock(&fdtab[b].lock);
+	bucket_unlock(b, go);
 	return got;
 }
 
@@ -1076,6 +1158,9 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 
 	if (!shim_engine()) {
 		shim_stats_fallback();
+		/* No glibc yet (see REAL()): none of its requests can exist. */
+		if (!REAL(aio_cancel))
+			return fcntl(fd, F_GETFL) < 0 ? fail(EBADF) : AIO_ALLDONE;
 		return shim_real.aio_cancel(fd, cb);
 	}
 	if (fcntl(fd, F_GETFL) < 0)
@@ -1158,7 +1243,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 
 	if (!ctx) {
 		shim_stats_fallback();
-		return shim_real.lio_listio(mode, list, nent, sev);
+		return REAL(lio_listio) ? shim_real.lio_listio(mode, list, nent, sev) : fail(EAGAIN);
 	}
 	if (mode != LIO_WAIT && mode != LIO_NOWAIT)
 		return fail(EINVAL);
@@ -1211,7 +1296,7 @@ SHIM_API void aio_init(const struct aioinit *init)
 	/* aio_num: how many requests the program expects at once; never lowers the limit. */
 	if (!aio_max_from_env && init->aio_num > 0 && (uint32_t)init->aio_num > aio_max)
 		aio_max = (uint32_t)init->aio_num > AIO_HARD_MAX ? AIO_HARD_MAX : (uint32_t)init->aio_num;
-	if (shim_real.aio_init)
+	if (REAL(aio_init))
 		shim_real.aio_init(init);
 }
 
@@ -1243,6 +1328,7 @@ static void aio_atfork_child(void)
 		}
 		pthread_mutex_init(&fdtab[i].lock, NULL);
 		fdtab[i].list = NULL;
+		atomic_store(&fdtab[i].due, false);
 	}
 	pthread_mutex_init(&grow_lock, NULL);
 	for (unsigned int c = 0; c < AIO_HARD_MAX / CHUNK_SIZE; c++)
@@ -1258,8 +1344,6 @@ __attribute__((constructor)) static void aio_setup(void)
 
 	long page = sysconf(_SC_PAGESIZE);
 
-	for (unsigned int i = 0; i < FDQ_BUCKETS; i++)
-		pthread_mutex_init(&fdtab[i].lock, NULL);
 	if (page > 0 && !(page & (page - 1)))
 		max_rw = (size_t)INT_MAX & ~((size_t)page - 1);
 	if (v && *v) {

@@ -1,29 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* The real libc functions behind the interposed names, resolved once. */
+/*
+ * The real libc functions behind the interposed names. Every entry point
+ * resolves them itself first: other libraries' constructors may call one
+ * before the shim's own constructor ran.
+ *
+ * No caller waits for another: each looks up the pointers still NULL
+ * itself (dlsym() gives every thread the same answer). A wait could
+ * deadlock: dlsym() takes the loader's lock, which a thread running
+ * dlopen()'s constructors holds while they call in here. Only a recursive
+ * call (a signal handler that interrupted this thread's dlsym()) returns
+ * without resolving; its caller then finds NULL pointers (see shim.h).
+ */
 #include <dlfcn.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include "shim.h"
 
 struct shim_real shim_real;
 
-/* 0: not yet, 1: a thread is resolving, 2: done. */
-static _Atomic int resolve_state;
+static _Atomic bool resolved;
+static __thread bool resolving_here;
 
-#define RESOLVE(name) \
-	(*(void **)&shim_real.name = dlsym(RTLD_NEXT, #name))
+#define RESOLVE(name) do { \
+	if (!__atomic_load_n((void **)&shim_real.name, __ATOMIC_RELAXED)) \
+		__atomic_store_n((void **)&shim_real.name, dlsym(RTLD_NEXT, #name), __ATOMIC_RELAXED); \
+} while (0)
 
 void shim_resolve(void)
 {
-	int expect = 0;
-
-	if (atomic_load_explicit(&resolve_state, memory_order_acquire) == 2)
+	if (atomic_load_explicit(&resolved, memory_order_acquire) || resolving_here)
 		return;
-	/*
-	 * A concurrent or recursive caller does not wait: rw.c uses the raw
-	 * syscall while a pointer is NULL, which behaves as the real call.
-	 */
-	if (!atomic_compare_exchange_strong(&resolve_state, &expect, 1))
-		return;
+	resolving_here = true;
 	RESOLVE(pread);
 	RESOLVE(pwrite);
 	RESOLVE(preadv);
@@ -39,5 +46,6 @@ void shim_resolve(void)
 	RESOLVE(aio_fsync);
 	RESOLVE(lio_listio);
 	RESOLVE(aio_init);
-	atomic_store_explicit(&resolve_state, 2, memory_order_release);
+	resolving_here = false;
+	atomic_store_explicit(&resolved, true, memory_order_release);
 }

@@ -15,6 +15,14 @@
  * program. EFBIG is the other: the engine writes in the calling thread
  * (ioe_submit_wait()), where the kernel has raised SIGXFSZ already.
  *
+ * A routed call is one call of the kernel's (IOE_F_ONE_CALL): its short
+ * count is the result, as pwrite()'s at RLIMIT_FSIZE or the end of a
+ * filesystem's space is; going on would raise SIGXFSZ or fail with bytes
+ * written. (On a regular file or a block device, the only ones routed, a
+ * read is short only at end of file, through any of the kernel's
+ * interfaces; one call also spares the engine a copy of the vector.) (The fast path below may read in pieces: RWF_NOWAIT stops short
+ * of what would block, which is no answer of the real call's.)
+ *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
  * only what would block is routed, remainder of a partial read included.
  */
@@ -31,7 +39,11 @@
 
 #define SHIM_API __attribute__((visibility("default")))
 
-/* Small vectors are continued from the stack; larger ones need malloc. */
+/*
+ * The rest of a vector after a partial read is copied to the stack, this
+ * many entries at a time (more are read piece by piece): no allocation,
+ * as pread() makes none (a signal handler may call it), and a bounded frame.
+ */
 #define IOV_STACK 16
 /* Non-blocking attempts on a read before the rest is routed. */
 #define FAST_TRIES 4
@@ -145,47 +157,47 @@ static ssize_t total(const struct rw_call *c)
 	return n ? (ssize_t)n : -1;
 }
 
-/* The part of the call after `done` bytes, as an event's buffer or vector. */
+/*
+ * The next piece of the call after `done` bytes, as an event's buffer or
+ * vector: all of the rest, or (a vector's) its next IOV_STACK entries.
+ */
 struct rest {
 	struct iovec small[IOV_STACK];
 	struct iovec *iov;		/* NULL for non-vectored */
 	int iovcnt;
-	void *heap;
+	size_t bytes;			/* in this piece; counted only when done > 0 */
+	bool more;			/* the rest goes on after this piece */
 };
 
-static int rest_init(struct rest *r, const struct rw_call *c, size_t done)
+static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 {
 	int i = 0;
 
-	r->heap = NULL;
 	r->iov = NULL;
+	r->more = false;
+	r->bytes = c->len - done;
 	if (!is_vec(c))
-		return 0;
+		return;
 	if (!done) {
 		/* The program's own, not read here: the kernel reads it first (see plausible()). */
 		r->iov = (struct iovec *)c->iov;
 		r->iovcnt = c->iovcnt;
-		return 0;
+		return;
 	}
 	while (i < c->iovcnt && done >= c->iov[i].iov_len)
 		done -= c->iov[i++].iov_len;
 	r->iovcnt = c->iovcnt - i;
-	if (r->iovcnt <= IOV_STACK) {
-		r->iov = r->small;
-	} else {
-		r->heap = r->iov = malloc(sizeof(*r->iov) * (size_t)r->iovcnt);
-		if (!r->iov)
-			return -ENOMEM;
+	if (r->iovcnt > IOV_STACK) {
+		r->iovcnt = IOV_STACK;
+		r->more = true;
 	}
+	r->iov = r->small;
 	memcpy(r->iov, c->iov + i, sizeof(*r->iov) * (size_t)r->iovcnt);
 	r->iov[0].iov_base = (char *)r->iov[0].iov_base + done;
 	r->iov[0].iov_len -= done;
-	return 0;
-}
-
-static void rest_free(struct rest *r)
-{
-	free(r->heap);
+	r->bytes = 0;
+	for (int k = 0; k < r->iovcnt; k++)
+		r->bytes += r->iov[k].iov_len;
 }
 
 /*
@@ -199,6 +211,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	struct ioe_event ev;
 	struct rest r;
 	uint64_t t0 = 0;
+	size_t routed;
 	ssize_t res;
 	int flags = fcntl(c->fd, F_GETFL), acc;
 	uint32_t e;
@@ -214,25 +227,34 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	if (!(e & SHIM_FDC_ROUTABLE))
 		goto real;
 	ctx = shim_engine();
-	if (!ctx || rest_init(&r, c, done))
+	if (!ctx)
 		goto real;
-	if (is_vec(c)) {
-		if (is_write(c))
-			ioe_prep_writev(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
-		else
-			ioe_prep_readv(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
-	} else {
-		if (is_write(c))
-			ioe_prep_write(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
-		else
-			ioe_prep_read(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
-	}
 	if (shim_stats_on) {
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
 		t0 = shim_now_ns();
 	}
-	res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
-	rest_free(&r);
+	routed = done;
+	/* One piece, unless a read's rest is a long vector (see IOV_STACK): a short piece is its end. */
+	for (;;) {
+		rest_init(&r, c, done);
+		if (is_vec(c)) {
+			if (is_write(c))
+				ioe_prep_writev(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
+			else
+				ioe_prep_readv(&ev, c->fd, r.iov, r.iovcnt, c->off + (off_t)done);
+		} else {
+			if (is_write(c))
+				ioe_prep_write(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
+			else
+				ioe_prep_read(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
+		}
+		/* What one call of the real function returns: see the top. */
+		ev.flags = IOE_F_ONE_CALL;
+		res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
+		if (res < 0 || !r.more || (size_t)res < r.bytes)
+			break;
+		done += (size_t)res;
+	}
 	if ((res == -EIO || res == -EFBIG) && !done) {
 		/*
 		 * A device error is the answer, not a phrasing to redo: a retry
@@ -246,7 +268,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	if (res < 0)
 		goto real;
 	if (shim_stats_on)
-		shim_stats_routed(is_write(c) ? SHIM_STAT_WRITE : SHIM_STAT_READ, (size_t)res,
+		shim_stats_routed(is_write(c) ? SHIM_STAT_WRITE : SHIM_STAT_READ, done - routed + (size_t)res,
 				  shim_now_ns() - t0);
 	errno = saved_errno;
 	return (ssize_t)done + res;
@@ -295,16 +317,12 @@ static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int s
 	*done = (size_t)n;
 	for (int tries = 1; *done < size && n > 0 && tries < FAST_TRIES; tries++) {
 		/* Short: end of file, or the rest is not cached. One more look tells. */
-		if (rest_init(&r, c, *done)) {
-			n = -1;
-			break;
-		}
+		rest_init(&r, c, *done);
 		if (r.iov)
 			n = nowait_read(c->fd, r.iov, r.iovcnt, c->off + (off_t)*done);
 		else
 			n = nowait_read(c->fd, &(struct iovec){ (char *)c->buf + *done, size - *done }, 1,
 					c->off + (off_t)*done);
-		rest_free(&r);
 		if (n > 0)
 			*done += (size_t)n;
 	}

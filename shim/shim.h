@@ -35,7 +35,13 @@ struct shim_real {
 
 extern struct shim_real shim_real;
 
-/* Resolve shim_real (idempotent, thread-safe, cheap after the first call). */
+/*
+ * Resolve shim_real (idempotent, thread-safe, never waits, cheap after the
+ * first call); every entry point calls it before it uses a pointer. A
+ * pointer is still NULL after it only in a signal handler that interrupted
+ * this thread's own resolving: pread() and its kin then make the raw system
+ * call, the POSIX AIO functions do without glibc (see REAL() in aio.c).
+ */
 void shim_resolve(void);
 
 enum shim_log_level { SHIM_LOG_OFF, SHIM_LOG_ERROR, SHIM_LOG_WARN, SHIM_LOG_INFO, SHIM_LOG_DEBUG };

@@ -68,6 +68,7 @@ struct ioe_event {
 	};
 	size_t len;			/* bytes, or iovcnt for the vectored actions */
 	int64_t offset;			/* must be >= 0 */
+	uint32_t flags;			/* IOE_F_*: cleared by ioe_prep_*(), set after */
 
 	/* Completion. */
 	ssize_t res;			/* bytes done, or -errno */
@@ -82,6 +83,20 @@ struct ioe_event {
 	struct ioe_event *next_;	/* queue link */
 	void *priv_;			/* free for the submitting layer (shim, merger) */
 };
+
+/*
+ * A read or write goes on after a short count until it is complete, meets
+ * end of file or fails (bytes moved win over a later error): ev->res is
+ * what the whole request did. With IOE_F_ONE_CALL it is instead what one
+ * pread()/pwrite() (or the v variant) of the request returns: a short
+ * count is the result. A write across RLIMIT_FSIZE or the end of a
+ * filesystem's space then returns the bytes that fit, as pwrite() does,
+ * where going on would fail at the limit (SIGXFSZ, with its default action
+ * the end of the process) or write into space freed meanwhile; a request
+ * of more than the kernel moves at once (MAX_RW_COUNT) returns that much.
+ * Retries that moved nothing (EINTR, EAGAIN) are still made.
+ */
+#define IOE_F_ONE_CALL	(1u << 0)
 
 struct ioe_options {
 	unsigned int depth;		/* 1..IOE_MAX_DEPTH */

@@ -2,7 +2,8 @@
 /*
  * An event done with plain syscalls in the calling thread, by the engine's
  * result rules: a read or write goes on after a short count until it is
- * complete, meets EOF or fails, and bytes moved win over a later error.
+ * complete, meets EOF or fails, and bytes moved win over a later error;
+ * one with IOE_F_ONE_CALL is one call (retried only on EINTR).
  * Async-signal-safe (no allocation, no lock): it serves a signal handler
  * that interrupted its own thread while that thread was queueing.
  */
@@ -45,6 +46,8 @@ static long rw_all(const struct ioe_event *ev)
 		if (res <= 0)
 			return done ? (long)done : res < 0 ? -errno : 0;
 		done += (size_t)res;
+		if (ev->flags & IOE_F_ONE_CALL)
+			break;
 		for (skip += (size_t)res; cnt && skip >= iov->iov_len; iov++, cnt--)
 			skip -= iov->iov_len;
 	} while (cnt);

@@ -13,6 +13,7 @@ static void prep(struct ioe_event *ev, int fd, uint32_t action, void *buf, size_
 	ev->buf = buf;
 	ev->len = len;
 	ev->offset = offset;
+	ev->flags = 0;
 	ev->res = 0;
 	ev->merged = NULL;
 	ev->merged_next = NULL;

@@ -114,7 +114,7 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 	ioe_vg_read_landed(ev, p->done, (size_t)res);	/* the kernel filled them */
 	p->done += (size_t)res;
 	/* 0 means EOF for a read (and no progress for a write): stop there. */
-	if (res == 0 || p->done >= p->want) {
+	if (res == 0 || p->done >= p->want || (ev->flags & IOE_F_ONE_CALL)) {
 		finish(p, ev, (ssize_t)p->done);
 		return true;
 	}
@@ -132,6 +132,15 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 	return false;
 }
 
+/*
+ * Fault injection's short pieces, which the engine hides by going on: not
+ * for an IOE_F_ONE_CALL event, whose short count would be its result.
+ */
+static size_t piece_len(const struct ioe_event *ev, size_t len)
+{
+	return ev->flags & IOE_F_ONE_CALL ? len : ioe_fault_len(len);
+}
+
 void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev, struct ioe_piece *out)
 {
 	out->offset = ev->offset + (int64_t)p->done;
@@ -139,13 +148,13 @@ void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev,
 		out->buf = NULL;
 		out->iov = p->iov_rest ? p->iov_rest : ev->iov;
 		/* Fault injection cuts a vectored IO at an iovec boundary. */
-		out->len = ioe_fault_len(p->iov_rest ? (size_t)p->iovcnt_rest : ev->len);
+		out->len = piece_len(ev, p->iov_rest ? (size_t)p->iovcnt_rest : ev->len);
 	} else {
 		size_t len = ev->len - p->done;
 
 		out->buf = (char *)ev->buf + p->done;
 		out->iov = NULL;
-		out->len = ioe_fault_len(len < IOE_MAX_RW ? len : IOE_MAX_RW);
+		out->len = piece_len(ev, len < IOE_MAX_RW ? len : IOE_MAX_RW);
 	}
 }
 

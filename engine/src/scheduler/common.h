@@ -50,7 +50,8 @@ void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev);
 /*
  * Account one kernel result. Returns true when the event is finished
  * (ev->res set, progress released), false when the remainder must be
- * submitted again: see ioe_progress_next().
+ * submitted again (see ioe_progress_next()): never after a result that
+ * moved bytes for an IOE_F_ONE_CALL event.
  */
 bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res);
 
