@@ -44,13 +44,20 @@ static inline int host_io_file(const char *path)
 	return fd;
 }
 
-/* Show one result as "WHO WHAT: ..." (see host_show()). */
+/* errno before each call of host_io_*(): a call that succeeds leaves it so. */
+#define HOST_IO_ERRNO 4242
+
+/* Show one result as "WHO WHAT: ..." (see host_show()), and errno if a success changed it. */
 static inline void host_io_show(const char *who, const char *what, long ret)
 {
 	char name[160];
+	int e = errno;
 
 	snprintf(name, sizeof(name), "%s %s", who, what);
 	host_show(name, ret);
+	if (ret != -1 && e != HOST_IO_ERRNO)
+		printf("%s %s: succeeded but set errno to %s\n", who, what, strerrorname_np(e) ?: "?");
+	errno = HOST_IO_ERRNO;
 }
 
 /*
@@ -66,6 +73,7 @@ static inline void host_io_buf(const char *who, int fd, char *buf)
 	int e;
 
 	memset(buf, 0, HOST_IO_BS);
+	errno = HOST_IO_ERRNO;
 	n = pread(fd, buf, HOST_IO_BS, 4096);
 	host_io_show(who, "pread", n);
 	host_io_show(who, "pread data same", n == HOST_IO_BS && host_io_same(buf, HOST_IO_BS, 4096));
@@ -84,6 +92,7 @@ static inline void host_io_buf(const char *who, int fd, char *buf)
 		if (aio_suspend(l, 1, NULL) && errno != EINTR)
 			HOST_DIE("aio_suspend");
 	printf("%s aio_error: %s\n", who, e ? strerrorname_np(e) : "0");
+	errno = HOST_IO_ERRNO;
 	n = aio_return(&cb);
 	host_io_show(who, "aio_return", n);
 	host_io_show(who, "aio data same", n == HOST_IO_BS && host_io_same(buf, HOST_IO_BS, 12288));
@@ -94,6 +103,32 @@ static inline void host_io(const char *who, int fd)
 	static char buf[HOST_IO_BS];
 
 	host_io_buf(who, fd, buf);
+}
+
+/* A pread of fd's bytes after they left the page cache (RWF_NOWAIT: EAGAIN). */
+static inline void host_io_uncached(const char *who, int fd)
+{
+	static char buf[HOST_IO_BS];
+	ssize_t n;
+
+	if (fdatasync(fd) || (errno = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)))
+		HOST_DIE("dropping the page cache");
+	errno = HOST_IO_ERRNO;
+	n = pread(fd, buf, HOST_IO_BS, 4096);
+	host_io_show(who, "uncached pread", n);
+	host_io_show(who, "uncached pread data same", n == HOST_IO_BS && host_io_same(buf, HOST_IO_BS, 4096));
+}
+
+/* An O_DIRECT pread of fd (opened so by the caller); "-1 EINVAL" where the file system has none. */
+static inline void host_io_direct(const char *who, int fd)
+{
+	static char buf[HOST_IO_BS] __attribute__((aligned(4096)));
+	ssize_t n;
+
+	errno = HOST_IO_ERRNO;
+	n = pread(fd, buf, HOST_IO_BS, 4096);
+	host_io_show(who, "O_DIRECT pread", n);
+	host_io_show(who, "O_DIRECT pread data same", n == HOST_IO_BS && host_io_same(buf, HOST_IO_BS, 4096));
 }
 
 #endif
