@@ -65,6 +65,7 @@ int main(int argc, char **argv)
 		HOST_DIE("readlink");
 	self[n] = 0;
 	fd = host_io_file("f");
+	errno = HOST_IO_ERRNO;
 	host_io_show("parent before", "pread", pread(fd, (char[HOST_IO_BS]){ 0 }, HOST_IO_BS, 0));
 	host_io_show("parent before", "pwrite", pwrite(fd, "\x03", 1, 0));
 
