@@ -100,7 +100,7 @@ static inline void host_io_buf(const char *who, int fd, char *buf)
 
 static inline void host_io(const char *who, int fd)
 {
-	static char buf[HOST_IO_BS];
+	static char buf[HOST_IO_BS] __attribute__((aligned(4096)));
 
 	host_io_buf(who, fd, buf);
 }
@@ -108,7 +108,7 @@ static inline void host_io(const char *who, int fd)
 /* A pread of fd's bytes after they left the page cache (RWF_NOWAIT: EAGAIN). */
 static inline void host_io_uncached(const char *who, int fd)
 {
-	static char buf[HOST_IO_BS];
+	static char buf[HOST_IO_BS] __attribute__((aligned(4096)));
 	ssize_t n;
 
 	if (fdatasync(fd) || (errno = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)))

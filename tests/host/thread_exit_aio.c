@@ -5,6 +5,7 @@
  * takes their results. The thread first waits for one request itself, so
  * that the shim treats it as a thread that waits for its own requests
  * (which may hold them back for its next aio_suspend(): there is none).
+ * With the argument "direct" the file is read and written with O_DIRECT.
  */
 #include <pthread.h>
 #include "host_io.h"
@@ -12,7 +13,7 @@
 #define N 32
 
 static struct aiocb cbs[N];
-static char bufs[N][HOST_IO_BS];
+static char bufs[N][HOST_IO_BS] __attribute__((aligned(4096)));
 static int fd;
 
 static void prep(struct aiocb *cb, int i, int write)
@@ -48,13 +49,18 @@ static void *submitter(void *arg)
 	pthread_exit((void *)(long)bad);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	long total = 0, same = 0, errors = 0;
 	pthread_t t;
 	void *bad;
 
 	fd = host_io_file("f");
+	if (argc > 1 && !strcmp(argv[1], "direct")) {
+		fd = open("f", O_RDWR | O_DIRECT);
+		if (fd < 0)
+			HOST_DIE("open O_DIRECT");
+	}
 	if (pthread_create(&t, NULL, submitter, NULL) || pthread_join(t, &bad))
 		HOST_DIE("thread");
 	printf("submissions refused: %ld\n", (long)bad);
