@@ -9,6 +9,7 @@
  * Usage: aio_diff DIR [shim-only]
  */
 #include <aio.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -125,10 +128,10 @@ static void sleep_ms(int ms)
 		;
 }
 
-/* Wait until *c reaches want (or 5 s), then a little longer to catch duplicates. */
+/* Wait until *c reaches want (or 30 s), then a little longer to catch duplicates. */
 static int settle(_Atomic int *c, int want)
 {
-	for (int i = 0; i < 5000 && atomic_load(c) < want; i++)
+	for (int i = 0; i < 30000 && atomic_load(c) < want; i++)
 		sleep_ms(1);
 	sleep_ms(30);
 	return atomic_load(c);
@@ -326,6 +329,7 @@ struct kick {
 	pthread_t thread;
 	int sig, ms;
 	pid_t waiter;	/* if set: first wait until this thread sleeps in a wait */
+	_Atomic int *ran;	/* if set: then block_release() once the handler counted here */
 };
 
 /* Whether thread tid is in a futex wait, io_uring_enter() or io_getevents() (its /proc syscall). */
@@ -340,6 +344,28 @@ static bool in_wait(pid_t tid)
 	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents;
 }
 
+static void block_release(void);
+
+/* Whether some thread of this process is in read(fd) (glibc's helper serving a request). */
+static bool read_in_progress(int fd)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	bool found = false;
+
+	if (!dir)
+		DIE("/proc/self/task: %s", strerror(errno));
+	while (!found && (de = readdir(dir))) {
+		char line[64], *end;
+
+		if (de->d_name[0] == '.' || !task_file((pid_t)atoi(de->d_name), "syscall", line, sizeof(line)))
+			continue;
+		found = strtol(line, &end, 10) == SYS_read && strtol(end, NULL, 16) == fd;
+	}
+	closedir(dir);
+	return found;
+}
+
 static void *kick(void *arg)
 {
 	struct kick *k = arg;
@@ -348,6 +374,11 @@ static void *kick(void *arg)
 		usleep(200);
 	sleep_ms(k->ms);
 	pthread_kill(k->thread, k->sig);
+	if (k->ran) {
+		while (!atomic_load(k->ran))
+			sleep_ms(1);
+		block_release();
+	}
 	return NULL;
 }
 
@@ -358,7 +389,8 @@ static void sc_suspend(void)
 	struct aiocb a, p, many[64];
 	struct timespec t50 = { 0, 50 * 1000000 }, t0 = { 0, 0 };
 	struct timespec ts;
-	struct kick usr1_kick = { pthread_self(), SIGUSR1, 50, 0 };
+	/* After the thread is seen in its wait: a signal before it would be lost. */
+	struct kick usr1_kick = { pthread_self(), SIGUSR1, 5, (pid_t)syscall(SYS_gettid), NULL };
 	pthread_t k;
 	int fd = new_file(0, 64 * BS), pfd[2], done;
 	uint64_t ms;
@@ -475,7 +507,11 @@ static void sc_cancel(void)
 	/* A running request (the pipe read blocks in read()): not cancelled. */
 	prep(&p, pfd[0], pbuf, sizeof(pbuf), 0);
 	aio_read(&p);
-	sleep_ms(20);
+	for (int i = 0; !read_in_progress(pfd[0]); i++) {
+		if (i == 30000)
+			DIE("the pipe read did not start in 30 s");
+		sleep_ms(1);
+	}
 	CALL(aio_cancel(pfd[0], &p));
 	OUT("  pipe read error=%s", ename(aio_error(&p)));
 	if (write(pfd[1], "x", 1) != 1)
@@ -557,7 +593,7 @@ static void sc_fsync(void)
 		atomic_store(&fsync_saw_pending, -1);
 		CALL(aio_fsync(round ? O_DSYNC : O_SYNC, &s));
 		show("fsync", &s);
-		for (int i = 0; i < 2000 && atomic_load(&fsync_saw_pending) < 0; i++)
+		for (int i = 0; i < 30000 && atomic_load(&fsync_saw_pending) < 0; i++)
 			sleep_ms(1);
 		OUT("  writes still pending when the fsync completed: %d", atomic_load(&fsync_saw_pending));
 		for (int i = 0; i < 16; i++)
@@ -953,6 +989,15 @@ static void sc_signo(void)
 static char *slow_buf;
 static int slow_zero = -1;
 
+static int zero_fd(void)
+{
+	if (slow_zero < 0)
+		slow_zero = open("/dev/zero", O_RDONLY);
+	if (slow_zero < 0)
+		DIE("/dev/zero");
+	return slow_zero;
+}
+
 static void slow_start(struct aiocb *cb, size_t len)
 {
 	if (!slow_buf) {
@@ -966,13 +1011,108 @@ static void slow_start(struct aiocb *cb, size_t len)
 				 0) == MAP_FAILED)
 				DIE("mmap: %s", strerror(errno));
 		close(mfd);
-		slow_zero = open("/dev/zero", O_RDONLY);
-		if (slow_zero < 0)
-			DIE("/dev/zero");
 	}
-	prep(cb, slow_zero, slow_buf, len, 0);
+	prep(cb, zero_fd(), slow_buf, len, 0);
 	if (aio_read(cb))
 		DIE("slow aio_read: %s", strerror(errno));
+}
+
+/*
+ * A request that stays in progress until the test lets it end: a 1 MiB read
+ * of /dev/zero into pages that a userfaultfd keeps missing. Whichever thread
+ * does the read (glibc's helper, the engine's submitter, an io_uring
+ * worker) blocks in the kernel on the first page until block_release(); it
+ * is larger than what the shim does in the caller's thread (64 KiB), so
+ * aio_read() returns at once. block_start() returns once the reader is
+ * blocked. Without userfaultfd (vm.unprivileged_userfaultfd=0 and no
+ * CAP_SYS_PTRACE) the request is a slow read instead, and the callers retry
+ * until it was still in progress where they needed it to be.
+ */
+#define BLOCK_LEN (1u << 20)
+static char *block_buf;
+static int block_uffd = -1, block_go[2];
+static _Atomic int block_faults;
+
+/* Serve the faults: each one is held until the test writes a byte to block_go. */
+static void *block_server(void *p)
+{
+	struct uffdio_zeropage z = { .range = { (uintptr_t)block_buf, BLOCK_LEN } };
+	struct uffd_msg m;
+	char c;
+
+	(void)p;
+	for (;;) {
+		if (read(block_uffd, &m, sizeof(m)) != sizeof(m)) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			DIE("userfaultfd read: %s", strerror(errno));
+		}
+		if (m.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		atomic_fetch_add(&block_faults, 1);
+		while (read(block_go[0], &c, 1) != 1)
+			if (errno != EINTR)
+				DIE("block_go: %s", strerror(errno));
+		z.zeropage = 0;
+		/* The whole buffer at once: the read then goes on to its end. */
+		if (ioctl(block_uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
+			DIE("UFFDIO_ZEROPAGE: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+static bool block_init(void)
+{
+	static int state;	/* 0: not tried, 1: works, -1: not here */
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	pthread_t t;
+
+	if (state)
+		return state > 0;
+	state = -1;
+	block_uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (block_uffd < 0)
+		return false;
+	block_buf = mmap(NULL, BLOCK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)block_buf;
+	reg.range.len = BLOCK_LEN;
+	if (block_buf == MAP_FAILED || ioctl(block_uffd, UFFDIO_API, &api) ||
+	    ioctl(block_uffd, UFFDIO_REGISTER, &reg) || pipe(block_go) ||
+	    pthread_create(&t, NULL, block_server, NULL))
+		DIE("userfaultfd set-up: %s", strerror(errno));
+	pthread_detach(t);
+	state = 1;
+	return true;
+}
+
+/* Start a request that is in progress until block_release(); false: a slow read (see above). */
+static bool block_start(struct aiocb *cb, size_t slow_len)
+{
+	int before = atomic_load(&block_faults);
+
+	if (!block_init()) {
+		slow_start(cb, slow_len);
+		return false;
+	}
+	/* Missing again, so that the next read faults. */
+	if (madvise(block_buf, BLOCK_LEN, MADV_DONTNEED))
+		DIE("madvise: %s", strerror(errno));
+	prep(cb, zero_fd(), block_buf, BLOCK_LEN, 0);
+	if (aio_read(cb))
+		DIE("blocked aio_read: %s", strerror(errno));
+	for (int i = 0; atomic_load(&block_faults) == before; i++) {
+		if (i == 30000)
+			DIE("the blocked read did not reach the kernel in 30 s");
+		sleep_ms(1);
+	}
+	return true;
+}
+
+static void block_release(void)
+{
+	if (block_uffd >= 0 && write(block_go[1], "x", 1) != 1)
+		DIE("block_go: %s", strerror(errno));
 }
 
 /* Its end, with room for a loaded machine (each wait_one() wait is 10 s at most). */
@@ -988,11 +1128,20 @@ static void slow_end(struct aiocb *cb, size_t len)
 		DIE("slow read: %s %zd", ename(aio_error(cb)), aio_return(cb));
 }
 
+/* End a request of block_start() (blocked: what it returned), released unless it was already. */
+static void block_end(struct aiocb *cb, bool blocked, bool release, size_t slow_len)
+{
+	if (blocked && release)
+		block_release();
+	slow_end(cb, blocked ? BLOCK_LEN : slow_len);
+}
+
 static void sc_suspend_args(void)
 {
 	static char pbuf[16];
 	struct aiocb a, p;
 	const struct aiocb *l[2];
+	bool blocked;
 	struct timespec bad = { 0, 2000000000L }, neg = { -1, 0 }, negn = { 0, -1 }, huge = { LONG_MAX, 0 };
 	int pfd[2];
 
@@ -1010,7 +1159,7 @@ static void sc_suspend_args(void)
 	CALL(aio_suspend(l, 1, &bad));
 	CALL(aio_suspend(l, 1, &neg));
 	/* In progress: a timeout that ends in the past (or wraps) is at once EAGAIN. */
-	slow_start(&a, SLOW_MAX);
+	blocked = block_start(&a, SLOW_MAX);
 	CALL(aio_suspend(l, 1, &neg));
 	CALL(aio_suspend(l, 1, &negn));
 	CALL(aio_suspend(l, 1, &huge));
@@ -1020,7 +1169,7 @@ static void sc_suspend_args(void)
 	l[1] = &p;
 	CALL(aio_suspend(l, 2, &neg));
 	OUT("  slow read still in progress: %d", aio_error(&a) == EINPROGRESS);
-	slow_end(&a, SLOW_MAX);
+	block_end(&a, blocked, true, SLOW_MAX);
 	if (write(pfd[1], "x", 1) != 1)
 		DIE("write");
 	show("pipe read", &p);
@@ -1028,7 +1177,7 @@ static void sc_suspend_args(void)
 	close(pfd[1]);
 }
 
-static _Atomic int susp_entered, susp_returned;
+static _Atomic int susp_entered, susp_returned, susp_tid;
 
 struct susp_arg {
 	const struct aiocb *const *list;
@@ -1043,6 +1192,7 @@ static void *suspender(void *p)
 
 	if (s->self_cancel)
 		pthread_cancel(pthread_self());
+	atomic_store(&susp_tid, (pid_t)syscall(SYS_gettid));
 	atomic_store(&susp_entered, 1);
 	aio_suspend(s->list, s->n, NULL);
 	atomic_store(&susp_returned, 1);
@@ -1053,8 +1203,9 @@ static void *suspender(void *p)
  * A thread blocked in aio_suspend() is cancelled by pthread_cancel() (POSIX
  * and glibc: a cancellation point), and a pending cancel acts once it blocks;
  * it does not act when aio_suspend() returns at once. The request goes on.
- * Conclusive only if the request was still in progress when the cancelled
- * thread had gone: a longer one is tried if not.
+ * The request is blocked until the thread has gone (block_start()); without
+ * userfaultfd the result is conclusive only if the slow read was still in
+ * progress then, and a longer one is tried if not.
  */
 static void sc_suspend_cancel(void)
 {
@@ -1076,15 +1227,16 @@ static void sc_suspend_cancel(void)
 		bool conclusive = false, cancelled = false;
 		size_t len = SLOW_MAX / 8;
 
-		for (int tries = 0; tries < 4 && !conclusive; tries++, len *= 2) {
+		for (int tries = 0; tries < 20 && !conclusive; tries++, len *= 2) {
 			pthread_t t;
 			void *res;
+			bool blocked;
 
 			if (len > SLOW_MAX)
 				len = SLOW_MAX;
-			slow_start(&a, len);
+			blocked = block_start(&a, len);
 			if (c == 3)
-				slow_end(&a, len);
+				block_end(&a, blocked, true, len);
 			atomic_store(&susp_entered, 0);
 			atomic_store(&susp_returned, 0);
 			if (pthread_create(&t, NULL, suspender, &s))
@@ -1092,13 +1244,16 @@ static void sc_suspend_cancel(void)
 			if (c < 2) {
 				while (!atomic_load(&susp_entered))
 					sleep_ms(1);
-				sleep_ms(10);	/* into its wait */
+				/* Into its wait (a cancel that comes before acts there too). */
+				for (int i = 0; i < 10000 && !in_wait(atomic_load(&susp_tid)); i++)
+					usleep(200);
 				pthread_cancel(t);
 			}
 			pthread_join(t, &res);
 			cancelled = res == PTHREAD_CANCELED;
 			conclusive = c == 3 || aio_error(&a) == EINPROGRESS;
-			slow_end(&a, len);
+			if (c != 3)
+				block_end(&a, blocked, true, len);
 		}
 		if (conclusive)
 			OUT("  %s: cancelled %d, returned from aio_suspend %d", what[c], cancelled,
@@ -1120,9 +1275,11 @@ static void sc_suspend_cancel(void)
  * A handler runs while aio_suspend() waits for a request in progress:
  * without SA_RESTART it says EINTR; with SA_RESTART it goes on waiting when
  * it has no timeout, and says EINTR when it has one (glibc's futex wait, as
- * the kernel restarts it). Conclusive only if the handler ran in the wait
- * and, for a wait that went on, the request ended well after it (the shim
- * delivers a signal up to 1 ms late): a longer request is tried if not. The
+ * the kernel restarts it). The request is blocked (block_start()) until
+ * the handler has run. Without userfaultfd it is a slow read: conclusive
+ * only if the handler ran in the wait and, for a wait that went on, the
+ * request ended well after it (the shim delivers a signal up to 1 ms
+ * late); a longer request is tried if not. The
  * signal comes 2 ms after the thread is seen in the wait: a fixed delay from
  * the call was inconclusive 4 times in a row in one CI run (the 256 MiB to
  * 1 GiB reads of /dev/zero take 9-36 ms once their pages are mapped).
@@ -1150,7 +1307,7 @@ static void sc_suspend_signal(void)
 	static const char *what[] = { "no SA_RESTART, no timeout", "SA_RESTART, no timeout",
 				      "SA_RESTART, 5 s timeout" };
 	struct sigaction sa;
-	struct kick usr2_kick = { pthread_self(), SIGUSR2, 2, (pid_t)syscall(SYS_gettid) };
+	struct kick usr2_kick = { pthread_self(), SIGUSR2, 2, (pid_t)syscall(SYS_gettid), NULL };
 	pthread_t k;
 	struct aiocb a;
 	const struct aiocb *l[1] = { &a };
@@ -1167,19 +1324,24 @@ static void sc_suspend_signal(void)
 		sa.sa_handler = usr2_handler;
 		sa.sa_flags = c ? SA_RESTART : 0;
 		sigaction(SIGUSR2, &sa, NULL);
-		for (int tries = 0; tries < 4 && !conclusive; tries++, len *= 2) {
+		for (int tries = 0; tries < 20 && !conclusive; tries++, len *= 2) {
+			bool blocked;
+
 			if (len > SLOW_MAX)
 				len = SLOW_MAX;
 			atomic_store(&usr2, 0);
-			slow_start(&a, len);
+			blocked = block_start(&a, len);
+			/* A blocked request ends only after the handler ran. */
+			usr2_kick.ran = blocked ? &usr2 : NULL;
 			pthread_create(&k, NULL, kick, &usr2_kick);
 			errno = 0;
 			r = aio_suspend(l, 1, c == 2 ? &five : NULL);
 			err = r ? errno : 0;
 			/* The handler ran in the wait. */
-			conclusive = atomic_load(&usr2) == 1 && (r || now_ms() > atomic_load(&usr2_ms) + 5);
+			conclusive = atomic_load(&usr2) == 1 &&
+				     (blocked || r || now_ms() > atomic_load(&usr2_ms) + 5);
 			pthread_join(k, NULL);
-			slow_end(&a, len);
+			block_end(&a, blocked, false, len);
 		}
 		if (conclusive)
 			OUT("  %s: aio_suspend = %ld%s%s", what[c], r, r ? " errno=" : "",

@@ -212,8 +212,11 @@ int main(int argc, char **argv)
 		pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
 	for (int t = 0; t < nthreads; t++)
 		pthread_join(th[t], NULL);
-	/* Notifications may trail the results by a little: wait for them, then a bit more. */
-	for (int w = 0; w < 500; w++) {
+	/*
+	 * Notifications may trail the results by a little: wait for them (30 s
+	 * at most: a bound for a loaded machine, not a measure), then a bit more.
+	 */
+	for (int w = 0; w < 3000; w++) {
 		missing = 0;
 		for (int i = 0; i < n; i++)
 			missing += expect[i] > 0 && !atomic_load(&notes[i]);
