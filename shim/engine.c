@@ -52,14 +52,6 @@ static struct ioe_context *start(enum ioe_backend b, int *err)
 	return ctx;
 }
 
-/* EPERM: a sandbox or the administrator refuses it (seccomp, io_uring_disabled): no warning. */
-static enum shim_log_level refusal_level(int err_uring, int err_aio)
-{
-	bool uring = shim_cfg.backend != IOE_BACKEND_AIO, aio = shim_cfg.backend != IOE_BACKEND_URING;
-
-	return (!uring || err_uring == EPERM) && (!aio || err_aio == EPERM) ? SHIM_LOG_INFO : SHIM_LOG_WARN;
-}
-
 /* sb: the groups of system calls this thread's seccomp filters allow (SHIM_SB_*). */
 static struct ioe_context *create(unsigned int sb)
 {
@@ -78,11 +70,16 @@ static struct ioe_context *create(unsigned int sb)
 			 (int)getpid(), ioe_backend_name(ctx), shim_cfg.depth, shim_cfg.workers,
 			 shim_cfg.fastpath ? "on" : "off");
 	} else if (shim_cfg.backend == IOE_BACKEND_AUTO) {
-		shim_log(refusal_level(err_uring, err_aio), "no IO backend could start (io_uring: %s, aio: %s); using the plain system calls",
+		/*
+		 * Info, not a warning: the program runs as it would without
+		 * the shim (a sandbox, an fd or AIO limit), and its stderr is
+		 * its own. The stats summary says backend=none.
+		 */
+		shim_log(SHIM_LOG_INFO, "no IO backend could start (io_uring: %s, aio: %s); using the plain system calls",
 			 strerrorname_np(err_uring), strerrorname_np(err_aio));
 	} else {
 		/* An explicit choice does not fall back to the other backend. */
-		shim_log(refusal_level(err_uring, err_aio), "IOENGINE_BACKEND=%s cannot start (%s); using the plain system calls",
+		shim_log(SHIM_LOG_INFO, "IOENGINE_BACKEND=%s cannot start (%s); using the plain system calls",
 			 shim_cfg.backend == IOE_BACKEND_URING ? "uring" : "aio",
 			 strerrorname_np(shim_cfg.backend == IOE_BACKEND_URING ? err_uring : err_aio));
 	}

@@ -5,7 +5,7 @@
  *
  *   aio-max DIR     io_uring refused (seccomp EPERM) and the AIO context limit
  *                   (aio-max-nr) used up by this process: the program's IO works
- *                   on the real calls, exactly one warning on stderr.
+ *                   on the real calls, exactly one message on stderr (IOENGINE_LOG=info).
  *   nofile DIR      RLIMIT_NOFILE exhausted before the engine starts: IO works
  *                   (AIO backend, which needs no fd, or the real calls), every fd
  *                   of the program is the same file afterwards, none was taken.
@@ -205,8 +205,8 @@ static void aio_max(void)
 	int lines = in_child(aio_max_child, err, sizeof(err));
 
 	if (lines != 1 || !strstr(err, "plain system calls"))
-		FAIL("expected exactly one warning, got %d lines: %s", lines, err);
-	printf("ok: io_uring refused and aio-max-nr reached: real calls, one warning\n");
+		FAIL("expected exactly one message, got %d lines: %s", lines, err);
+	printf("ok: io_uring refused and aio-max-nr reached: real calls, one message\n");
 }
 
 /* ---- nofile ---- */
@@ -254,7 +254,7 @@ static void nofile(void)
 
 	if (lines > 1)
 		FAIL("more than one message: %s", err);
-	printf("ok: RLIMIT_NOFILE exhausted: IO works, fds untouched (%d warning)\n", lines);
+	printf("ok: RLIMIT_NOFILE exhausted: IO works, fds untouched (%d message)\n", lines);
 }
 
 /* ---- aio-limit (IOENGINE_AIO_MAX=16) ---- */
