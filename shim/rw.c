@@ -273,11 +273,11 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	errno = saved_errno;
 	return (ssize_t)done + res;
 real:
+	/* The program's errno, not what the fast path or a check left: the real call sets its own. */
+	errno = saved_errno;
 	/* Bytes already moved win over a later failure, as in pread(). */
-	if (done) {
-		errno = saved_errno;
+	if (done)
 		return (ssize_t)done;
-	}
 	return fallback(c);
 }
 

@@ -3,17 +3,15 @@
  * RLIMIT_NOFILE exhausted before the first routed call: the program opens
  * fds until EMFILE, then does pread, pwrite and POSIX AIO (the engine, if
  * it starts now, finds no fd for itself). Then it frees one fd and a
- * hundred and does its IO again. Its pread of bytes that are not in the
- * page cache is left out with the argument "cached-only".
+ * hundred and does its IO again.
  */
 #include <sys/resource.h>
 #include "host_io.h"
 
-int main(int argc, char **argv)
+int main(void)
 {
 	struct rlimit rl = { 256, 256 };
 	int fd, dfd, last = -1, n = 0;
-	bool uncached = !(argc > 1 && !strcmp(argv[1], "cached-only"));
 
 	if (setrlimit(RLIMIT_NOFILE, &rl))
 		HOST_DIE("setrlimit");
@@ -32,19 +30,16 @@ int main(int argc, char **argv)
 	}
 	host_io("no fd left", fd);
 	host_io_direct("no fd left", dfd);
-	if (uncached)
-		host_io_uncached("no fd left", fd);
+	host_io_uncached("no fd left", fd);
 	host_show("open once more", open("/dev/null", O_RDONLY));
 	close(last);
 	host_io("one fd free", fd);
 	host_io_direct("one fd free", dfd);
-	if (uncached)
-		host_io_uncached("one fd free", fd);
+	host_io_uncached("one fd free", fd);
 	for (int i = 0; i < 100; i++)
 		close(last - 1 - i);
 	host_io("101 fds free", fd);
 	host_io_direct("101 fds free", dfd);
-	if (uncached)
-		host_io_uncached("101 fds free", fd);
+	host_io_uncached("101 fds free", fd);
 	return 0;
 }
