@@ -32,7 +32,17 @@ run() {	# NAME [VAR=VALUE...]: run the program in $tmp/NAME/work, results in $tm
 }
 
 prog=("$@")
+if [ ! -x "${prog[0]}" ]; then
+	echo "FAIL: no program ${prog[0]}"
+	exit 1
+fi
 run native
+# 99: the case could not set itself up (HOST_DIE): nothing was compared.
+if grep -qx 'exit status 99' "$tmp/native/status"; then
+	echo "FAIL: the case failed natively:"
+	cat "$tmp/native/stderr"
+	exit 1
+fi
 run shim LD_PRELOAD="$preload" IOENGINE_BACKEND="$backend"
 
 fail=0
