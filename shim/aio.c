@@ -684,6 +684,12 @@ static void on_engine_done(struct ioe_event *ev, void *arg)
 	complete(r, r->ev.res);
 }
 
+/*
+ * Hand r to the engine. If the engine cannot take it because it could not
+ * start its threads (a thread or memory limit, where glibc's helper with
+ * its smaller stack might still start), the request is done now in this
+ * thread, as the synchronous calls are: its result is the same.
+ */
 static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 {
 	enum ioe_channel ch = r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE;
@@ -698,8 +704,12 @@ static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 	else
 		ret = ioe_submit(ctx, &r->ev, ch);
 
-	if (ret)
-		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
+	if (ret == -ESHUTDOWN || ret == -EINVAL)
+		complete(r, -EAGAIN);
+	else if (ret && ioe_submit_wait(ctx, &r->ev, ch))
+		complete(r, -EAGAIN);
+	else if (ret)
+		on_engine_done(&r->ev, r);	/* not called by ioe_submit_wait() */
 }
 
 /* ---- submission ---- */
