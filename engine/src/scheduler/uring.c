@@ -149,10 +149,25 @@ static bool ring_dead(struct uring_driver *d)
 	return atomic_load_explicit(&d->dead, memory_order_acquire);
 }
 
-/* The calling thread may hand events to the ring and wait in it itself. */
+/*
+ * The calling thread may hand events to the ring and wait in it itself.
+ * Its first look registers it, only while it holds the submission lock:
+ * the kernel registers under the ring's own lock, which a submission in
+ * progress holds, and a submission can last (a long read of a device the
+ * kernel reads inline, such as /dev/zero into pages that fault slowly).
+ * Until then, it waits as a thread that cannot register does.
+ */
 static bool caller_direct_ok(struct uring_driver *d)
 {
-	return d->direct_ok && !ring_dead(d) && ring_index(d) >= 0;
+	if (!d->direct_ok || ring_dead(d))
+		return false;
+	if (reg.gen != d->gen) {
+		if (!ioe_sq_trylock(&d->base))
+			return false;
+		ring_index(d);
+		ioe_sq_unlock(&d->base);
+	}
+	return reg.idx >= 0;
 }
 
 /* Retried: transient refusals of a submission. */
