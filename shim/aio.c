@@ -705,7 +705,7 @@ static void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 		ret = ioe_submit(ctx, &r->ev, ch);
 
 	if (ret == -ESHUTDOWN || ret == -EINVAL)
-		complete(r, -EAGAIN);
+		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
 	else if (ret && ioe_submit_wait(ctx, &r->ev, ch))
 		complete(r, -EAGAIN);
 	else if (ret)
