@@ -480,21 +480,6 @@ static void complete(struct aio_req *r, ssize_t res);
 enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
 static __thread enum suspend_kind waits;
 
-/*
- * The kernel raises SIGXFSZ in the thread that issues a write at
- * RLIMIT_FSIZE. glibc's helper thread, which blocks every signal, issues
- * it there: the program never sees it (nor, with the default action, dies
- * of it). A write goes to the kernel from the program's thread only while
- * no limit is set; one system call, against the two thread hand-offs that
- * submitting here spares.
- */
-static bool fsize_unlimited(void)
-{
-	struct rlimit rl;
-
-	return !getrlimit(RLIMIT_FSIZE, &rl) && rl.rlim_cur == RLIM_INFINITY;
-}
-
 /* Whether r goes to the engine from this thread: see waits. */
 static bool submit_here(const struct aio_req *r)
 {
@@ -502,7 +487,7 @@ static bool submit_here(const struct aio_req *r)
 		return false;	/* waited for on a futex: nothing would take it */
 	if (waits != WAITS_ONE && (waits != WAITS_MANY || !(shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT)))
 		return false;
-	return r->op != OP_WRITE || fsize_unlimited();
+	return r->op != OP_WRITE || shim_fsize_unlimited();	/* see limits.c */
 }
 
 static void submit_list(struct aio_req *r)

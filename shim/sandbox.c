@@ -503,6 +503,14 @@ SHIM_API long syscall(long nr, ...)
 	if (nr == SYS_seccomp && (a[0] == SECCOMP_SET_MODE_FILTER || a[0] == SECCOMP_SET_MODE_STRICT))
 		return set_errno(install(nr, a[0], a[1], a[2], a[0] == SECCOMP_SET_MODE_STRICT,
 					 a[0] == SECCOMP_SET_MODE_FILTER && (a[1] & SECCOMP_FILTER_FLAG_TSYNC)));
+	if (nr == SYS_prlimit64 || nr == SYS_setrlimit) {
+		long ret;
+
+		shim_fsize_changing();
+		ret = set_errno(RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+		shim_fsize_changed();
+		return ret;
+	}
 	return set_errno(RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 #endif

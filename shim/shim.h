@@ -139,4 +139,13 @@ static inline unsigned int shim_sandbox_mask(void)
 /* The constructor's look at /proc/self/status: a filter in force? Returns the pid found there, or 0. */
 pid_t shim_sandbox_init(void);
 
+/*
+ * RLIMIT_FSIZE is not set, as far as the program's own calls tell
+ * (limits.c): its POSIX AIO writes may go to the kernel from its threads.
+ */
+bool shim_fsize_unlimited(void);
+/* Around a call that may change a resource limit (syscall(), sandbox.c). */
+void shim_fsize_changing(void);
+void shim_fsize_changed(void);
+
 #endif
