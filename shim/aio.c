@@ -1314,7 +1314,7 @@ _Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 is aiocb
 
 static void aio_atfork_child(void)
 {
-	/* The parent's requests are not ours: forget them (their records leak).
+	/* The parent's requests are not ours: their records are free again.
 	 * Its per-fd queues are reachable only from fdtab: free them. */
 	for (unsigned int i = 0; i < FDQ_BUCKETS; i++) {
 		for (struct fdq *q = fdtab[i].list, *next; q; q = next) {
@@ -1326,10 +1326,14 @@ static void aio_atfork_child(void)
 		atomic_store(&fdtab[i].due, false);
 	}
 	pthread_mutex_init(&grow_lock, NULL);
-	for (unsigned int c = 0; c < AIO_HARD_MAX / CHUNK_SIZE; c++)
-		atomic_store_explicit(&chunks[c], NULL, memory_order_relaxed);
-	atomic_store(&nrecs, 0);
 	atomic_store(&free_head, 0);
+	for (uint32_t i = atomic_load(&nrecs); i-- > 0;) {
+		struct aio_req *r = rec_at(i);
+
+		memset(r, 0, sizeof(*r));	/* as pool_grow() made it */
+		r->idx = i;
+		rec_push(r);
+	}
 	atomic_store(&outstanding, 0);
 }
 

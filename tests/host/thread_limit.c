@@ -53,7 +53,7 @@ int main(void)
 	vm = vm_size();
 	/* A sanitizer's shadow memory: no limit can be set around it. */
 	if (!vm || vm > (1ul << 40)) {
-		printf("skip: address space of %lu bytes\n", vm);
+		printf("skip: the address space cannot be limited (%s)\n", vm ? "a sanitizer's shadow" : "no VmSize");
 		return 0;
 	}
 	rl.rlim_cur = rl.rlim_max = vm + (4ul << 20);
