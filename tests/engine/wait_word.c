@@ -38,7 +38,12 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The word's writer side: bump, then wake a futex sleeper. */
+/*
+ * The word's writer side: bump, then wake a futex sleeper. The waiter may
+ * return between the two, so the words that callbacks bump are static: the
+ * wake may come after the waiting function's frame is gone (memcheck checks
+ * the futex word of a FUTEX_WAKE).
+ */
 static void word_bump(uint32_t *word)
 {
 	__atomic_fetch_add(word, 1, __ATOMIC_RELEASE);
@@ -78,10 +83,11 @@ static long read_rounds(struct ioe_context *ctx, int fd, unsigned char *buf, int
 {
 	struct wev *w = calloc((size_t)depth, sizeof(*w));
 	pid_t me = (pid_t)syscall(SYS_gettid);
-	uint32_t word = 0;
+	static uint32_t word;
 	long here = 0;
 
 	CHECK(w);
+	word = 0;
 	for (int r = 0; r < rounds; r++) {
 		uint32_t seen = __atomic_load_n(&word, __ATOMIC_ACQUIRE), target = seen + (uint32_t)depth;
 
@@ -219,10 +225,11 @@ static void held_unwaited(enum ioe_backend b)
 	int fd = test_file(O_DIRECT), efd = eventfd(0, 0);
 	unsigned char *buf = xalloc(DEPTH * BLK);
 	struct wev stuck = { 0 }, w[DEPTH];
-	uint32_t word = 0, stuck_word = 0;
+	static uint32_t word, stuck_word, prio_word;
 	uint64_t count = 0;
 
 	CHECK(efd >= 0);
+	word = stuck_word = 0;
 	fill(buf, DEPTH * BLK, 0, 5);
 	CHECK_EQ(pwrite(fd, buf, DEPTH * BLK, 0), DEPTH * BLK);
 	for (int round = 0; round < 2; round++) {
@@ -241,7 +248,8 @@ static void held_unwaited(enum ioe_backend b)
 		if (stuck_read) {
 			/* A PRIO event is never held: it goes to the submitter, first. */
 			struct wev prio = { 0 };
-			uint32_t prio_word = 0;
+
+			prio_word = 0;
 
 			ioe_prep_read(&prio.ev, fd, buf, BLK, 0);
 			ioe_set_callback(&prio.ev, wev_cb, &prio);
@@ -303,8 +311,10 @@ static void held_while_busy(enum ioe_backend b)
 	CHECK_EQ(pwrite(fd, big, BIG, 0), BIG);
 	CHECK_EQ(fsync(fd), 0);
 	for (int try = 0; try < TRIES && !conclusive; try++) {
+		static uint32_t busy_word, word;
 		struct wev busy = { 0 }, w[DEPTH];
-		uint32_t busy_word = 0, word = 0;
+
+		busy_word = word = 0;
 
 		ioe_prep_read(&busy.ev, fd, big, BIG, 0);
 		ioe_set_callback(&busy.ev, wev_cb, &busy);
