@@ -158,10 +158,11 @@ static void reads(struct ioe_context *ctx, bool waiter_reaps, bool waiter_submit
 	 * Under CPU load the poller now and then takes a completion first:
 	 * stress-ng --cpu 2 (164 and 172 of 200), valgrind, which runs one
 	 * thread at a time (39 of 50 once in CI, on AIO), TSan (19 of 25 once
-	 * in CI, io_uring). Without the waiter's reaping it would be none.
+	 * in CI, io_uring), ASan (22 of 50 once in CI, AIO). Without the
+	 * waiter's reaping it would be none.
 	 */
 	if (waiter_reaps)
-		CHECK(here >= rounds / 2);
+		CHECK(here >= rounds / 10);
 	if (waiter_submits)
 		CHECK(sleeps < rounds / 10);
 	free(buf);
