@@ -17,6 +17,7 @@
 #include <liburing.h>
 #include "run_inline.h"
 #include "util.h"
+#include "thread_queues.h"
 #include "valgrind_annotate.h"
 
 #define BLK 4096
@@ -358,25 +359,6 @@ static int count_queue_maps(void)
 		n += strstr(line, "io_uring") || strstr(line, "/[aio]");
 	fclose(f);
 	return n;
-}
-
-/* Whether this kernel gives each thread the ring or AIO context of thread_io.c (io_uring: 6.1). */
-static bool thread_queues_possible(enum ioe_backend b)
-{
-	struct io_uring r;
-	io_context_t a = 0;
-
-	if (b == IOE_BACKEND_AIO) {
-		if (io_setup(1, &a))
-			return false;
-		io_destroy(a);
-		return true;
-	}
-	if (ioe_running_on_valgrind() ||
-	    io_uring_queue_init(2, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN))
-		return false;
-	io_uring_queue_exit(&r);
-	return true;
 }
 
 struct short_lived {

@@ -10,6 +10,7 @@
 #include <libaio.h>
 #include <liburing.h>
 #include "util.h"
+#include "thread_queues.h"
 #include "valgrind_annotate.h"
 
 #define BLK 4096
@@ -39,25 +40,6 @@ static ssize_t sync_pread(struct ioe_context *ctx, int fd, void *buf, size_t len
 	return ev.res;
 }
 
-/* Whether this kernel gives each thread a ring of its own (io_uring: 6.1). */
-static bool thread_rings_possible(enum ioe_backend b)
-{
-	struct io_uring r;
-	io_context_t a = 0;
-
-	if (b == IOE_BACKEND_AIO) {
-		if (io_setup(1, &a))
-			return false;
-		io_destroy(a);
-		return true;
-	}
-	if (ioe_running_on_valgrind() ||
-	    io_uring_queue_init(2, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN))
-		return false;
-	io_uring_queue_exit(&r);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	enum ioe_backend b = test_backend(argc, argv);
@@ -66,7 +48,7 @@ int main(int argc, char **argv)
 	char buf[BLK], out[BLK];
 	struct rlimit rl, full;
 
-	if (!thread_rings_possible(b)) {
+	if (!thread_queues_possible(b)) {
 		printf("no per-thread rings on this kernel: skipped\n");
 		return 0;
 	}

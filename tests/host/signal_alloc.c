@@ -10,68 +10,23 @@
 #include <aio.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "host.h"
 
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void *__libc_memalign(size_t, size_t);
-extern void __libc_free(void *);
-
 static volatile sig_atomic_t in_handler, allocs;
 
-static void count(void)
+/* Frees count too: any call of the family inside the handler. */
+static void host_malloc_hook(bool is_free)
 {
+	(void)is_free;
 	if (in_handler)
 		allocs++;
 }
 
-void *malloc(size_t n)
-{
-	count();
-	return __libc_malloc(n);
-}
-
-void *calloc(size_t n, size_t m)
-{
-	count();
-	return __libc_calloc(n, m);
-}
-
-void *realloc(void *p, size_t n)
-{
-	count();
-	return __libc_realloc(p, n);
-}
-
-void free(void *p)
-{
-	if (p)
-		count();
-	__libc_free(p);
-}
-
-int posix_memalign(void **p, size_t align, size_t n)
-{
-	count();
-	*p = __libc_memalign(align, n);
-	return *p ? 0 : ENOMEM;
-}
-
-void *aligned_alloc(size_t align, size_t n)
-{
-	count();
-	return __libc_memalign(align, n);
-}
-
-void *memalign(size_t align, size_t n)
-{
-	count();
-	return __libc_memalign(align, n);
-}
+#include "malloc_hook.h"
 
 static int fd;
 static long res[3];
