@@ -20,8 +20,9 @@
  * filesystem's space is; going on would raise SIGXFSZ or fail with bytes
  * written. (On a regular file or a block device, the only ones routed, a
  * read is short only at end of file, through any of the kernel's
- * interfaces; one call also spares the engine a copy of the vector.) (The fast path below may read in pieces: RWF_NOWAIT stops short
- * of what would block, which is no answer of the real call's.)
+ * interfaces; one call also spares the engine a copy of the vector.)
+ * The fast path below may read in pieces: RWF_NOWAIT stops short of what
+ * would block, which is no answer of the real call's.
  *
  * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
  * only what would block is routed, remainder of a partial read included.
