@@ -356,11 +356,24 @@ void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d);
 void ioe_word_wait_join(struct ioe_word_waiter *ww, struct ioe_driver *d);
 void ioe_word_wait_end(void *ww);
 
-/* Let the due signals' handlers run (see ioe_signal_due()), then block again. */
-static inline void ioe_word_wait_handlers(const struct ioe_word_waiter *ww)
+/*
+ * Let the due signals' handlers run (see ioe_signal_due()), then block
+ * again. Meanwhile the thread is no caller that reaps: a handler's pread()
+ * may wait for a completion that only the poller would reap, and the
+ * poller naps while callers reap.
+ */
+static inline void ioe_word_wait_handlers(struct ioe_word_waiter *ww)
 {
+	struct ioe_driver *d = ww->d;
+
+	if (d) {
+		ww->d = NULL;	/* a handler that cancels the thread: not counted out twice */
+		atomic_fetch_sub(&d->callers, 1);
+	}
 	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
 	pthread_sigmask(SIG_SETMASK, &ww->all, NULL);
+	if (d)
+		ioe_word_wait_join(ww, d);
 }
 
 /*

@@ -155,17 +155,28 @@ static bool ring_dead(struct uring_driver *d)
  * the kernel registers under the ring's own lock, which a submission in
  * progress holds, and a submission can last (a long read of a device the
  * kernel reads inline, such as /dev/zero into pages that fault slowly).
- * Until then, it waits as a thread that cannot register does.
+ * Until then, it waits as a thread that cannot register does. Every
+ * signal is blocked meanwhile: a handler's pread() would queue its event
+ * and wait for the submitter, which waits for the lock this frame holds.
  */
 static bool caller_direct_ok(struct uring_driver *d)
 {
+	sigset_t all, old;
+
 	if (!d->direct_ok || ring_dead(d))
 		return false;
 	if (reg.gen != d->gen) {
-		if (!ioe_sq_trylock(&d->base))
+		if (atomic_load_explicit(&d->base.sq_busy, memory_order_relaxed))
 			return false;
-		ring_index(d);
-		ioe_sq_unlock(&d->base);
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		if (ioe_sq_trylock(&d->base)) {
+			ring_index(d);
+			ioe_sq_unlock(&d->base);
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (reg.gen != d->gen)
+			return false;
 	}
 	return reg.idx >= 0;
 }
