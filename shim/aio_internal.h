@@ -99,7 +99,7 @@ extern _Atomic uint32_t outstanding;
 extern uint32_t aio_max;
 extern bool aio_max_from_env;
 
-struct aio_req *rec_pop(void);
+struct aio_req *rec_take(void);
 struct aio_req *rec_of(const struct aiocb *cb);
 void release_rec(struct aio_req *r, bool uncount);
 uint32_t effective_max(void);
@@ -114,6 +114,7 @@ extern _Atomic uint32_t done_seq;
 void done_seq_bump(void);
 void notify(const struct sigevent *sev);
 ssize_t check_signal(struct sigevent *sev, ssize_t res);
+void group_add_member(struct lio_group *g);
 void group_put(struct lio_group *g);
 void group_member_done(struct lio_group *g, bool failed);
 

@@ -135,6 +135,13 @@ void group_put(struct lio_group *g)
 		free(g);
 }
 
+/* One more member of g: its completion is counted, and it holds a reference. */
+void group_add_member(struct lio_group *g)
+{
+	atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+}
+
 void group_member_done(struct lio_group *g, bool failed)
 {
 	if (failed)

@@ -79,7 +79,7 @@ out:
 }
 
 /* Tagged head: a record popped and pushed back meanwhile fails the CAS (no ABA). */
-struct aio_req *rec_pop(void)
+static struct aio_req *rec_pop(void)
 {
 	for (;;) {
 		uint64_t h = atomic_load_explicit(&free_head, memory_order_acquire);
@@ -96,6 +96,26 @@ struct aio_req *rec_pop(void)
 		if (pool_grow())
 			return NULL;
 	}
+}
+
+uint32_t effective_max(void)
+{
+	return aio_max;
+}
+
+/* A free record, counted against the outstanding limit; NULL at the limit or without memory. */
+struct aio_req *rec_take(void)
+{
+	struct aio_req *r;
+
+	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+		return NULL;
+	}
+	r = rec_pop();
+	if (!r)
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+	return r;
 }
 
 /* The in-flight record of cb, or NULL (lock-free, allocation-free). */
@@ -128,11 +148,6 @@ void release_rec(struct aio_req *r, bool uncount)
 	rec_push(r);
 	if (uncount)
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
-}
-
-uint32_t effective_max(void)
-{
-	return aio_max;
 }
 
 /* Whether a request of ours on fd is still held, with the engine or being handed to glibc. */

@@ -96,50 +96,39 @@ static bool refused_range(const struct aiocb *cb)
 	return n > SSIZE_MAX || a + n < a || a + n >= USER_SPACE_END;
 }
 
-/*
- * Returns 0, or -errno for the call itself (the aiocb then carries it as glibc
- * does). opcode: what glibc stores in aio_lio_opcode when it accepts the
- * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
- * leave it (a lio_listio() member keeps its own).
- */
-static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+/* glibc: a sync has no priority (aio_reqprio is set to 0), anything else is checked. */
+static int check_reqprio(struct aiocb *cb, bool sync)
 {
-	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
-	bool now = false;	/* answered in this thread: see refused_range(), OP_INVALID */
-	ssize_t res = -EINVAL;
-	struct aio_req *r, *go = NULL;
-	size_t len = 0;
-	bool held;
-
-	/* glibc: a sync has no priority (aio_reqprio is set to 0), anything else is checked. */
 	if (!sync && (cb->aio_reqprio < 0 || cb->aio_reqprio > AIO_PRIO_DELTA_MAX)) {
 		cb->__return_value = -1;
 		__atomic_store_n(&cb->__error_code, EINVAL, __ATOMIC_RELEASE);
 		return -EINVAL;
 	}
-	/* Still in flight (its result not out yet): the first request is left alone. */
-	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
-		return -EAGAIN;
-	if (sync)
-		cb->aio_reqprio = 0;
+	return 0;
+}
+
+/*
+ * Whether the request is answered in this thread (see refused_range(),
+ * OP_INVALID); *len: how much of a read or write goes.
+ */
+static bool answered_here(const struct aiocb *cb, int op, size_t *len)
+{
+	bool now = false;
+
 	if (op == OP_READ || op == OP_WRITE) {
 		now = refused_range(cb);
 		/* Beyond this the kernel's pread()/pwrite() would stop: so does the request. */
-		len = cb->aio_nbytes < max_rw ? cb->aio_nbytes : max_rw;
+		*len = cb->aio_nbytes < max_rw ? cb->aio_nbytes : max_rw;
 	} else if (op == OP_INVALID) {
 		now = true;
 	}
-	if (op == OP_READ && !now && shim_cfg.fastpath && fast_read(ctx, cb, len, opcode))
-		return 0;
-	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
-		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
-		return -EAGAIN;
-	}
-	r = rec_pop();
-	if (!r) {
-		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
-		return -EAGAIN;
-	}
+	return now;
+}
+
+/* Fill r for the request: what its completion needs, and its engine event. */
+static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_t len, bool now,
+			struct lio_group *g)
+{
 	r->op = op;
 	r->counted = false;
 	r->inline_done = now;
@@ -171,10 +160,14 @@ static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opc
 	if (op == OP_WRITE)
 		r->ev.flags = IOE_F_ONE_CALL;
 	ioe_set_callback(&r->ev, on_engine_done, r);
-	if (g) {
-		atomic_fetch_add_explicit(&g->pending, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
-	}
+}
+
+/*
+ * The aiocb shows the request in flight (EINPROGRESS, opcode stored if >= 0)
+ * and carries r's hint for rec_of(); r is cb's from here on.
+ */
+static void mark_in_flight(struct aiocb *cb, struct aio_req *r, int opcode)
+{
 	if (opcode >= 0)
 		cb->aio_lio_opcode = opcode;
 	cb->__return_value = 0;
@@ -184,24 +177,70 @@ static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opc
 	atomic_store_explicit(&r->fd, cb->aio_fildes, memory_order_relaxed);
 	atomic_store_explicit(&r->cb, cb, memory_order_relaxed);
 	atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_release);
+}
 
-	if (now) {
-		/* Failed at once with no effect, so out of order with the fd's queue is unseen. */
-		if (op != OP_INVALID) {
-			shim_stats_fallback();
-			res = do_inline(cb, op);
-		}
-		complete(r, res);
-		return 0;
+/* Failed at once with no effect, so out of order with the fd's queue is unseen. */
+static void complete_here(struct aio_req *r, const struct aiocb *cb, int op)
+{
+	ssize_t res = -EINVAL;
+
+	if (op != OP_INVALID) {
+		shim_stats_fallback();
+		res = do_inline(cb, op);
 	}
-	if (op == OP_READ) {
-		engine_submit(ctx, r);
-		return 0;
-	}
-	held = fdq_enter(cb->aio_fildes, r, &go);
+	complete(r, res);
+}
+
+/* A write or sync on fd: to the engine now, or held until what is before it on fd is done. */
+static void submit_in_fd_order(struct ioe_context *ctx, struct aio_req *r, int fd)
+{
+	struct aio_req *go = NULL;
+	bool held = fdq_enter(fd, r, &go);
+
 	submit_list(go);
 	if (!held)
 		engine_submit(ctx, r);	/* without an fdq (no memory): unordered, still correct per request */
+}
+
+/*
+ * Returns 0, or -errno for the call itself (the aiocb then carries it as glibc
+ * does). opcode: what glibc stores in aio_lio_opcode when it accepts the
+ * request (LIO_READ, LIO_WRITE, GLIBC_LIO_SYNC, GLIBC_LIO_DSYNC), or -1 to
+ * leave it (a lio_listio() member keeps its own).
+ */
+static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opcode, struct lio_group *g)
+{
+	bool sync = op == OP_FSYNC || op == OP_FDATASYNC;
+	bool now;	/* answered in this thread: see answered_here() */
+	struct aio_req *r;
+	size_t len = 0;
+	int ret;
+
+	ret = check_reqprio(cb, sync);
+	if (ret)
+		return ret;
+	/* Still in flight (its result not out yet): the first request is left alone. */
+	if (cb_error(cb) == EINPROGRESS && rec_of(cb))
+		return -EAGAIN;
+	if (sync)
+		cb->aio_reqprio = 0;
+	now = answered_here(cb, op, &len);
+	if (op == OP_READ && !now && shim_cfg.fastpath && fast_read(ctx, cb, len, opcode))
+		return 0;
+	r = rec_take();
+	if (!r)
+		return -EAGAIN;
+	prep_record(r, cb, op, len, now, g);
+	if (g)
+		group_add_member(g);
+	mark_in_flight(cb, r, opcode);
+
+	if (now)
+		complete_here(r, cb, op);
+	else if (op == OP_READ)
+		engine_submit(ctx, r);
+	else
+		submit_in_fd_order(ctx, r, cb->aio_fildes);
 	return 0;
 }
 
