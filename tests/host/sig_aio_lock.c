@@ -20,7 +20,7 @@
 #include "aio_show.h"
 
 #define ROUNDS 100
-#define BUCKETS 256	/* the shim's per-fd lock table, shim/aio.c */
+#define BUCKETS 256	/* the shim's per-fd lock table, shim/aio_fd_order.c */
 
 static volatile sig_atomic_t armed;
 static struct aiocb first[4];

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A record's way to the engine and back, and its completion.
+ *
+ * Completion order: result stored, __error_code released, waiters woken,
+ * then the notification from the record's copy of the sigevent; the aiocb is
+ * never touched after its __error_code leaves EINPROGRESS.
+ *
+ * The hand-off and the completion live together: a write's completion may
+ * release held requests of its fd (aio_fd_order.c), which go to the engine
+ * from there, and a request the engine cannot take is completed at once.
+ */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "aio_internal.h"
+#include "fdcache.h"
+
+__thread enum suspend_kind waits;
+
+/* Whether r goes to the engine from this thread: see waits. */
+static bool submit_here(const struct aio_req *r)
+{
+	if (r->group && r->group->mode == LIO_WAIT)
+		return false;	/* waited for on a futex: nothing would take it */
+	if (waits != WAITS_ONE && (waits != WAITS_MANY || !(shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT)))
+		return false;
+	return r->op != OP_WRITE || shim_fsize_unlimited();	/* see limits.c */
+}
+
+void submit_list(struct aio_req *r)
+{
+	while (r) {
+		struct aio_req *next = r->fifo_next;
+
+		r->fifo_next = NULL;
+		engine_submit(shim_engine(), r);
+		r = next;
+	}
+}
+
+/* A counted write is done: the requests of its fd that it released go to the engine. */
+static void write_done(struct fdq *q)
+{
+	struct aio_req *go = NULL;
+
+	fdq_write_done(q, &go);
+	submit_list(go);
+}
+
+/* ---- completion ---- */
+
+/*
+ * A request the kernel fails at once (see refused_range(), is_dir()), done
+ * here exactly as glibc's helper thread does it: pread, then read on ESPIPE.
+ * Raw syscalls: aio_read() is not a cancellation point, pread() is.
+ */
+ssize_t do_inline(const struct aiocb *cb, int op)
+{
+	int saved = errno;
+	long n;
+
+	do {
+		n = syscall(op == OP_READ ? SYS_pread64 : SYS_pwrite64, cb->aio_fildes, cb->aio_buf,
+			    cb->aio_nbytes, cb->aio_offset);
+		if (n < 0 && errno == ESPIPE)
+			n = syscall(op == OP_READ ? SYS_read : SYS_write, cb->aio_fildes, cb->aio_buf,
+				    cb->aio_nbytes);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	errno = saved;
+	return n;
+}
+
+static bool is_dir(int fd)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && S_ISDIR(st.st_mode);
+}
+
+void complete(struct aio_req *r, ssize_t res)
+{
+	struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
+	struct lio_group *g = r->group;
+	struct sigevent sev = r->sev;
+	int err;
+
+	res = check_signal(&sev, res);
+	err = res < 0 ? (int)-res : 0;
+
+	if (shim_stats_on && res >= 0 && !r->inline_done)
+		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
+				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
+				  (size_t)res, shim_now_ns() - r->t0);
+	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
+	/*
+	 * No longer outstanding once the program can see the result: a program
+	 * that resubmits at once, at the limit, must not get EAGAIN. (A record
+	 * may then be missing from the pool a moment: rec_pop() grows it.)
+	 */
+	atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+	cb->__return_value = res < 0 ? -1 : res;
+	/* Release: the result is visible to whoever sees the error code change. */
+	__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
+	/* From here on cb may be reused or freed by the program. */
+	done_seq_bump();
+	if (r->counted)
+		write_done(r->q);
+	release_rec(r, false);
+	notify(&sev);
+	if (g)
+		group_member_done(g, err != 0);
+}
+
+/* The engine's callback of every record (set by submit()). */
+void on_engine_done(struct ioe_event *ev, void *arg)
+{
+	struct aio_req *r = arg;
+
+	(void)ev;
+	/*
+	 * A pipe or socket: glibc's implementation reads it with read(); hand it
+	 * over. The record stays "ours" until glibc has queued the request, so
+	 * an aio_suspend() meanwhile waits for our wake-up below, not in glibc's
+	 * aio_suspend() (which takes a request it does not know for done).
+	 */
+	if (r->ev.res == -ESPIPE && !r->group && (r->op == OP_READ || r->op == OP_WRITE)) {
+		struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
+		int ret, err;
+
+		atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
+		ret = r->op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
+		err = errno;
+		if (r->counted)
+			write_done(r->q);
+		release_rec(r, true);
+		shim_stats_fallback();
+		if (ret < 0) {
+			cb->__return_value = -1;
+			__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
+		}
+		done_seq_bump();
+		return;
+	}
+	/*
+	 * A directory has no read_iter, so Linux AIO (not pread) says EINVAL:
+	 * ask pread, which fails at once on a directory (EISDIR, or EFAULT ...).
+	 */
+	if (r->ev.res == -EINVAL && (r->op == OP_READ || r->op == OP_WRITE) && is_dir(r->ev.fd)) {
+		complete(r, do_inline(atomic_load_explicit(&r->cb, memory_order_relaxed), r->op));
+		return;
+	}
+	complete(r, r->ev.res);
+}
+
+/*
+ * Hand r to the engine. If the engine cannot take it because it could not
+ * start its threads (a thread or memory limit, where glibc's helper with
+ * its smaller stack might still start), the request is done now in this
+ * thread, as the synchronous calls are: its result is the same.
+ */
+void engine_submit(struct ioe_context *ctx, struct aio_req *r)
+{
+	enum ioe_channel ch = r->op == OP_READ ? IOE_CHAN_READ : IOE_CHAN_WRITE;
+	int ret;
+
+	if (ctx && shim_stats_on)
+		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
+	if (!ctx)
+		ret = -ESHUTDOWN;
+	else if (submit_here(r))
+		ret = ioe_submit_local(ctx, &r->ev, ch);
+	else
+		ret = ioe_submit(ctx, &r->ev, ch);
+
+	if (ret == -ESHUTDOWN || ret == -EINVAL)
+		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
+	else if (ret && ioe_submit_wait(ctx, &r->ev, ch))
+		complete(r, -EAGAIN);
+	else if (ret)
+		on_engine_done(&r->ev, r);	/* not called by ioe_submit_wait() */
+}

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The records of POSIX AIO requests, and the limit on how many are
+ * outstanding.
+ *
+ * State. The result lives where glibc keeps it, in the aiocb's __error_code
+ * and __return_value, so aio_error()/aio_return() are two loads (lock-free,
+ * async-signal-safe) and give the same answer for a request that went to
+ * glibc instead (no engine, a pipe or socket). Everything else is in a
+ * shim-owned record (struct aio_req) from a pool that is never freed. The
+ * aiocb's __abs_prio/__policy (glibc's own bookkeeping fields) carry the
+ * record index and a check word, only as a hint: it is trusted only when the
+ * record says it belongs to that aiocb and is in flight.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include "aio_internal.h"
+
+#define CHUNK_SHIFT		10
+#define CHUNK_SIZE		(1u << CHUNK_SHIFT)
+
+/* The record pool: chunks published once, records never freed. */
+static struct aio_req *_Atomic chunks[AIO_HARD_MAX / CHUNK_SIZE];
+static _Atomic uint32_t nrecs;			/* records published */
+static _Atomic uint64_t free_head;		/* tag << 32 | (idx + 1) */
+static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
+
+_Atomic uint32_t outstanding;
+uint32_t aio_max = AIO_DEFAULT_MAX;
+bool aio_max_from_env;
+
+static inline struct aio_req *rec_at(uint32_t idx)
+{
+	return &atomic_load_explicit(&chunks[idx >> CHUNK_SHIFT], memory_order_acquire)[idx & (CHUNK_SIZE - 1)];
+}
+
+static void rec_push(struct aio_req *r)
+{
+	uint64_t h = atomic_load_explicit(&free_head, memory_order_relaxed), n;
+
+	do {
+		atomic_store_explicit(&r->next_free, (uint32_t)h, memory_order_relaxed);
+		n = ((h >> 32) + 1) << 32 | (r->idx + 1);
+	} while (!atomic_compare_exchange_weak_explicit(&free_head, &h, n, memory_order_release,
+							memory_order_relaxed));
+}
+
+static int pool_grow(void)
+{
+	uint32_t n, c;
+	struct aio_req *chunk;
+	int ret = 0;
+
+	pthread_mutex_lock(&grow_lock);
+	/* Another thread may have grown it meanwhile: then the caller retries. */
+	if ((uint32_t)atomic_load_explicit(&free_head, memory_order_acquire))
+		goto out;
+	n = atomic_load_explicit(&nrecs, memory_order_relaxed);
+	c = n >> CHUNK_SHIFT;
+	if (c >= AIO_HARD_MAX / CHUNK_SIZE) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	chunk = calloc(CHUNK_SIZE, sizeof(*chunk));
+	if (!chunk) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	for (uint32_t i = 0; i < CHUNK_SIZE; i++)
+		chunk[i].idx = n + i;
+	atomic_store_explicit(&chunks[c], chunk, memory_order_release);
+	atomic_store_explicit(&nrecs, n + CHUNK_SIZE, memory_order_release);
+	for (uint32_t i = CHUNK_SIZE; i-- > 0;)
+		rec_push(&chunk[i]);
+out:
+	pthread_mutex_unlock(&grow_lock);
+	return ret;
+}
+
+/* Tagged head: a record popped and pushed back meanwhile fails the CAS (no ABA). */
+static struct aio_req *rec_pop(void)
+{
+	for (;;) {
+		uint64_t h = atomic_load_explicit(&free_head, memory_order_acquire);
+
+		while ((uint32_t)h) {
+			struct aio_req *r = rec_at((uint32_t)h - 1);
+			uint64_t n = ((h >> 32) + 1) << 32 |
+				     atomic_load_explicit(&r->next_free, memory_order_relaxed);
+
+			if (atomic_compare_exchange_weak_explicit(&free_head, &h, n, memory_order_acquire,
+								  memory_order_acquire))
+				return r;
+		}
+		if (pool_grow())
+			return NULL;
+	}
+}
+
+uint32_t effective_max(void)
+{
+	return aio_max;
+}
+
+/* A free record, counted against the outstanding limit; NULL at the limit or without memory. */
+struct aio_req *rec_take(void)
+{
+	struct aio_req *r;
+
+	if (atomic_fetch_add_explicit(&outstanding, 1, memory_order_relaxed) >= effective_max()) {
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+		return NULL;
+	}
+	r = rec_pop();
+	if (!r)
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+	return r;
+}
+
+/* The in-flight record of cb, or NULL (lock-free, allocation-free). */
+struct aio_req *rec_of(const struct aiocb *cb)
+{
+	uint32_t idx = (uint32_t)cb->__abs_prio;
+	struct aio_req *r;
+
+	if (cb->__policy != (int)(idx ^ HINT_MAGIC) ||
+	    idx >= atomic_load_explicit(&nrecs, memory_order_acquire))
+		return NULL;
+	r = rec_at(idx);
+	if (atomic_load_explicit(&r->cb, memory_order_acquire) != cb)
+		return NULL;
+	switch (atomic_load_explicit(&r->state, memory_order_acquire)) {
+	case REQ_HELD:
+	case REQ_ENGINE:
+	case REQ_FOREIGN:
+	case REQ_DONE:	/* its wake-up is still to come: aio_suspend() must wait for it */
+		return r;
+	default:
+		return NULL;
+	}
+}
+
+/* uncount: the request still counts against the outstanding limit (see complete()). */
+void release_rec(struct aio_req *r, bool uncount)
+{
+	atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
+	rec_push(r);
+	if (uncount)
+		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+}
+
+/* Whether a request of ours on fd is still held, with the engine or being handed to glibc. */
+bool rec_busy_fd(int fd)
+{
+	uint32_t n = atomic_load_explicit(&nrecs, memory_order_acquire);
+	bool busy = false;
+
+	for (uint32_t i = 0; i < n && !busy; i++) {
+		struct aio_req *r = rec_at(i);
+		uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
+
+		if ((st == REQ_ENGINE || st == REQ_HELD || st == REQ_FOREIGN) &&
+		    atomic_load_explicit(&r->fd, memory_order_relaxed) == fd)
+			busy = true;
+	}
+	return busy;
+}
+
+/* In a fork child: the parent's requests are not ours, their records are free again. */
+void rec_atfork_child(void)
+{
+	pthread_mutex_init(&grow_lock, NULL);
+	atomic_store(&free_head, 0);
+	for (uint32_t i = atomic_load(&nrecs); i-- > 0;) {
+		struct aio_req *r = rec_at(i);
+
+		memset(r, 0, sizeof(*r));	/* as pool_grow() made it */
+		r->idx = i;
+		rec_push(r);
+	}
+	atomic_store(&outstanding, 0);
+}
