@@ -105,7 +105,7 @@ PY
 	run python3 - "$REPORT" <<'PY'
 import csv, json, sys
 d = json.load(open(sys.argv[1] + "/results.json"))
-runs = [r for r in d["runs"] if r.get("group") != "merge"]
+runs = [r for r in d["runs"] if r.get("group") not in ("merge", "syscalls")]
 assert runs and all(r["ok"] and r["iops"] > 0 and r["pct"] for r in runs)
 assert d["meta"]["kernel"] and d["meta"]["fio"].startswith("fio-")
 rows = list(csv.DictReader(open(sys.argv[1] + "/results.csv")))
@@ -126,4 +126,26 @@ PY
 	run "$BENCH" --help
 	assert_success
 	assert_output --partial "--quick"
+}
+
+@test "system calls per request: every row, and natively one pread64 per psync read" {
+	run python3 - "$REPORT/results.json" <<'PY'
+import json, sys
+runs = [r for r in json.load(open(sys.argv[1]))["runs"] if r.get("group") == "syscalls"]
+got = {(r["contender"], r["rw"], r["mode"], r["depth"]): r for r in runs}
+for c in ("psync-native", "psync-shim"):
+    for mode in ("hot", "cold", "direct"):
+        assert (c, "randread", mode, 1) in got, (c, mode)
+for c in ("fio-io_uring", "posixaio-glibc", "posixaio-shim-uring", "posixaio-shim-aio"):
+    for d in (1, 32):
+        assert (c, "randread", "direct", d) in got, (c, d)
+nat = got["psync-native", "randread", "hot", 1]
+assert 0.95 <= nat["per_request"] <= 1.05 and 0.95 <= nat["calls"]["pread64"] <= 1.05, nat
+assert all(r["ok"] and r["per_request"] > 0 for r in runs)
+print("ok", len(runs))
+PY
+	assert_success
+	assert_output --regexp '^ok [0-9]+'
+	run cat "$REPORT/report.md"
+	assert_output --partial "## System calls per request"
 }

@@ -8,6 +8,9 @@ results.json, results.csv, iops_vs_depth.svg, latency_cdf.svg).
   report.py engine RAW KEY=VAL...   ioengine-benchmark output on stdin
   report.py merge RAW KEY=VAL...    ioengine-bench-merge output on stdin
   report.py fail RAW KEY=VAL...     a run that failed (stderr tail on stdin)
+  report.py syscalls RAW KEY=VAL... FEW MANY
+                                    system calls per request from two strace -c
+                                    summaries (files), of few= and many= requests
   report.py report RAW META OUTDIR  write the report
 
 KEY=VAL pairs describe the run (contender, rw, mode, depth, jobs, stats=FILE
@@ -140,6 +143,28 @@ def parse_merge(text, rec, raw):
     if not n:
         append(raw, dict(rec, ok=False, group="merge", contender="merge",
                          error=text.strip().splitlines()[-1:] or ["no output"]))
+
+
+def strace_counts(path):
+    """{syscall: calls} of an strace -c summary."""
+    counts = {}
+    for line in open(path):
+        f = line.split()
+        # "% time seconds usecs/call calls [errors] syscall"
+        if len(f) < 5 or not f[0][0].isdigit() or f[-1] == "total":
+            continue
+        counts[f[-1]] = counts.get(f[-1], 0) + int(f[3])
+    return counts
+
+
+def parse_syscalls(rec, few_path, many_path):
+    few, many = strace_counts(few_path), strace_counts(many_path)
+    n = int(rec.pop("many")) - int(rec.pop("few"))
+    per = {k: (many.get(k, 0) - few.get(k, 0)) / n for k in set(few) | set(many)}
+    per = {k: v for k, v in per.items() if v >= 0.05}
+    rec.update(ok=True, group="syscalls", per_request=sum(per.values()),
+               calls=dict(sorted(per.items(), key=lambda kv: -kv[1])))
+    return rec
 
 
 def load(raw):
@@ -465,6 +490,21 @@ def report(raw, metapath, outdir):
             else:
                 w("| %s | — | failed | failed | — |" % r["contender"])
         w("")
+    scs = [r for r in recs if r.get("group") == "syscalls"]
+    if scs:
+        w("## System calls per request (strace -f -c, all threads)")
+        w("")
+        w("The same fio job with two request counts; the difference in calls over the "
+          "difference in requests leaves start-up and exit out. *cold*: buffered, the "
+          "file's pages dropped first (fio `--invalidate=1`).")
+        w("")
+        w("| contender | workload | QD | per request | the calls |")
+        w("|---|---|---|---|---|")
+        for r in scs:
+            calls = ", ".join("%s %.2f" % kv for kv in r["calls"].items())
+            w("| %s | %s %s | %d | %.2f | %s |" % (r["contender"], r["rw"], r["mode"], r["depth"],
+                                                  r["per_request"], calls))
+        w("")
     w("## All runs")
     w("")
     for rw, m in secs:
@@ -535,7 +575,7 @@ def report(raw, metapath, outdir):
         cw = csv.writer(f)
         cw.writerow(cols)
         for r in recs:
-            if r.get("group") == "merge":
+            if r.get("group") in ("merge", "syscalls"):
                 continue
             rs = ratios(idx, r) if r.get("contender") in CINFO else []
             row = [r.get(k, "") for k in cols[:11]]
@@ -559,6 +599,11 @@ def main(argv):
     cmd, raw = argv[1], argv[2]
     if cmd == "report":
         report(raw, argv[3], argv[4])
+        return
+    if cmd == "syscalls":
+        kv = [a for a in argv[3:] if "=" in a]
+        files = [a for a in argv[3:] if "=" not in a]
+        append(raw, parse_syscalls(kv_args(kv), files[0], files[1]))
         return
     rec = kv_args(argv[3:])
     text = sys.stdin.read()
