@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "fault.h"
+#include "ioengine_internal.h"
 #include "shim.h"
 
 #define SUB_BITS	3
