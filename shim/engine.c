@@ -186,8 +186,11 @@ struct ioe_context *shim_engine(void)
 	return eng;
 }
 
-/* Asked before the stats summary: a child's first look resets them (own_state()). */
-const char *shim_backend_name(void)
+/*
+ * "io_uring", "aio", or NULL while no engine was created in this process.
+ * Asked before the stats summary: a child's first look resets them (own_state()).
+ */
+static const char *backend_name(void)
 {
 	return own_state() ? atomic_load_explicit(&eng_backend, memory_order_relaxed) : NULL;
 }
@@ -235,5 +238,5 @@ __attribute__((constructor)) static void shim_init(void)
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-	shim_stats_flush();
+	shim_stats_flush(backend_name());
 }

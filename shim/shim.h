@@ -94,9 +94,6 @@ extern int shim_initialised;
 /* IOENGINE_STATS was set: the statistics hooks then record (else they are no-ops). */
 extern bool shim_stats_on;
 
-/* "io_uring", "aio", or NULL while no engine was created in this process. */
-const char *shim_backend_name(void);
-
 /*
  * Queue a prepared event (its callback is set here) and block the calling
  * thread until it completes; returns ev->res. Spins a few microseconds, then
@@ -109,9 +106,12 @@ ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 /* Monotonic clock in ns (vDSO; no syscall). */
 uint64_t shim_now_ns(void);
 
-/* Statistics lifecycle: a fork child starts from zero; the summary is written once at exit. */
+/*
+ * Statistics lifecycle: a fork child starts from zero; the summary is written
+ * once at exit. backend: "io_uring", "aio", or NULL (none) for the summary.
+ */
 void shim_stats_reset(void);
-void shim_stats_flush(void);
+void shim_stats_flush(const char *backend);
 
 /*
  * Seccomp (sandbox.c): the groups of the shim's own system calls that this

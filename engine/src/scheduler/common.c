@@ -8,6 +8,7 @@
 #include "common.h"
 #include "../fault.h"
 #include "../tasks.h"
+#include "../thread.h"
 #include "../valgrind_annotate.h"
 
 /* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
@@ -156,22 +157,6 @@ void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev,
 		out->iov = NULL;
 		out->len = piece_len(ev, len < IOE_MAX_RW ? len : IOE_MAX_RW);
 	}
-}
-
-int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	int ret;
-
-	/* The new thread inherits the mask: it never runs the host's handlers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ret = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ret)
-		return -ret;
-	pthread_setname_np(*t, name);
-	return 0;
 }
 
 /*

@@ -391,9 +391,6 @@ bool ioe_poller_nap(struct ioe_driver *d);
 void ioe_word_sleep(uint32_t *word, uint32_t old, long ns);
 extern _Atomic unsigned int ioe_word_sleepers;
 
-/* Engine threads block every signal and carry a name for top -H. */
-int ioe_thread_start(pthread_t *t, const char *name, void *(*fn)(void *), void *arg);
-
 /*
  * At most this many events go to the kernel in one submit round. Measured on
  * these virtual disks: a burst of 32 O_DIRECT IOs completes slower than the
