@@ -345,8 +345,8 @@ int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)
 	atomic_init(&d->free.shared, NULL);
 	d->free.local = NULL;
 	atomic_init(&d->inflight, 0);
-	atomic_init(&d->sq_busy, false);
-	atomic_init(&d->cq_busy, false);
+	atomic_init(&d->sq_lock, false);
+	atomic_init(&d->cq_lock, false);
 	atomic_init(&d->submitter_done, false);
 	atomic_init(&d->callers, 0);
 	atomic_init(&d->caller_visits, 0);
@@ -401,7 +401,7 @@ static bool poller_ready(void *arg)
 	struct ioe_driver *d = arg;
 
 	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0)
-		return !atomic_load_explicit(&d->cq_busy, memory_order_relaxed);
+		return !atomic_load_explicit(&d->cq_lock, memory_order_relaxed);
 	return atomic_load_explicit(&d->submitter_done, memory_order_acquire);
 }
 

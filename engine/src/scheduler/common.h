@@ -144,8 +144,8 @@ struct ioe_driver {
 	 * waits in the kernel for IO that is not there yet); a fast completion
 	 * reaped meanwhile takes it below 0 for a moment. */
 	_Atomic int inflight;
-	_Atomic bool sq_busy;		/* held by whoever takes free slots and submits */
-	_Atomic bool cq_busy;		/* held by whoever consumes completions */
+	_Atomic bool sq_lock;		/* held by whoever takes free slots and submits */
+	_Atomic bool cq_lock;		/* held by whoever consumes completions */
 	_Atomic bool submitter_done;
 	_Atomic int callers;		/* in ioe_wait_word(), reaping in their own thread */
 	_Atomic uint32_t caller_visits;	/* ioe_wait_word() calls so far */
@@ -253,7 +253,7 @@ static inline void ioe_backoff(unsigned int *spins)
  */
 static inline bool ioe_sq_trylock(struct ioe_driver *d)
 {
-	return !atomic_exchange_explicit(&d->sq_busy, true, memory_order_acquire);
+	return !atomic_exchange_explicit(&d->sq_lock, true, memory_order_acquire);
 }
 
 static inline void ioe_sq_lock(struct ioe_driver *d)
@@ -264,7 +264,7 @@ static inline void ioe_sq_lock(struct ioe_driver *d)
 
 static inline void ioe_sq_unlock(struct ioe_driver *d)
 {
-	atomic_store_explicit(&d->sq_busy, false, memory_order_release);
+	atomic_store_explicit(&d->sq_lock, false, memory_order_release);
 }
 
 /*
@@ -274,12 +274,12 @@ static inline void ioe_sq_unlock(struct ioe_driver *d)
  */
 static inline bool ioe_cq_trylock(struct ioe_driver *d)
 {
-	return !atomic_exchange_explicit(&d->cq_busy, true, memory_order_acquire);
+	return !atomic_exchange_explicit(&d->cq_lock, true, memory_order_acquire);
 }
 
 static inline void ioe_cq_unlock(struct ioe_driver *d)
 {
-	atomic_store_explicit(&d->cq_busy, false, memory_order_release);
+	atomic_store_explicit(&d->cq_lock, false, memory_order_release);
 }
 
 /*

@@ -32,7 +32,7 @@ static int backend_from_env(enum ioe_backend *b)
 static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
 {
 	sh->depth = depth;
-	atomic_init(&sh->running, 0);
+	atomic_init(&sh->producers, 0);
 	atomic_init(&sh->stopping, false);
 	atomic_init(&sh->total_count, 0);
 	atomic_init(&sh->free_slots_count, depth);
@@ -116,8 +116,8 @@ void ioe_context_free(struct ioe_context *ctx)
 		return;
 	sh = &ctx->shared;
 	/* Refuse new events, then wait for the pushes already under way. */
-	atomic_fetch_or(&sh->running, IOE_STOPPED);
-	while (atomic_load(&sh->running) != IOE_STOPPED)
+	atomic_fetch_or(&sh->producers, IOE_STOPPED);
+	while (atomic_load(&sh->producers) != IOE_STOPPED)
 		sched_yield();
 	atomic_store_explicit(&sh->stopping, true, memory_order_release);
 	ioe_wake(&sh->submit_wake);
@@ -199,8 +199,8 @@ static int threads_start(struct ioe_context *ctx)
 /* A producer's ticket: false once the context is being freed. */
 static bool producer_enter(struct ioe_shared_ctx *sh)
 {
-	if (atomic_fetch_add(&sh->running, 1) & IOE_STOPPED) {
-		atomic_fetch_sub(&sh->running, 1);
+	if (atomic_fetch_add(&sh->producers, 1) & IOE_STOPPED) {
+		atomic_fetch_sub(&sh->producers, 1);
 		return false;
 	}
 	return true;
@@ -209,7 +209,7 @@ static bool producer_enter(struct ioe_shared_ctx *sh)
 static void producer_leave(struct ioe_shared_ctx *sh)
 {
 	/* Release: the push is complete before ioe_context_free() sees 0. */
-	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&sh->producers, 1, memory_order_release);
 }
 
 /*
