@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "ioengine_internal.h"
 #include "shim.h"
 
 #define SUB_BITS	3

@@ -11,6 +11,20 @@
 #include <stdint.h>
 #include "ioengine.h"
 
+/*
+ * The engine's own helpers that the shim uses too (written once, kept in
+ * engine/src): the clock, the raw futex calls, moving through an iovec.
+ */
+#include "../src/clock.h"
+#include "../src/futex.h"
+#include "../src/iov.h"
+
+/*
+ * An IOENGINE_BACKEND value: NULL, "" or "auto", "uring" or "io_uring",
+ * "aio". 0 with *b set, or -EINVAL (*b untouched) for anything else.
+ */
+int ioe_backend_parse(const char *v, enum ioe_backend *b);
+
 /* Fault injection (engine/src/fault.h): what was injected, for IOENGINE_STATS. */
 enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
 		      IOE_FAULT_KINDS };

@@ -7,12 +7,10 @@
 #include <unistd.h>
 #include "common.h"
 #include "../fault.h"
+#include "../futex.h"
 #include "../tasks.h"
 #include "../thread.h"
 #include "../valgrind_annotate.h"
-
-/* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
-#define IOE_MAX_RW 0x7ffff000u
 
 static unsigned int take(struct ioe_shared_ctx *sh, enum ioe_channel ch,
 			 struct ioe_event **out, unsigned int budget)
@@ -526,7 +524,7 @@ IOE_CANCEL_FRAME void ioe_word_sleep(uint32_t *word, uint32_t old, long ns)
 	atomic_fetch_add(&ioe_word_sleepers, 1);
 	pthread_cleanup_push(word_sleep_end, NULL);
 	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, old, &ts, NULL, 0);
+	ioe_futex_wait(word, old, &ts);
 	pthread_setcanceltype(oldtype, NULL);
 	pthread_cleanup_pop(1);
 }

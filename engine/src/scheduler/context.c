@@ -5,19 +5,17 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/futex.h>
 #include "common.h"
 #include "thread_io.h"
+#include "ioengine_internal.h"
+#include "../futex.h"
 #include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
 
-static int backend_from_env(enum ioe_backend *b)
+int ioe_backend_parse(const char *v, enum ioe_backend *b)
 {
-	const char *v = getenv("IOENGINE_BACKEND");
-
 	if (!v || !*v || !strcmp(v, "auto"))
 		*b = IOE_BACKEND_AUTO;
 	else if (!strcmp(v, "uring") || !strcmp(v, "io_uring"))
@@ -27,6 +25,11 @@ static int backend_from_env(enum ioe_backend *b)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+static int backend_from_env(enum ioe_backend *b)
+{
+	return ioe_backend_parse(getenv("IOENGINE_BACKEND"), b);
 }
 
 static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
@@ -168,7 +171,7 @@ static int threads_start_slow(struct ioe_context *ctx)
 		if (s == IOE_THREADS_STARTING) {
 			if (starting_here)
 				return -EAGAIN;
-			syscall(SYS_futex, &ctx->threads, FUTEX_WAIT_PRIVATE, s, NULL, NULL, 0);
+			ioe_futex_wait(&ctx->threads, s, NULL);
 		}
 	}
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
@@ -178,7 +181,7 @@ static int threads_start_slow(struct ioe_context *ctx)
 		ioe_cb_workers_stop(&ctx->shared.cb_workers);
 	starting_here = false;
 	atomic_store_explicit(&ctx->threads, ret ? IOE_THREADS_NONE : IOE_THREADS_RUNNING, memory_order_release);
-	syscall(SYS_futex, &ctx->threads, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	ioe_futex_wake(&ctx->threads, INT_MAX);
 	pthread_setcancelstate(oldstate, NULL);
 	return ret;
 }
@@ -385,7 +388,7 @@ void ioe_wake_word(uint32_t *word)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&ioe_word_sleepers, memory_order_relaxed))
-		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		ioe_futex_wake(word, INT_MAX);
 }
 
 size_t ioe_pending(const struct ioe_context *ctx)
