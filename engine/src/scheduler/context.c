@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "common.h"
+#include "caller_wait.h"
+#include "driver.h"
+#include "queue_policy.h"
 #include "thread_io.h"
 #include "ioengine_internal.h"
 #include "../futex.h"

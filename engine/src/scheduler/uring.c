@@ -30,7 +30,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "common.h"
+#include "caller_submit.h"
+#include "caller_wait.h"
+#include "driver.h"
+#include "progress.h"
+#include "queue_policy.h"
 #include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
