@@ -75,13 +75,8 @@ static void load_backend(void)
 {
 	const char *v = env("IOENGINE_BACKEND");
 
-	if (!v || !strcmp(v, "auto"))
-		shim_cfg.backend = IOE_BACKEND_AUTO;
-	else if (!strcmp(v, "uring") || !strcmp(v, "io_uring"))
-		shim_cfg.backend = IOE_BACKEND_URING;
-	else if (!strcmp(v, "aio"))
-		shim_cfg.backend = IOE_BACKEND_AIO;
-	else
+	/* The engine's parsing; a bad value leaves the default (auto). */
+	if (ioe_backend_parse(v, &shim_cfg.backend))
 		shim_log(SHIM_LOG_WARN, "IOENGINE_BACKEND=%s is not auto|uring|aio, using auto", v);
 }
 

@@ -15,13 +15,11 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -128,7 +126,7 @@ static int wait_started(void)
 	int s, saved = errno;
 
 	while ((s = atomic_load_explicit(&eng_state, memory_order_acquire)) == ENG_STARTING)
-		syscall(SYS_futex, &eng_state, FUTEX_WAIT_PRIVATE, ENG_STARTING, NULL, NULL, 0);
+		ioe_futex_wait(&eng_state, ENG_STARTING, NULL);
 	errno = saved;
 	return s;
 }
@@ -158,7 +156,7 @@ static void start_here(unsigned int sb)
 	if (eng)
 		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
-	syscall(SYS_futex, &eng_state, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	ioe_futex_wake(&eng_state, INT_MAX);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_setcancelstate(cancel, NULL);
 }
@@ -186,8 +184,11 @@ struct ioe_context *shim_engine(void)
 	return eng;
 }
 
-/* Asked before the stats summary: a child's first look resets them (own_state()). */
-const char *shim_backend_name(void)
+/*
+ * "io_uring", "aio", or NULL while no engine was created in this process.
+ * Asked before the stats summary: a child's first look resets them (own_state()).
+ */
+static const char *backend_name(void)
 {
 	return own_state() ? atomic_load_explicit(&eng_backend, memory_order_relaxed) : NULL;
 }
@@ -235,5 +236,5 @@ __attribute__((constructor)) static void shim_init(void)
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-	shim_stats_flush();
+	shim_stats_flush(backend_name());
 }

@@ -172,7 +172,7 @@ struct rest {
 
 static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 {
-	int i = 0;
+	int i;
 
 	r->iov = NULL;
 	r->more = false;
@@ -185,8 +185,7 @@ static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 		r->iovcnt = c->iovcnt;
 		return;
 	}
-	while (i < c->iovcnt && done >= c->iov[i].iov_len)
-		done -= c->iov[i++].iov_len;
+	i = ioe_iov_skip(c->iov, c->iovcnt, &done);
 	r->iovcnt = c->iovcnt - i;
 	if (r->iovcnt > IOV_STACK) {
 		r->iovcnt = IOV_STACK;
@@ -194,8 +193,7 @@ static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 	}
 	r->iov = r->small;
 	memcpy(r->iov, c->iov + i, sizeof(*r->iov) * (size_t)r->iovcnt);
-	r->iov[0].iov_base = (char *)r->iov[0].iov_base + done;
-	r->iov[0].iov_len -= done;
+	ioe_iov_trim(&r->iov[0], done);
 	r->bytes = 0;
 	for (int k = 0; k < r->iovcnt; k++)
 		r->bytes += r->iov[k].iov_len;

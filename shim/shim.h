@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include "ioengine.h"
+#include "ioengine_internal.h"
 
 /* The functions the shim interposes, as libc has them: dlsym(RTLD_NEXT), once. */
 struct shim_real {
@@ -94,9 +95,6 @@ extern int shim_initialised;
 /* IOENGINE_STATS was set: the statistics hooks then record (else they are no-ops). */
 extern bool shim_stats_on;
 
-/* "io_uring", "aio", or NULL while no engine was created in this process. */
-const char *shim_backend_name(void);
-
 /*
  * Queue a prepared event (its callback is set here) and block the calling
  * thread until it completes; returns ev->res. Spins a few microseconds, then
@@ -106,12 +104,18 @@ const char *shim_backend_name(void);
  */
 ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch);
 
-/* Monotonic clock in ns (vDSO; no syscall). */
-uint64_t shim_now_ns(void);
+/* Monotonic clock in ns (vDSO; no syscall): the engine's. */
+static inline uint64_t shim_now_ns(void)
+{
+	return ioe_now_ns();
+}
 
-/* Statistics lifecycle: a fork child starts from zero; the summary is written once at exit. */
+/*
+ * Statistics lifecycle: a fork child starts from zero; the summary is written
+ * once at exit. backend: "io_uring", "aio", or NULL (none) for the summary.
+ */
 void shim_stats_reset(void);
-void shim_stats_flush(void);
+void shim_stats_flush(const char *backend);
 
 /*
  * Seccomp (sandbox.c): the groups of the shim's own system calls that this

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "fault.h"
 #include "shim.h"
 
 #define SUB_BITS	3
@@ -194,10 +193,9 @@ out:
 	return fd;
 }
 
-void shim_stats_flush(void)
+void shim_stats_flush(const char *backend)
 {
 	uint64_t h[NBUCKETS], routed = 0, total = 0, v[9];
-	const char *backend = shim_backend_name();
 	char line[768];
 	int fd, n, saved = errno;
 

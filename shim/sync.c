@@ -1,16 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A synchronous call made of an engine event: submit, then wait in the caller. */
 #include <pthread.h>
-#include <time.h>
 #include "shim.h"
-
-uint64_t shim_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch)
 {

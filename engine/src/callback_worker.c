@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "callback_worker.h"
-#include "scheduler/common.h"
+#include "thread.h"
 
 static bool worker_ready(void *arg)
 {

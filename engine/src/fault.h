@@ -19,24 +19,20 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
-		      IOE_FAULT_KINDS };
+/* enum ioe_fault_kind and ioe_fault_count(), which the shim reads too. */
+#include "ioengine_internal.h"
 
 #ifdef IOENGINE_FAULT_INJECTION
 size_t ioe_fault_len(size_t len);
 int ioe_fault_submit(void);
 long ioe_fault_result(long res);
 int ioe_fault_merge_nomem(void);
-/* How many faults of a kind were injected in this process. */
-uint64_t ioe_fault_count(enum ioe_fault_kind kind);
 #else
 /* The libraries a user builds and installs: nothing, not even a symbol. */
 #define ioe_fault_len(len)		((size_t)(len))
 #define ioe_fault_submit()		0
 #define ioe_fault_result(res)		((long)(res))
 #define ioe_fault_merge_nomem()		0
-#define ioe_fault_count(kind)		((void)(kind), (uint64_t)0)
 #endif
 
 #endif

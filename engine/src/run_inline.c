@@ -10,11 +10,9 @@
 #include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "iov.h"
 #include "run_inline.h"
 #include "tasks.h"
-
-/* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
-#define IOE_MAX_RW 0x7ffff000ul
 
 long ioe_rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
 {
@@ -37,6 +35,7 @@ static long rw_all(const struct ioe_event *ev)
 	const struct iovec *iov = ioe_event_is_vectored(ev) ? ev->iov : &one;
 	int cnt = ioe_event_is_vectored(ev) ? (int)ev->len : 1;
 	size_t done = 0, skip = 0;	/* skip: bytes of iov[0] already moved */
+	int i;
 
 	do {
 		long res = ioe_rw_syscall(ev, iov, cnt, skip, ev->offset + (int64_t)done);
@@ -48,8 +47,10 @@ static long rw_all(const struct ioe_event *ev)
 		done += (size_t)res;
 		if (ev->flags & IOE_F_ONE_CALL)
 			break;
-		for (skip += (size_t)res; cnt && skip >= iov->iov_len; iov++, cnt--)
-			skip -= iov->iov_len;
+		skip += (size_t)res;
+		i = ioe_iov_skip(iov, cnt, &skip);
+		iov += i;
+		cnt -= i;
 	} while (cnt);
 	return (long)done;
 }

@@ -12,12 +12,10 @@
 #define IOE_SYNC_WAIT_H
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include "futex.h"
 #include "wake.h"
 
 enum { IOE_W_PENDING, IOE_W_SLEEPING, IOE_W_DONE };
@@ -40,7 +38,7 @@ static inline void ioe_done_set(_Atomic uint32_t *w)
 {
 	/* Release: the event's result is visible before DONE. */
 	if (atomic_exchange_explicit(w, IOE_W_DONE, memory_order_acq_rel) == IOE_W_SLEEPING)
-		syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		ioe_futex_wake(w, 1);
 }
 
 /*
@@ -55,7 +53,7 @@ static inline void ioe_done_sleep(_Atomic uint32_t *w, long ns)
 
 	if (!atomic_compare_exchange_strong(w, &expect, IOE_W_SLEEPING))
 		return;
-	syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, IOE_W_SLEEPING, &ts, NULL, 0);
+	ioe_futex_wait(w, IOE_W_SLEEPING, &ts);
 	expect = IOE_W_SLEEPING;
 	atomic_compare_exchange_strong(w, &expect, IOE_W_PENDING);
 }
@@ -83,7 +81,7 @@ static inline void ioe_done_wait(_Atomic uint32_t *w)
 	if (atomic_compare_exchange_strong_explicit(w, &expect, IOE_W_SLEEPING,
 						    memory_order_acquire, memory_order_acquire)) {
 		while (atomic_load_explicit(w, memory_order_acquire) != IOE_W_DONE)
-			syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, IOE_W_SLEEPING, NULL, NULL, 0);
+			ioe_futex_wait(w, IOE_W_SLEEPING, NULL);
 	}
 	errno = saved;
 }

@@ -4,6 +4,7 @@
 #include <sys/uio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "iov.h"
 #include "tasks.h"
 
 static void prep(struct ioe_event *ev, int fd, uint32_t action, void *buf, size_t len, int64_t offset)
@@ -89,20 +90,14 @@ size_t ioe_event_bytes(const struct ioe_event *ev)
 struct iovec *ioe_iov_advance(const struct iovec *iov, int iovcnt, size_t done, int *rest_cnt)
 {
 	struct iovec *rest;
-	int i = 0;
+	int i = ioe_iov_skip(iov, iovcnt, &done);
 
-	while (i < iovcnt && done >= iov[i].iov_len) {
-		done -= iov[i].iov_len;
-		i++;
-	}
 	*rest_cnt = iovcnt - i;
 	rest = malloc(sizeof(*rest) * (size_t)(*rest_cnt ? *rest_cnt : 1));
 	if (!rest)
 		return NULL;
 	memcpy(rest, iov + i, sizeof(*rest) * (size_t)*rest_cnt);
-	if (*rest_cnt) {
-		rest[0].iov_base = (char *)rest[0].iov_base + done;
-		rest[0].iov_len -= done;
-	}
+	if (*rest_cnt)
+		ioe_iov_trim(&rest[0], done);
 	return rest;
 }

@@ -4,7 +4,11 @@
 #define IOE_TASKS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include "ioengine.h"
+
+/* The kernel moves at most this much in one read or write (MAX_RW_COUNT). */
+#define IOE_MAX_RW ((size_t)0x7ffff000)
 
 /* 0, or -EINVAL for an event no driver may take. */
 int ioe_event_check(const struct ioe_event *ev);

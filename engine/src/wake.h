@@ -12,13 +12,11 @@
 #ifndef IOE_WAKE_H
 #define IOE_WAKE_H
 
-#include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#include "clock.h"
+#include "futex.h"
 
 struct ioe_waiter {
 	_Atomic uint32_t seq;
@@ -37,14 +35,6 @@ static inline void ioe_cpu_relax(void)
 #endif
 }
 
-static inline uint64_t ioe_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static inline void ioe_waiter_init(struct ioe_waiter *w)
 {
 	atomic_init(&w->seq, 0);
@@ -60,7 +50,7 @@ static inline void ioe_wake(struct ioe_waiter *w)
 	if (atomic_load_explicit(&w->sleeping, memory_order_relaxed) &&
 	    atomic_exchange_explicit(&w->sleeping, 0, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&w->seq, 1, memory_order_release);
-		syscall(SYS_futex, &w->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		ioe_futex_wake(&w->seq, 1);
 	}
 }
 
@@ -91,7 +81,7 @@ static inline bool ioe_wait(struct ioe_waiter *w, bool (*ready)(void *), void *a
 	atomic_store_explicit(&w->sleeping, 1, memory_order_relaxed);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!ready(arg))
-		syscall(SYS_futex, &w->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+		ioe_futex_wait(&w->seq, seq, NULL);
 	atomic_store_explicit(&w->sleeping, 0, memory_order_relaxed);
 	return ready(arg);
 }

@@ -18,7 +18,11 @@
 #include <sched.h>
 #include <stdlib.h>
 #include "aio_prep.h"
-#include "common.h"
+#include "caller_submit.h"
+#include "caller_wait.h"
+#include "driver.h"
+#include "progress.h"
+#include "queue_policy.h"
 #include "../fault.h"
 #include "../sync_wait.h"
 #include "../tasks.h"

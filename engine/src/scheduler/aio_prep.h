@@ -4,7 +4,7 @@
 #define IOE_AIO_PREP_H
 
 #include <libaio.h>
-#include "common.h"
+#include "progress.h"
 
 static inline void ioe_aio_prep(struct iocb *cb, const struct ioe_event *ev, const struct ioe_progress *prog)
 {

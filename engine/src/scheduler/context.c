@@ -5,19 +5,19 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/futex.h>
-#include "common.h"
+#include "caller_wait.h"
+#include "driver.h"
+#include "queue_policy.h"
 #include "thread_io.h"
+#include "ioengine_internal.h"
+#include "../futex.h"
 #include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
 
-static int backend_from_env(enum ioe_backend *b)
+int ioe_backend_parse(const char *v, enum ioe_backend *b)
 {
-	const char *v = getenv("IOENGINE_BACKEND");
-
 	if (!v || !*v || !strcmp(v, "auto"))
 		*b = IOE_BACKEND_AUTO;
 	else if (!strcmp(v, "uring") || !strcmp(v, "io_uring"))
@@ -29,10 +29,15 @@ static int backend_from_env(enum ioe_backend *b)
 	return 0;
 }
 
+static int backend_from_env(enum ioe_backend *b)
+{
+	return ioe_backend_parse(getenv("IOENGINE_BACKEND"), b);
+}
+
 static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
 {
 	sh->depth = depth;
-	atomic_init(&sh->running, 0);
+	atomic_init(&sh->producers, 0);
 	atomic_init(&sh->stopping, false);
 	atomic_init(&sh->total_count, 0);
 	atomic_init(&sh->free_slots_count, depth);
@@ -116,8 +121,8 @@ void ioe_context_free(struct ioe_context *ctx)
 		return;
 	sh = &ctx->shared;
 	/* Refuse new events, then wait for the pushes already under way. */
-	atomic_fetch_or(&sh->running, IOE_STOPPED);
-	while (atomic_load(&sh->running) != IOE_STOPPED)
+	atomic_fetch_or(&sh->producers, IOE_STOPPED);
+	while (atomic_load(&sh->producers) != IOE_STOPPED)
 		sched_yield();
 	atomic_store_explicit(&sh->stopping, true, memory_order_release);
 	ioe_wake(&sh->submit_wake);
@@ -168,7 +173,7 @@ static int threads_start_slow(struct ioe_context *ctx)
 		if (s == IOE_THREADS_STARTING) {
 			if (starting_here)
 				return -EAGAIN;
-			syscall(SYS_futex, &ctx->threads, FUTEX_WAIT_PRIVATE, s, NULL, NULL, 0);
+			ioe_futex_wait(&ctx->threads, s, NULL);
 		}
 	}
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
@@ -178,7 +183,7 @@ static int threads_start_slow(struct ioe_context *ctx)
 		ioe_cb_workers_stop(&ctx->shared.cb_workers);
 	starting_here = false;
 	atomic_store_explicit(&ctx->threads, ret ? IOE_THREADS_NONE : IOE_THREADS_RUNNING, memory_order_release);
-	syscall(SYS_futex, &ctx->threads, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+	ioe_futex_wake(&ctx->threads, INT_MAX);
 	pthread_setcancelstate(oldstate, NULL);
 	return ret;
 }
@@ -199,8 +204,8 @@ static int threads_start(struct ioe_context *ctx)
 /* A producer's ticket: false once the context is being freed. */
 static bool producer_enter(struct ioe_shared_ctx *sh)
 {
-	if (atomic_fetch_add(&sh->running, 1) & IOE_STOPPED) {
-		atomic_fetch_sub(&sh->running, 1);
+	if (atomic_fetch_add(&sh->producers, 1) & IOE_STOPPED) {
+		atomic_fetch_sub(&sh->producers, 1);
 		return false;
 	}
 	return true;
@@ -209,7 +214,7 @@ static bool producer_enter(struct ioe_shared_ctx *sh)
 static void producer_leave(struct ioe_shared_ctx *sh)
 {
 	/* Release: the push is complete before ioe_context_free() sees 0. */
-	atomic_fetch_sub_explicit(&sh->running, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&sh->producers, 1, memory_order_release);
 }
 
 /*
@@ -385,7 +390,7 @@ void ioe_wake_word(uint32_t *word)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&ioe_word_sleepers, memory_order_relaxed))
-		syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+		ioe_futex_wake(word, INT_MAX);
 }
 
 size_t ioe_pending(const struct ioe_context *ctx)

@@ -2,7 +2,8 @@
 /*
  * The shared context: what callers and the worker threads have in common.
  * It holds no backend state (no ring, no AIO context, no slots): those belong
- * to the driver that ioe_uring_start() or ioe_aio_start() created.
+ * to the driver that its ops' start made (uring_start() in uring.c,
+ * aio_start() in aio.c).
  */
 #ifndef IOE_CONTEXT_H
 #define IOE_CONTEXT_H
@@ -17,9 +18,10 @@
 
 struct ioe_shared_ctx {
 	unsigned int depth;
-	/* ioe_submit() calls under way, plus IOE_STOPPED once freeing began:
-	 * one atomic add tells a producer whether it may still push. */
-	_Atomic unsigned int running;
+	/* Producers inside ioe_submit() and its kin, plus IOE_STOPPED once
+	 * freeing began: one atomic add tells a producer whether it may still
+	 * push. Not the IO in flight (that is ioe_running()). */
+	_Atomic unsigned int producers;
 	_Atomic bool stopping;		/* set once no producer can push any more */
 
 	/* Queued, not yet taken by the submitter. Empty queues are known from
@@ -45,7 +47,10 @@ struct ioe_shared_ctx {
 	struct ioe_cb_workers cb_workers;
 };
 
-/* A driver is chosen once; its stop is the only call made through a pointer. */
+/*
+ * A driver is chosen once, when the context is made; the context reaches it
+ * only through these pointers (ioe_uring_ops, ioe_aio_ops).
+ */
 struct ioe_driver_ops {
 	const char *name;
 	enum ioe_backend backend;	/* the kind of a thread's own queue too (thread_io.c) */

@@ -30,7 +30,11 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#include "common.h"
+#include "caller_submit.h"
+#include "caller_wait.h"
+#include "driver.h"
+#include "progress.h"
+#include "queue_policy.h"
 #include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
@@ -166,7 +170,7 @@ static bool caller_direct_ok(struct uring_driver *d)
 	if (!d->direct_ok || ring_dead(d))
 		return false;
 	if (reg.gen != d->gen) {
-		if (atomic_load_explicit(&d->base.sq_busy, memory_order_relaxed))
+		if (atomic_load_explicit(&d->base.sq_lock, memory_order_relaxed))
 			return false;
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -674,7 +678,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 			continue;
 		}
 		if (atomic_load_explicit(&d->reaping, memory_order_acquire) ||
-		    (atomic_load_explicit(&d->base.sq_busy, memory_order_acquire) && busy_wait_on(&busy_until))) {
+		    (atomic_load_explicit(&d->base.sq_lock, memory_order_acquire) && busy_wait_on(&busy_until))) {
 			ioe_backoff(&spins);
 			continue;
 		}

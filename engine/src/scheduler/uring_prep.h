@@ -4,7 +4,7 @@
 #define IOE_URING_PREP_H
 
 #include <liburing.h>
-#include "common.h"
+#include "progress.h"
 
 static inline void ioe_uring_prep(struct io_uring_sqe *sqe, const struct ioe_event *ev,
 				  const struct ioe_progress *prog)

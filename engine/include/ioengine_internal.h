@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to the ioengine project, never installed: what the LD_PRELOAD
+ * shim (shim/) takes from the engine beyond the public API in ioengine.h.
+ * The engine's own headers stay in engine/src, private to its files; this
+ * one is the whole boundary between the two. Nothing here is a stable API.
+ */
+#ifndef IOENGINE_INTERNAL_H
+#define IOENGINE_INTERNAL_H
+
+#include <stdint.h>
+#include "ioengine.h"
+
+/*
+ * The engine's own helpers that the shim uses too (written once, kept in
+ * engine/src): the clock, the raw futex calls, moving through an iovec.
+ */
+#include "../src/clock.h"
+#include "../src/futex.h"
+#include "../src/iov.h"
+
+/*
+ * An IOENGINE_BACKEND value: NULL, "" or "auto", "uring" or "io_uring",
+ * "aio". 0 with *b set, or -EINVAL (*b untouched) for anything else.
+ */
+int ioe_backend_parse(const char *v, enum ioe_backend *b);
+
+/* Fault injection (engine/src/fault.h): what was injected, for IOENGINE_STATS. */
+enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
+		      IOE_FAULT_KINDS };
+
+#ifdef IOENGINE_FAULT_INJECTION
+/* How many faults of a kind were injected in this process. */
+uint64_t ioe_fault_count(enum ioe_fault_kind kind);
+#else
+/* The libraries a user builds and installs: nothing, not even a symbol. */
+#define ioe_fault_count(kind)		((void)(kind), (uint64_t)0)
+#endif
+
+#endif

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* Queue policy: see queue_policy.h. */
+#include <errno.h>
+#include <unistd.h>
+#include "queue_policy.h"
+#include "../tasks.h"
+
+static unsigned int take(struct ioe_shared_ctx *sh, enum ioe_channel ch,
+			 struct ioe_event **out, unsigned int budget)
+{
+	unsigned int n = 0;
+	struct ioe_event *ev;
+
+	while (n < budget && (ev = ioe_mpsc_pop(&sh->queues[ch])))
+		out[n++] = ev;
+	return n;
+}
+
+unsigned int poll_request_from_queues(struct ioe_shared_ctx *sh, struct ioe_event **out,
+				      unsigned int budget)
+{
+	enum ioe_channel first = sh->read_first ? IOE_CHAN_READ : IOE_CHAN_WRITE;
+	enum ioe_channel second = sh->read_first ? IOE_CHAN_WRITE : IOE_CHAN_READ;
+	unsigned int n;
+
+	n = take(sh, IOE_CHAN_PRIO, out, budget);
+	n += take(sh, first, out + n, budget - n);
+	n += take(sh, second, out + n, budget - n);
+	sh->read_first = !sh->read_first;
+	if (n)
+		atomic_fetch_sub_explicit(&sh->total_count, n, memory_order_relaxed);
+	return n;
+}
+
+int ioe_fd_check(struct ioe_fd_check *c, int fd)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (c->seen[i].fd == fd)
+			return c->seen[i].err;
+	if (lseek(fd, 0, SEEK_CUR) < 0)
+		err = -errno;
+	if (c->n < sizeof(c->seen) / sizeof(c->seen[0])) {
+		c->seen[c->n].fd = fd;
+		c->seen[c->n].err = err;
+		c->n++;
+	}
+	return err;
+}
+
+bool ioe_fd_refuses(struct ioe_event *ev)
+{
+	struct ioe_fd_check fdc;
+
+	ioe_fd_check_reset(&fdc);
+	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	return ev->res != 0;
+}
+
+/*
+ * Keep the events of out[0..n) that may go to the kernel; the rest, with
+ * their result set, are appended to *refused (linked through next_).
+ */
+static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, struct ioe_event **refused)
+{
+	unsigned int kept = 0;
+	struct ioe_fd_check fdc;
+
+	while (*refused)
+		refused = &(*refused)->next_;
+	ioe_fd_check_reset(&fdc);
+	for (unsigned int i = 0; i < n; i++) {
+		struct ioe_event *ev = out[i];
+		int err = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+
+		if (err) {
+			ev->res = err;
+			ev->next_ = NULL;
+			*refused = ev;
+			refused = &ev->next_;
+		} else {
+			out[kept++] = ev;
+		}
+	}
+	return kept;
+}
+
+unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			    unsigned int budget, struct ioe_event **refused)
+{
+	return keep_submittable(out, poll_request_from_queues(sh, out, budget), refused);
+}
+
+unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
+			   unsigned int budget, struct ioe_event **refused)
+{
+	unsigned int n = 0;
+	struct ioe_event *ev;
+
+	if (!budget && atomic_load_explicit(&sh->held_count, memory_order_relaxed))
+		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
+	while (n < budget && (ev = ioe_mpsc_pop(&sh->held)))
+		out[n++] = ev;
+	if (n) {
+		atomic_fetch_sub_explicit(&sh->held_count, n, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sh->held_takes, 1, memory_order_relaxed);
+	}
+	return keep_submittable(out, n, refused);
+}
+
+void ioe_held_kick(struct ioe_shared_ctx *sh)
+{
+	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
+	ioe_wake(&sh->submit_wake);
+}
