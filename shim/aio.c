@@ -245,7 +245,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 	if (mode == LIO_NOWAIT)
 		return ret ? fail(err) : 0;
 	while (!atomic_load_explicit(&g->done, memory_order_acquire)) {
-		if (syscall(SYS_futex, &g->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0) < 0 && errno == EINTR) {
+		if (ioe_futex_wait(&g->done, 0, NULL) < 0 && errno == EINTR) {
 			group_put(g);
 			return -1;
 		}

@@ -16,11 +16,6 @@
 
 _Atomic uint32_t done_seq;
 
-static void futex_wake_all(_Atomic uint32_t *w)
-{
-	syscall(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
 /*
  * A request's state changed (its result is out): wake the threads asleep
  * in aio_suspend(). ioe_wake_word() makes the system call only while one
@@ -149,7 +144,7 @@ void group_member_done(struct lio_group *g, bool failed)
 	if (atomic_fetch_sub_explicit(&g->pending, 1, memory_order_acq_rel) == 1) {
 		if (g->mode == LIO_WAIT) {
 			atomic_store_explicit(&g->done, 1, memory_order_release);
-			futex_wake_all(&g->done);
+			ioe_futex_wake(&g->done, INT_MAX);
 		} else if (g->has_sev) {
 			notify(&g->sev);
 		}

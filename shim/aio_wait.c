@@ -6,14 +6,6 @@
 #include <time.h>
 #include "aio_internal.h"
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* The foreign (glibc's) requests in a mixed list are polled at this interval. */
 #define SUSPEND_POLL_NS 1000000
 
@@ -96,7 +88,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			if (bad_timeout)
 				return fail(EINVAL);
 			if (timeout) {
-				int64_t left = deadline - mono_ns();
+				int64_t left = deadline - (int64_t)shim_now_ns();
 				struct timespec rel = { 0, 0 };
 
 				if (left > 0) {
@@ -111,7 +103,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			return fail(EINVAL);
 		wake_at = timeout ? (deadline ? deadline : 1) : 0;
 		if (foreign) {
-			int64_t poll = mono_ns() + SUSPEND_POLL_NS;
+			int64_t poll = (int64_t)shim_now_ns() + SUSPEND_POLL_NS;
 
 			if (!wake_at || poll < wake_at)
 				wake_at = poll;
@@ -120,7 +112,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 		err = suspend_wait(seq, wake_at);
 		if (err == EINTR)
 			return fail(EINTR);
-		if (timeout && mono_ns() >= deadline) {
+		if (timeout && (int64_t)shim_now_ns() >= deadline) {
 			/* One last look: a completion may have raced the timeout. */
 			for (int i = 0; i < n; i++)
 				if (list[i] && cb_error(list[i]) != EINPROGRESS) {
