@@ -6,7 +6,8 @@
  * has the interposed functions but aio_suspend() (aio_wait.c); the other
  * parts are listed in aio_internal.h.
  *
- * Differences from glibc 2.36 that remain (see README), each for a reason:
+ * Differences from glibc 2.36 that remain (also listed in the README's
+ * Limitations), each for a reason:
  * - the same aiocb submitted again while in flight: -1/EAGAIN, the first
  *   request is untouched (glibc queues it twice and both results land in
  *   the one aiocb);

@@ -131,13 +131,13 @@ void fdq_atfork_child(void);
  * What this thread's last wait in aio_suspend() was for. A thread that waits
  * for a single request of ours submits its next requests itself
  * (ioe_submit_local()): the first while the engine is idle, which spares two
- * thread hand-offs per request (fio posixaio O_DIRECT QD1: 2x), the others
- * held back for its next aio_suspend(). Its buffered reads take the fast
+ * thread hand-offs (two wake-ups) per request, the others held back for
+ * its next aio_suspend(). Its buffered reads take the fast
  * path (see fast_read()). A thread that waits for many does the same with
  * its O_DIRECT requests: its aio_suspend() hands them to the kernel in one
- * batch and its completions wake it directly (fio posixaio O_DIRECT QD32:
- * +12%, see README). Its buffered ones go to the submitter, whose
- * page-cache copies then run on another core beside the caller's. Other
+ * batch and its completions wake it directly, not through the poller. Its
+ * buffered ones go to the submitter, whose page-cache copies then run on
+ * another core beside the caller's. Other
  * threads only queue: their completions must not wait for a thread that
  * may not enter the kernel again soon.
  */

@@ -30,16 +30,16 @@
  * Taken by a thread that waits for one request at a time (WAITS_ONE),
  * and by any thread while the engine has a round's worth of requests or
  * more waiting for the submitter. Otherwise a deep queue goes to the
- * submitter, whose copies then run on another core beside the caller's
- * (fio posixaio, page cache, QD32: fast path always 0.8-0.9x glibc, this
- * way 1.4-2.3x; see README).
+ * submitter, whose copies then run on another core beside the caller's:
+ * two cores copy where the fast path alone would use one.
  */
 #define FAST_BACKLOG 8
 
 /*
  * Larger reads always go to the engine: aio_read() must not itself take long.
  * The fd cache can also be stale (fdcache.h): the fd may by now be a device
- * such as /dev/zero, whose 2 GiB read would otherwise run here (~70 ms).
+ * such as /dev/zero, whose 2 GiB read would otherwise run here (tens of
+ * milliseconds).
  */
 #define FAST_MAX_BYTES (64 * 1024)
 

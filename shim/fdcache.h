@@ -2,12 +2,12 @@
 /*
  * What the read fast path needs to know about an fd without a syscall.
  *
- * Deciding per call costs an fcntl(F_GETFL) (~170 ns here, against ~500-1000 ns
- * for a 4 KiB page-cache pread), which alone would lose the 10% the fast path
- * may cost. So one word per fd caches "regular file or block device, opened
- * without O_DIRECT, RWF_NOWAIT supported" and is re-read from the kernel
- * (fcntl + fstat) every SHIM_FDC_RECHECK fast-path uses, and on every routed
- * call (which pays its own fresh fcntl anyway).
+ * Deciding per call costs an fcntl(F_GETFL), a system call that is a large
+ * fraction of a 4 KiB page-cache pread itself, which alone would use up the
+ * little the fast path may cost. So one word per fd caches "regular file or
+ * block device, opened without O_DIRECT, RWF_NOWAIT supported" and is
+ * re-read from the kernel (fcntl + fstat) every SHIM_FDC_RECHECK fast-path
+ * uses, and on every routed call (which pays its own fresh fcntl anyway).
  *
  * The shim cannot see close(), dup2() or fcntl(F_SETFL), so between two
  * checks an entry can be stale. That only ever changes where a read runs,

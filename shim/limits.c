@@ -9,7 +9,7 @@
  * write, and again after each call of the program's that may change it:
  * setrlimit(), prlimit() and their 64 names, interposed here, and syscall()
  * for either (sandbox.c). A limit that another process sets on this one
- * with prlimit(PID) is not seen (README).
+ * with prlimit(PID) is not seen (README, Limitations).
  *
  * Not instrumented by a sanitizer: its runtime calls setrlimit() while it
  * initialises itself, before instrumented code may run; and the system

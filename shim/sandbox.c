@@ -16,7 +16,7 @@
  *    first routed call then probes the shim's calls in a short-lived child
  *    that inherits the filter (below). The probe itself needs clone3() or
  *    clone(): a filter that kills those kills the program at its first
- *    routed call; see the README.
+ *    routed call; see docs/services.md.
  *  - A filter the program installs itself, prctl(PR_SET_SECCOMP) or
  *    syscall(SYS_seccomp): both libc functions are interposed here. Before
  *    the real call, a child with the thread's current filters installs the
@@ -29,7 +29,7 @@
  *    filters it inherited, and the probe makes the same calls.
  *  - A filter installed by a raw system call instruction, or a SECCOMP_RET_
  *    USER_NOTIF/TRACE filter whose supervisor hangs on unknown calls: not
- *    seen or not probed; the README says so.
+ *    seen or not probed; docs/services.md says so.
  *
  * The probe: clone3(CLONE_VM | CLONE_VFORK) with exit signal 0 (the
  * program's SIGCHLD handler and its waitpid(-1) never see it; waitid(__WALL)

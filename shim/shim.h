@@ -82,8 +82,7 @@ void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
 
 
 /*
- * pread/pwrite family (rw.c) and what it shares with aio.c. Added after the
- * declarations above; none of those change.
+ * pread/pwrite family (rw.c) and what it shares with aio.c.
  */
 
 /* Read the environment into shim_cfg (constructor; bad values: one message, default). */

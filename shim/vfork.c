@@ -3,12 +3,12 @@
  * vfork(): the child runs in the parent's memory and no atfork handler runs
  * in it, so it would take the parent's engine for its own (and that engine's
  * threads would use the parent's file descriptors). shim_engine() tells the
- * two apart by the pid; a getpid() per call costs ~0.2 us here (fio posixaio,
- * page cache, QD32: 8% of the IOPS), so it asks only once the program has
- * called vfork(), which this wrapper records before it jumps to glibc's.
- * posix_spawn(), system() and popen() clone their children inside glibc,
- * which run no interposed function before exec. A child made with a raw
- * clone(CLONE_VM) system call is not seen.
+ * two apart by the pid; a getpid() per call, a system call on every routed
+ * call, is a noticeable share of a page-cache read, so it asks only once the
+ * program has called vfork(), which this wrapper records before it jumps to
+ * glibc's. posix_spawn(), system() and popen() clone their children inside
+ * glibc, which run no interposed function before exec. A child made with a
+ * raw clone(CLONE_VM) system call is not seen.
  */
 #include "shim.h"
 

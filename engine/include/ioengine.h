@@ -155,7 +155,7 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * uses cb and cb_arg during the call). A write, an fsync or an fdatasync
  * is done at once in the calling thread with the plain system call: the
  * kernel's asynchronous forms pass it to a worker thread of their own, or
- * (an O_DIRECT write) were slower than pwrite() (a SIGXFSZ is so raised in
+ * (an O_DIRECT write) are slower than pwrite() (a SIGXFSZ is so raised in
  * the calling thread, as by pwrite()). When the queues are empty, a read
  * is done by the calling thread on an io_uring or Linux AIO context of its
  * own (whichever the context's backend is), made on its first such call

@@ -23,8 +23,8 @@ enum { IOE_W_PENDING, IOE_W_SLEEPING, IOE_W_DONE };
 /*
  * How long the waiter spins before it sleeps. A page-cache read comes back
  * in a few microseconds when the engine threads are awake; a futex round
- * trip costs 18-38 us here. Longer spins starve the engine threads on 2
- * cores.
+ * trip, which wakes a sleeping thread, costs tens of microseconds. Longer
+ * spins starve the engine threads on a machine with few cores.
  */
 #define IOE_SYNC_SPIN_NS 4000
 

@@ -2,10 +2,11 @@
 /*
  * Sleep/wake between threads that pays a futex only when someone sleeps.
  *
- * Waking a sleeping thread costs 18-38 us on these machines, so a consumer
- * first spins for a few microseconds and then sleeps; a producer calls
- * ioe_wake() after publishing work and makes a syscall only if the consumer
- * has announced that it sleeps. The seq_cst fences on both sides make the
+ * Waking a sleeping thread costs tens of microseconds, far more than an IO
+ * that hits the page cache, so a consumer first spins for a few
+ * microseconds and then sleeps; a producer calls ioe_wake() after
+ * publishing work and makes a syscall only if the consumer has announced
+ * that it sleeps. The seq_cst fences on both sides make the
  * classic store-then-load race safe: either the producer sees the sleeper, or
  * the sleeper sees the work.
  */

@@ -319,9 +319,9 @@ static void *poller_main(void *arg)
 /*
  * ioe_wait_word(): the caller reaps in its own thread, as on io_uring, so
  * that a completion wakes it in io_getevents() rather than the poller,
- * which naps meanwhile (fio posixaio O_DIRECT QD32: 64.8k -> 79.3k IOPS,
- * interleaved runs). That sleep holds the completion side and owns what it
- * reaps, so it is not asynchronously cancellable: it lasts
+ * which naps meanwhile: one thread woken per completion, not two. That
+ * sleep holds the completion side and owns what it reaps, so it is not
+ * asynchronously cancellable: it lasts
  * IOE_WAIT_RECHECK_NS at most, and a cancel acts after it, once what it
  * reaped is delivered. A caller that finds the side taken sleeps on the
  * word instead, as long, cancellably. Returns 0, -ETIMEDOUT, or -EINTR
@@ -385,9 +385,9 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 
 /*
  * Whether fd was opened O_DIRECT, from a small cache per thread that looks
- * again (fcntl) every DIRECT_RECHECK uses: a system call per event cost
- * ~1 us on these VMs, and fio posixaio O_DIRECT QD32 under the shim went
- * from 105k to 170k IOPS without it. Between two looks an entry can be
+ * again (fcntl) every DIRECT_RECHECK uses: a system call per event costs
+ * about a microsecond, a large share of what the calling thread spends on
+ * each O_DIRECT event at a deep queue. Between two looks an entry can be
  * stale (the fd closed and reused for another file): at most that many
  * buffered events are then done inside io_submit() by the caller, or
  * O_DIRECT ones queued for the submitter. Where it runs, never the result.
@@ -424,7 +424,7 @@ static bool fd_is_direct(int fd)
  * syncs, and O_DIRECT reads and writes up to 64 KiB. Linux AIO does a
  * buffered one inside io_submit() itself, which would hold up the calling
  * thread, or whichever hands it over. (ext4 still does an O_DIRECT write
- * that extends the file inside io_submit(), 73 of its 75 us here: the
+ * that extends the file inside io_submit(), nearly all of its time: the
  * caller then waits for that one write, where the submitter would have.)
  */
 static bool caller_may_submit(const struct ioe_event *ev)
@@ -460,11 +460,12 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 /*
  * ioe_submit_wait() while the queues are empty, for a thread without a
  * context of its own (see thread_io.c): submitted and reaped in the
- * calling thread on the shared one, so that no engine thread is woken (fio
- * psync under the shim: see README). A buffered read or write is then done
- * inside io_submit(), in this thread, as pread() would. This thread then
- * reaps until its event is done (and wakes the poller when it leaves IO in
- * flight), so the poller is left asleep; one that is awake naps meanwhile.
+ * calling thread on the shared one, so that no engine thread is woken (a
+ * wake-up costs more than a page-cache read, see wake.h). A buffered read
+ * or write is then done inside io_submit(), in this thread, as pread()
+ * would. This thread then reaps until its event is done (and wakes the
+ * poller when it leaves IO in flight), so the poller is left asleep; one
+ * that is awake naps meanwhile.
  * Handlers of signals that arrive meanwhile run between two sleeps; the
  * call goes on after them, as pread() on a file does.
  */

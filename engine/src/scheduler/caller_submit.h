@@ -15,12 +15,11 @@
  * next caller of ioe_wait_word(), which hands the held events to the kernel
  * (ioe_submit_held()): their completions then wake that caller directly, and
  * the submitter sleeps on, as fio's own io_uring engine works from its one
- * thread. (On these 2-vCPU machines work on the second vCPU, even a thread
- * that only wakes up often, costs the virtual disk a third of its IOPS.) A
- * round's worth is handed over at once, by the thread that holds the last
- * of it, so that the disk starts on it while the caller queues more (fio
- * posixaio O_DIRECT QD32 on io_uring: +4% over waiting for the wait,
- * interleaved runs).
+ * thread. (On a virtual machine with few vCPUs, work on another vCPU, even
+ * a thread that only wakes up often, takes a large share of the virtual
+ * disk's throughput.) A round's worth is handed over at once, by the thread
+ * that holds the last of it, so that the disk starts on it while the caller
+ * queues more, rather than after the caller's next wait begins.
  */
 void ioe_hold(struct ioe_driver *d, struct ioe_event *ev);
 /* Hand the held events to the kernel from the calling thread, every signal blocked. */

@@ -148,7 +148,7 @@ void ioe_held_before_sleep(struct ioe_driver *d);
 
 /*
  * Waiting for another thread's lock, which it holds briefly: it may have lost
- * its CPU (2 cores), so yield now and then.
+ * its CPU (on a machine with few cores), so yield now and then.
  */
 static inline void ioe_backoff(unsigned int *spins)
 {
@@ -206,7 +206,7 @@ bool ioe_poller_acquire(struct ioe_driver *d);
  * Submitter, after n IOs went to the kernel: count them; if the ring was
  * idle, give `reap` (which takes and finishes the completions that are
  * ready; the lock is held) a chance to complete a page-cache IO right here,
- * which spares the poller's wake-up (18-38 us, the whole cost of a QD1 IO);
+ * which spares the poller's wake-up (which costs more than such an IO);
  * wake the poller if IO is still in flight.
  */
 void ioe_driver_submitted(struct ioe_driver *d, unsigned int n, void (*reap)(struct ioe_driver *));

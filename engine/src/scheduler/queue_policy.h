@@ -39,11 +39,10 @@ int ioe_fd_check(struct ioe_fd_check *c, int fd);
 bool ioe_fd_refuses(struct ioe_event *ev);
 
 /*
- * At most this many events go to the kernel in one submit round. Measured on
- * these virtual disks: a burst of 32 O_DIRECT IOs completes slower than the
- * same IOs in groups of 8 (fio with --iodepth_batch_submit 1/8/32: 86k/81k/65k
- * IOPS; the engine at QD32: about +15%); page-cache IO pays ~10% for the
- * extra submit calls, and stays well above fio's own engines.
+ * At most this many events go to the kernel in one submit round. A virtual
+ * disk can complete a burst of 32 O_DIRECT IOs slower than the same IOs
+ * handed over in groups of 8; page-cache IO pays for the extra submit calls,
+ * but less than O_DIRECT IO gains.
  */
 #define IOE_SUBMIT_BATCH 8
 

@@ -3,10 +3,10 @@
  * A thread's own io_uring and Linux AIO context, for its synchronous IO
  * (ioe_submit_wait() while the queues are empty). On the shared ring or
  * context, waits from several threads contend for its locks and reap each
- * other's completions (fio psync O_DIRECT, 4 jobs: 0.66-0.70x native on
- * io_uring, 0.80-0.87x on AIO); on one of its own a thread shares nothing,
- * as with pread(). The ring is SINGLE_ISSUER | DEFER_TASKRUN: a completion's
- * work runs inside the thread's own wait.
+ * other's completions, and so fall well behind pread() from as many
+ * threads; on one of its own a thread shares nothing, as with pread(). The
+ * ring is SINGLE_ISSUER | DEFER_TASKRUN: a completion's work runs inside
+ * the thread's own wait.
  *
  * Made on the thread's first use, freed when it exits (a key destructor).
  * The ring's fd is registered and closed at once: no descriptor of the
@@ -23,10 +23,9 @@
  * caller waits for anyway. io_uring hands a buffered write (ext4 has no
  * async buffered writes) or a sync to its io-wq worker thread, to block in
  * the same call two context switches later (an O_DIRECT write into new
- * blocks too, seen in tests/engine/sync_wait.c); and an O_DIRECT write took
- * longer through either kernel interface than through pwrite() here (fio
- * psync 4 KiB randwrite under the shim: buffered 0.39x native on io_uring,
- * O_DIRECT 0.78x on io_uring and 0.80x on AIO; plain 0.95x, 0.98x, 1.01x).
+ * blocks too, seen in tests/engine/sync_wait.c); and an O_DIRECT write
+ * takes longer through either kernel interface than through pwrite(), which
+ * does the same work in the caller with one system call.
  * A SIGXFSZ is so raised in the calling thread, as by pwrite().
  */
 #include <errno.h>

@@ -609,9 +609,9 @@ static void *poller_main(void *arg)
 
 /*
  * A submission in progress ends with CQEs for this caller, often: the
- * kernel does page-cache reads inside it (8 in a round: ~15 us here). A
- * caller that slept meanwhile would be woken from an idle virtual CPU for
- * each (fio posixaio QD4 on the page cache: 1.4x IOPS awake). So a caller
+ * kernel does page-cache reads inside it (a round of them takes some
+ * microseconds). A caller that slept meanwhile would be woken from an idle
+ * virtual CPU for each, a wake-up that costs more than the read. So a caller
  * waits for it awake, for IOE_BUSY_WAIT_NS at most per sleep: a longer one
  * (a 1 GiB read of /dev/zero, a slow device) is slept through, so that
  * signals and cancels still come through (see ioe_signal_due()).
@@ -803,9 +803,9 @@ static int uring_probe(struct io_uring *ring)
 /*
  * Make the ring and see that it has what the engine needs. A completion's
  * task_work does not interrupt its submitter while that runs; it waits for
- * the thread's next entry into the kernel, which under load comes soon
- * (O_DIRECT QD32: +3-6% IOPS in interleaved runs). Before 5.19 this is
- * EINVAL: then without. Fails with ENOSYS (old kernel), EPERM
+ * the thread's next entry into the kernel, which under load comes soon:
+ * completions are then handled in batches there rather than each
+ * interrupting the submitter. Before 5.19 this is EINVAL: then without. Fails with ENOSYS (old kernel), EPERM
  * (io_uring_disabled, seccomp), EMFILE, ...
  */
 static int ring_open(struct uring_driver *d)
