@@ -32,27 +32,6 @@ uint32_t shim_fd_refresh(int fd, int flags)
 	return e;
 }
 
-uint32_t shim_fd_route_info(int fd, int flags)
-{
-	uint32_t e, n;
-
-	if ((unsigned int)fd >= SHIM_FDC_SIZE)
-		return shim_fd_refresh(fd, flags);
-	e = atomic_load_explicit(&shim_fdc[fd], memory_order_relaxed);
-	/*
-	 * "Not routable" is looked at again every time: the fd may have been
-	 * reused for a file, and such calls (pipes, sockets) are rare. A stale
-	 * "routable" is caught by the engine's own checks and the redo.
-	 */
-	if (!(e & SHIM_FDC_VALID) || !(e & SHIM_FDC_ROUTABLE) || e < SHIM_FDC_USE)
-		return shim_fd_refresh(fd, flags);
-	/* O_DIRECT can be switched by fcntl(F_SETFL): keep the fresh value. */
-	n = (flags & O_DIRECT) ? e | SHIM_FDC_DIRECT : e & ~SHIM_FDC_DIRECT;
-	if (n != e)
-		store(fd, n);
-	return n;
-}
-
 void shim_fd_nowait_bad(int fd)
 {
 	if ((unsigned int)fd < SHIM_FDC_SIZE)

@@ -1,22 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the read fast path needs to know about an fd without a syscall.
+ * What the shim needs to know about an fd without a system call per call.
  *
  * Deciding per call costs an fcntl(F_GETFL), a system call that is a large
- * fraction of a 4 KiB page-cache pread itself, which alone would use up the
- * little the fast path may cost. So one word per fd caches "regular file or
- * block device, opened without O_DIRECT, RWF_NOWAIT supported" and is
- * re-read from the kernel (fcntl + fstat) every SHIM_FDC_RECHECK fast-path
- * uses, and on every routed call (which pays its own fresh fcntl anyway).
+ * fraction of a 4 KiB page-cache pread itself. So one word per fd caches
+ * "regular file or block device, opened with O_DIRECT or not, RWF_NOWAIT
+ * supported", re-read from the kernel (fcntl + fstat) every
+ * SHIM_FDC_RECHECK uses (fast-path decisions and routed calls).
  *
  * The shim cannot see close(), dup2() or fcntl(F_SETFL), so between two
- * checks an entry can be stale. That only ever changes where a read runs,
- * never its result: an fd that became O_DIRECT (or was reused for an
- * O_DIRECT file, or a device such as /dev/zero) may have up to
- * SHIM_FDC_RECHECK reads done by RWF_NOWAIT in the caller's thread (same
- * bytes, same errors) before it is routed again;
- * anything else the non-blocking read cannot serve is decided afresh on the
- * routed path. Writes never trust the cache for O_APPEND or the access mode.
+ * checks an entry can be stale. That only ever changes where a call runs,
+ * never its result:
+ * - an fd that became O_DIRECT (or was reused for an O_DIRECT file, or a
+ *   device such as /dev/zero) may have up to SHIM_FDC_RECHECK reads done by
+ *   RWF_NOWAIT in the caller's thread (same bytes, same errors) before it
+ *   is routed again;
+ * - an fd reused for a pipe or socket is refused by the engine (-ESPIPE,
+ *   its lseek() check) and the call redone by the real function;
+ * - the access mode and O_PATH are the kernel's to check: a routed call it
+ *   refuses (-EBADF) is redone by the real function, which says the same;
+ * - O_APPEND is applied by the kernel to a write through any interface
+ *   (pwrite, io_uring, Linux AIO): at the end of the file, whatever the offset.
  */
 #ifndef IOE_SHIM_FDCACHE_H
 #define IOE_SHIM_FDCACHE_H
@@ -58,8 +62,17 @@ static inline bool shim_fd_fast_ok(uint32_t e)
 	       (SHIM_FDC_VALID | SHIM_FDC_ROUTABLE);
 }
 
-/* The entry for a routed call, given the fd's fresh F_GETFL flags. */
-uint32_t shim_fd_route_info(int fd, int flags);
+/*
+ * The entry for a routed call; counts one use. "Not routable" is looked at
+ * again every time: the fd may have been reused for a file, and such calls
+ * (pipes, sockets) are rare.
+ */
+static inline uint32_t shim_fd_route_entry(int fd)
+{
+	uint32_t e = shim_fd_get(fd);
+
+	return (e & SHIM_FDC_ROUTABLE) ? e : shim_fd_refresh(fd, -1);
+}
 
 /* RWF_NOWAIT is not supported on this fd (its filesystem): stop trying. */
 void shim_fd_nowait_bad(int fd);

@@ -5,8 +5,9 @@
  * Every case whose result the engine could phrase differently from the
  * kernel's positioned-IO syscalls goes to the real function instead, before
  * or after routing: count 0, negative offset, iovcnt out of range, bad fd,
- * wrong access mode, O_APPEND writes (Linux appends, whatever the offset),
- * fds that are not regular files or block devices, flags on the v2 calls.
+ * wrong access mode, fds that are not regular files or block devices, flags
+ * on the v2 calls. Which fds are routed is known from the fd cache without
+ * a system call per call (fdcache.h, also for what a stale entry costs).
  * A routed call that fails without moving a byte is redone by the real
  * function, which then says exactly what the real call says (misaligned
  * O_DIRECT, ...): a failed read or write had no effect, so doing it again
@@ -212,18 +213,8 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	uint64_t t0 = 0;
 	size_t routed;
 	ssize_t res;
-	int flags = fcntl(c->fd, F_GETFL), acc;
-	uint32_t e;
 
-	if (flags < 0)
-		goto real;
-	acc = flags & O_ACCMODE;
-	if ((flags & O_PATH) || acc == (is_write(c) ? O_RDONLY : O_WRONLY))
-		goto real;
-	if (is_write(c) && (flags & O_APPEND))
-		goto real;
-	e = shim_fd_route_info(c->fd, flags);
-	if (!(e & SHIM_FDC_ROUTABLE))
+	if (!(shim_fd_route_entry(c->fd) & SHIM_FDC_ROUTABLE))
 		goto real;
 	ctx = shim_engine();
 	if (!ctx)
