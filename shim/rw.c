@@ -318,6 +318,7 @@ static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int s
 	}
 	if (*done < size && n != 0) {
 		/* Not at EOF: the rest would block. */
+		shim_stats_fastpath_part(*done);
 		errno = saved_errno;
 		return false;
 	}

@@ -70,6 +70,13 @@ void shim_stats_fastpath(size_t bytes)
 	atomic_fetch_add_explicit(&st.fast_bytes, bytes, memory_order_relaxed);
 }
 
+void shim_stats_fastpath_part(size_t bytes)
+{
+	if (!shim_stats_on)
+		return;
+	atomic_fetch_add_explicit(&st.fast_bytes, bytes, memory_order_relaxed);
+}
+
 void shim_stats_fallback(void)
 {
 	if (!shim_stats_on)

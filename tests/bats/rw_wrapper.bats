@@ -121,3 +121,40 @@ bats_require_minimum_version 1.5.0
 	[[ $got != *"$t/build"* ]] || fail "took the sanitizer build: $got"
 	[ -n "$got" ] || grep -q "$t/build is a sanitizer build" "$t/err" || fail "no reason given: $(cat "$t/err")"
 }
+
+# A read whose first page is cached and whose second is not: the fast path
+# reads the first, the engine the rest. Every byte is counted once: the
+# fast path's part in fastpath_bytes (no hit: the read was not answered
+# whole), the routed call's part in read_bytes.
+partial_read_stats() {
+	local prog=$BATS_TEST_TMPDIR/partial.py
+	cat >"$prog" <<'PY'
+import mmap, os, sys
+buf = mmap.mmap(-1, 8192)	# page-aligned, for O_DIRECT
+buf.write(b"a" * 8192)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
+os.write(fd, buf)	# nothing of the file in the page cache
+os.close(fd)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)	# no readahead
+os.pread(fd, 4096, 0)	# the first page now cached, the second not
+n = os.preadv(fd, [bytearray(8192)], 0, os.RWF_NOWAIT)	# the real preadv2: v2 flags are not routed
+if n != 4096:
+    print("precondition: RWF_NOWAIT read %d of 8192 bytes" % n)
+    sys.exit(1)
+print("read", len(os.pread(fd, 8192, 0)))
+PY
+	OPTS=(--backend "$1")
+	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/partial.dat"
+	[ "$output" != "precondition: RWF_NOWAIT read 8192 of 8192 bytes" ] ||
+		skip "this filesystem keeps no O_DIRECT-written file out of the page cache"
+	assert_success
+	assert_output "read 8192"
+	assert_equal "$(stat_of routed_reads)" 2
+	assert_equal "$(stat_of read_bytes)" 8192
+	assert_equal "$(stat_of fastpath_hits)" 0
+	assert_equal "$(stat_of fastpath_bytes)" 4096
+}
+
+@test "stats: a read partly by the fast path counts every byte once: uring" { partial_read_stats uring; }
+@test "stats: a read partly by the fast path counts every byte once: aio" { partial_read_stats aio; }
