@@ -141,7 +141,7 @@ for c in ("fio-io_uring", "posixaio-glibc", "posixaio-shim-uring", "posixaio-shi
         assert (c, "randread", "direct", d) in got, (c, d)
 nat = got["psync-native", "randread", "hot", 1]
 assert 0.95 <= nat["calls"]["pread64"] <= 1.05, nat	# fio's own calls (clocks, stats) come and go
-assert all(r["ok"] and r["per_request"] > 0 for r in runs)
+assert all(r["ok"] and r["per_request"] >= 0 for r in runs)	# QD32 batches: may round to 0
 print("ok", len(runs))
 PY
 	assert_success
