@@ -92,7 +92,7 @@ void complete(struct aio_req *r, ssize_t res)
 
 	if (shim_stats_on && res >= 0 && !r->inline_done)
 		shim_stats_routed(r->op == OP_READ ? SHIM_STAT_READ :
-				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC,
+				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC, r->path,
 				  (size_t)res, shim_now_ns() - r->t0);
 	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
 	/*
@@ -168,6 +168,7 @@ void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 
 	if (ctx && shim_stats_on)
 		shim_stats_queue_depth(ioe_pending(ctx) + ioe_running(ctx) + 1);
+	r->path = IOE_PATH_SHARED;
 	if (!ctx)
 		ret = -ESHUTDOWN;
 	else if (submit_here(r))
@@ -177,7 +178,7 @@ void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 
 	if (ret == -ESHUTDOWN || ret == -EINVAL)
 		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
-	else if (ret && ioe_submit_wait(ctx, &r->ev, ch))
+	else if (ret && ioe_submit_wait_path(ctx, &r->ev, ch, &r->path))
 		complete(r, -EAGAIN);
 	else if (ret)
 		on_engine_done(&r->ev, r);	/* not called by ioe_submit_wait() */

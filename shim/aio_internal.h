@@ -75,6 +75,7 @@ struct aio_req {
 	bool counted;			/* counted in its fdq's writes */
 	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */
+	enum ioe_path path;		/* where the engine ran it: for the stats */
 	struct sigevent sev;
 	struct lio_group *group;
 	struct aio_req *fifo_next;	/* held FIFO of its fd */

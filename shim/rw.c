@@ -210,6 +210,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	struct ioe_context *ctx;
 	struct ioe_event ev;
 	struct rest r;
+	enum ioe_path path;
 	uint64_t t0 = 0;
 	size_t routed;
 	ssize_t res;
@@ -240,7 +241,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 		}
 		/* What one call of the real function returns: see the top. */
 		ev.flags = IOE_F_ONE_CALL;
-		res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ);
+		res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ, &path);
 		if (res < 0 || !r.more || (size_t)res < r.bytes)
 			break;
 		done += (size_t)res;
@@ -258,7 +259,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 	if (res < 0)
 		goto real;
 	if (shim_stats_on)
-		shim_stats_routed(is_write(c) ? SHIM_STAT_WRITE : SHIM_STAT_READ, done - routed + (size_t)res,
+		shim_stats_routed(is_write(c) ? SHIM_STAT_WRITE : SHIM_STAT_READ, path, done - routed + (size_t)res,
 				  shim_now_ns() - t0);
 	errno = saved_errno;
 	return (ssize_t)done + res;

@@ -75,7 +75,8 @@ void shim_log(enum shim_log_level level, const char *fmt, ...) __attribute__((fo
 
 /* Statistics for IOENGINE_STATS. Lock-free; cheap enough for every call. */
 enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC };
-void shim_stats_routed(enum shim_stat_op op, size_t bytes, uint64_t latency_ns);
+/* A request the engine did, and where (see ioe_submit_wait_path()). */
+void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns);
 void shim_stats_fastpath(size_t bytes);		/* served by the non-blocking read */
 void shim_stats_fastpath_part(size_t bytes);	/* read by it before the rest was routed */
 void shim_stats_fallback(void);			/* a call that went to the real function */
@@ -102,7 +103,7 @@ extern bool shim_stats_on;
  * cancellation is held off while the engine owns the event (so the event may
  * live on the caller's stack). Returns -errno from ioe_submit() if refused.
  */
-ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch);
+ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch, enum ioe_path *path);
 
 /* Monotonic clock in ns (vDSO; no syscall): the engine's. */
 static inline uint64_t shim_now_ns(void)

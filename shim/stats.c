@@ -24,6 +24,7 @@ struct shim_stats {
 	_Atomic uint64_t ops[3];		/* enum shim_stat_op */
 	_Atomic uint64_t bytes[3];
 	_Atomic uint64_t fast_hits, fast_bytes;
+	_Atomic uint64_t paths[IOE_PATHS];	/* routed requests by where they ran */
 	_Atomic uint64_t fallbacks;
 	_Atomic uint64_t peak_depth;
 	_Atomic uint64_t hist[NBUCKETS];
@@ -53,11 +54,12 @@ static double bucket_mid(unsigned int b)
 	return ((double)(SUB + (b - SUB) % SUB) + 0.5) * (double)(1ull << shift);
 }
 
-void shim_stats_routed(enum shim_stat_op op, size_t bytes, uint64_t latency_ns)
+void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns)
 {
 	if (!shim_stats_on)
 		return;
 	atomic_fetch_add_explicit(&st.ops[op], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st.paths[path], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st.bytes[op], bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st.hist[bucket_of(latency_ns)], 1, memory_order_relaxed);
 }
@@ -223,12 +225,16 @@ void shim_stats_flush(const char *backend)
 	n = snprintf(line, sizeof(line),
 		     "ioengine: stats pid=%d backend=%s routed_reads=%llu routed_writes=%llu "
 		     "routed_syncs=%llu read_bytes=%llu write_bytes=%llu fastpath_hits=%llu "
-		     "fastpath_bytes=%llu fallbacks=%llu peak_queue_depth=%llu "
+		     "fastpath_bytes=%llu plain_syscalls=%llu own_queue=%llu shared_queue=%llu "
+		     "fallbacks=%llu peak_queue_depth=%llu "
 		     "p50_us=%.1f p99_us=%.1f\n",
 		     (int)getpid(), backend ? backend : "none",
 		     (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
 		     (unsigned long long)v[3], (unsigned long long)v[4], (unsigned long long)v[6],
 		     (unsigned long long)atomic_load_explicit(&st.fast_bytes, memory_order_relaxed),
+		     (unsigned long long)atomic_load_explicit(&st.paths[IOE_PATH_PLAIN], memory_order_relaxed),
+		     (unsigned long long)atomic_load_explicit(&st.paths[IOE_PATH_OWN_QUEUE], memory_order_relaxed),
+		     (unsigned long long)atomic_load_explicit(&st.paths[IOE_PATH_SHARED], memory_order_relaxed),
 		     (unsigned long long)v[7], (unsigned long long)v[8],
 		     percentile_us(h, total, 0.50), percentile_us(h, total, 0.99));
 	n = add_faults(line, sizeof(line), n);

@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include "shim.h"
 
-ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch)
+ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel ch, enum ioe_path *path)
 {
 	int oldstate, ret;
 
@@ -16,7 +16,7 @@ ssize_t shim_sync_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	 */
 	pthread_testcancel();
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &oldstate);
-	ret = ioe_submit_wait(ctx, ev, ch);
+	ret = ioe_submit_wait_path(ctx, ev, ch, path);
 	pthread_setcancelstate(oldstate, NULL);
 	return ret ? ret : ev->res;
 }

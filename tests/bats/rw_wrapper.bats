@@ -157,3 +157,32 @@ PY
 
 @test "stats: a read partly by the fast path counts every byte once: uring" { partial_read_stats uring; }
 @test "stats: a read partly by the fast path counts every byte once: aio" { partial_read_stats aio; }
+
+# Writes run as plain system calls in the caller, O_DIRECT reads on an idle
+# engine on the thread's own queue; each is counted where it ran.
+path_stats() {
+	local prog=$BATS_TEST_TMPDIR/paths.py
+	cat >"$prog" <<'PY'
+import mmap, os, sys
+buf = mmap.mmap(-1, 4096)	# page-aligned, for O_DIRECT
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+for i in range(3):
+    os.pwrite(fd, b"w" * 4096, i * 4096)
+os.fsync(fd)
+fd2 = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+print(sum(os.preadv(fd2, [buf], (i % 3) * 4096) for i in range(4)))
+PY
+	OPTS=(--backend "$1")
+	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/paths.dat"
+	assert_success
+	assert_output 16384
+	assert_routed
+	assert_equal "$(stat_of routed_writes)" 3
+	assert_equal "$(stat_of plain_syscalls)" 3
+	assert_equal "$(stat_of routed_reads)" 4
+	assert_equal "$(stat_of own_queue)" 4
+	assert_equal "$(stat_of shared_queue)" 0
+}
+
+@test "stats: each request is counted on the path it ran: uring" { path_stats uring; }
+@test "stats: each request is counted on the path it ran: aio" { path_stats aio; }

@@ -280,45 +280,68 @@ static void sync_done(struct ioe_event *ev, void *arg)
 }
 
 /*
- * A synchronous write or sync is done with the plain system call; a read,
- * while the queues are empty, on the thread's own ring or
- * AIO context (thread_io.c): true with ev->res set. Else the driver's
- * submit_wait, or the queues. Before the engine's threads run (nothing is
- * queued then), a read without a ring of the thread's own is done with
- * plain system calls too: it starts no thread (see threads_start()).
+ * The one decision for a synchronous request: where it runs.
+ * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
+ *   hold (see thread_io.c for why); and any request of a signal handler
+ *   that interrupted this thread's queueing (see queueing).
+ * - IOE_PATH_OWN_QUEUE: a read while nothing is queued (or before the
+ *   engine's threads run): on this thread's own io_uring or AIO context,
+ *   where it shares nothing with other threads.
+ * - IOE_PATH_SHARED: a read while others are queued: the context's shared
+ *   ring or AIO context, handed to the kernel by this thread when the
+ *   driver can (its submit_wait), else queued for the submitter.
+ * A read whose own queue cannot be had (a kernel without one, a limit, a
+ * handler that interrupted its use) takes the shared path; before the
+ * engine's threads run, the plain one: it starts no thread (see
+ * threads_start()).
  */
-static bool done_in_this_thread(struct ioe_context *ctx, struct ioe_event *ev)
+static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event *ev)
 {
-	if (ioe_thread_io_plain(ev))
-		return true;
-	if (!threads_running(ctx)) {
-		if (!ioe_fd_refuses(ev) && ioe_thread_io_run(ctx->ops->backend, ev))
-			ioe_event_run_inline(ev);
-		return true;
-	}
-	return ioe_direct_possible(&ctx->shared) &&
-	       (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev));
+	if (queueing || !ioe_event_is_rw(ev) || ioe_event_is_write(ev))
+		return IOE_PATH_PLAIN;
+	if (!threads_running(ctx) || ioe_direct_possible(&ctx->shared))
+		return IOE_PATH_OWN_QUEUE;
+	return IOE_PATH_SHARED;
 }
 
-int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+/* ev on this thread's own queue, or where it goes without one: the path it took. */
+static enum ioe_path run_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
+{
+	/* A pipe, a socket or a bad fd: ev->res says so (-ESPIPE, -EBADF), as on any path. */
+	if (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev))
+		return IOE_PATH_OWN_QUEUE;
+	if (threads_running(ctx))
+		return IOE_PATH_SHARED;
+	ioe_event_run_inline(ev);
+	return IOE_PATH_PLAIN;
+}
+
+int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel,
+			 enum ioe_path *path)
 {
 	_Atomic uint32_t done = IOE_W_PENDING;
 	int ret, saved = errno;
 
-	if (!ctx || !ev || (unsigned int)channel >= IOE_CHAN_MAX)
+	if (!ctx || !ev || !path || (unsigned int)channel >= IOE_CHAN_MAX)
 		return -EINVAL;
 	ioe_set_callback(ev, sync_done, (void *)&done);
 	ret = ioe_event_check(ev);
 	if (ret)
 		return ret;
+	*path = choose_path(ctx, ev);
 	if (queueing) {
+		/* Nothing shared is touched, not even the producers' count. */
 		ioe_event_run_inline(ev);
 		return 0;
 	}
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (!done_in_this_thread(ctx, ev) &&
+	if (*path == IOE_PATH_PLAIN)
+		ioe_thread_io_plain(ev);
+	else if (*path == IOE_PATH_OWN_QUEUE)
+		*path = run_own_queue(ctx, ev);
+	if (*path == IOE_PATH_SHARED &&
 	    (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done))) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
@@ -326,6 +349,13 @@ int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chan
 	producer_leave(&ctx->shared);
 	errno = saved;
 	return 0;
+}
+
+int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
+{
+	enum ioe_path path;
+
+	return ioe_submit_wait_path(ctx, ev, channel, &path);
 }
 
 /*
