@@ -289,7 +289,7 @@ static void sync_done(struct ioe_event *ev, void *arg)
  */
 static bool done_in_this_thread(struct ioe_context *ctx, struct ioe_event *ev)
 {
-	if (ioe_thread_io_plain(ev))
+	if (ioe_write_or_sync_run_inline(ev))
 		return true;
 	if (!threads_running(ctx)) {
 		if (!ioe_fd_refuses(ev) && ioe_thread_io_run(ctx->ops->backend, ev))

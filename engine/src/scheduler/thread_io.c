@@ -17,16 +17,6 @@
  * is held and no signal blocked: a
  * signal handler that interrupts the thread's use and does IO itself is
  * sent to the shared ring or context.
- *
- * A write, an fsync or an fdatasync takes neither, whatever the queues hold
- * (ioe_thread_io_plain()): it is done with the plain system call, which the
- * caller waits for anyway. io_uring hands a buffered write (ext4 has no
- * async buffered writes) or a sync to its io-wq worker thread, to block in
- * the same call two context switches later (an O_DIRECT write into new
- * blocks too, seen in tests/engine/sync_wait.c); and an O_DIRECT write
- * takes longer through either kernel interface than through pwrite(), which
- * does the same work in the caller with one system call.
- * A SIGXFSZ is so raised in the calling thread, as by pwrite().
  */
 #include <errno.h>
 #include <libaio.h>
@@ -43,7 +33,6 @@
 #include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
-#include "../run_inline.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
 
@@ -256,50 +245,6 @@ static long aio_piece(struct thread_io *t, const struct ioe_event *ev, const str
 	while (io_getevents(t->aio, 1, 1, &done, NULL) != 1)
 		;
 	return (long)done.res;
-}
-
-/* See the top of the file. */
-static bool runs_plain(const struct ioe_event *ev)
-{
-	return !ioe_event_is_rw(ev) || ioe_event_is_write(ev);
-}
-
-/* One piece by a plain system call: its result or -errno. */
-static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *prog)
-{
-	struct ioe_piece p;
-	struct iovec one;
-	long res;
-
-	if (!ioe_event_is_rw(ev)) {
-		res = ioe_sync_syscall(ev);
-	} else {
-		ioe_progress_next(prog, ev, &p);
-		one = (struct iovec){ p.buf, p.len };
-		res = ioe_event_is_vectored(ev) ? ioe_rw_syscall(ev, p.iov, (int)p.len, 0, p.offset) :
-						  ioe_rw_syscall(ev, &one, 1, 0, p.offset);
-	}
-	return res < 0 ? -errno : res;
-}
-
-void ioe_plain_finish(struct ioe_progress *p, struct ioe_event *ev)
-{
-	int saved = errno;
-
-	while (!ioe_progress_update(p, ev, ioe_fault_result(plain_piece(ev, p))))
-		;
-	errno = saved;
-}
-
-bool ioe_thread_io_plain(struct ioe_event *ev)
-{
-	struct ioe_progress prog;
-
-	if (!runs_plain(ev))
-		return false;
-	ioe_progress_start(&prog, ev);
-	ioe_plain_finish(&prog, ev);
-	return true;
 }
 
 int ioe_thread_io_run(enum ioe_backend backend, struct ioe_event *ev)

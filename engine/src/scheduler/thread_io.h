@@ -13,14 +13,4 @@
  */
 int ioe_thread_io_run(enum ioe_backend kind, struct ioe_event *ev);
 
-/*
- * A write, an fsync or an fdatasync: done now in the calling thread with
- * the plain system call (true, ev->res set). A read: false, nothing done.
- */
-bool ioe_thread_io_plain(struct ioe_event *ev);
-
-struct ioe_progress;
-/* The rest of ev, after what p says is done, by plain system calls: ev->res set. */
-void ioe_plain_finish(struct ioe_progress *p, struct ioe_event *ev);
-
 #endif

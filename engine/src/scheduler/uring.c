@@ -35,7 +35,6 @@
 #include "driver.h"
 #include "progress.h"
 #include "queue_policy.h"
-#include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
 #include "../run_inline.h"
@@ -288,7 +287,7 @@ static unsigned int dead_round(struct uring_driver *d)
 	while ((l = ioe_slot_pop(&d->retry))) {
 		struct uring_slot *s = (struct uring_slot *)l;
 
-		ioe_plain_finish(&s->prog, s->ev);
+		ioe_event_finish_inline(&s->prog, s->ev);
 		s->ev->next_ = done;
 		done = s->ev;
 		s->ev = NULL;
