@@ -8,7 +8,7 @@
  * that interrupted its own thread while that thread was queueing.
  *
  * A synchronous write, fsync or fdatasync takes neither the thread's own
- * ring or AIO context (scheduler/thread_io.c) nor the queues, whatever the
+ * ring or AIO context (scheduler/own_queue.c) nor the queues, whatever the
  * queues hold (ioe_write_or_sync_run_inline()): it is done with the plain
  * system call, which the caller waits for anyway. io_uring hands a buffered
  * write (ext4 has no async buffered writes) or a sync to its io-wq worker

@@ -9,7 +9,7 @@
 #include "caller_wait.h"
 #include "driver.h"
 #include "queue_policy.h"
-#include "thread_io.h"
+#include "own_queue.h"
 #include "ioengine_internal.h"
 #include "../futex.h"
 #include "../run_inline.h"
@@ -282,7 +282,7 @@ static void sync_done(struct ioe_event *ev, void *arg)
 /*
  * A synchronous write or sync is done with the plain system call; a read,
  * while the queues are empty, on the thread's own ring or
- * AIO context (thread_io.c): true with ev->res set. Else the driver's
+ * AIO context (own_queue.c): true with ev->res set. Else the driver's
  * submit_wait, or the queues. Before the engine's threads run (nothing is
  * queued then), a read without a ring of the thread's own is done with
  * plain system calls too: it starts no thread (see threads_start()).
@@ -292,12 +292,12 @@ static bool done_in_this_thread(struct ioe_context *ctx, struct ioe_event *ev)
 	if (ioe_write_or_sync_run_inline(ev))
 		return true;
 	if (!threads_running(ctx)) {
-		if (!ioe_fd_refuses(ev) && ioe_thread_io_run(ctx->ops->backend, ev))
+		if (!ioe_fd_refuses(ev) && ioe_own_queue_run(ctx->ops->own_queue, ev))
 			ioe_event_run_inline(ev);
 		return true;
 	}
 	return ioe_direct_possible(&ctx->shared) &&
-	       (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev));
+	       (ioe_fd_refuses(ev) || !ioe_own_queue_run(ctx->ops->own_queue, ev));
 }
 
 int ioe_submit_wait(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
