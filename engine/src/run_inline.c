@@ -6,13 +6,26 @@
  * one with IOE_F_ONE_CALL is one call (retried only on EINTR).
  * Async-signal-safe (no allocation, no lock): it serves a signal handler
  * that interrupted its own thread while that thread was queueing.
+ *
+ * A synchronous write, fsync or fdatasync takes neither the thread's own
+ * ring or AIO context (scheduler/own_queue.c) nor the queues, whatever the
+ * queues hold (ioe_write_or_sync_run_inline()): it is done with the plain
+ * system call, which the caller waits for anyway. io_uring hands a buffered
+ * write (ext4 has no async buffered writes) or a sync to its io-wq worker
+ * thread, to block in the same call two context switches later (an
+ * O_DIRECT write into new blocks too, seen in tests/engine/sync_wait.c);
+ * and an O_DIRECT write takes longer through either kernel interface than
+ * through pwrite(), which does the same work in the caller with one system
+ * call. A SIGXFSZ is so raised in the calling thread, as by pwrite().
  */
 #include <errno.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "fault.h"
 #include "iov.h"
 #include "run_inline.h"
 #include "tasks.h"
+#include "scheduler/progress.h"
 
 long ioe_rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
 {
@@ -71,4 +84,48 @@ void ioe_event_run_inline(struct ioe_event *ev)
 		res = -errno;
 	ev->res = res;
 	errno = saved;
+}
+
+/* See the top of the file. */
+static bool runs_plain(const struct ioe_event *ev)
+{
+	return !ioe_event_is_rw(ev) || ioe_event_is_write(ev);
+}
+
+/* One piece by a plain system call: its result or -errno. */
+static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *prog)
+{
+	struct ioe_piece p;
+	struct iovec one;
+	long res;
+
+	if (!ioe_event_is_rw(ev)) {
+		res = ioe_sync_syscall(ev);
+	} else {
+		ioe_progress_next(prog, ev, &p);
+		one = (struct iovec){ p.buf, p.len };
+		res = ioe_event_is_vectored(ev) ? ioe_rw_syscall(ev, p.iov, (int)p.len, 0, p.offset) :
+						  ioe_rw_syscall(ev, &one, 1, 0, p.offset);
+	}
+	return res < 0 ? -errno : res;
+}
+
+void ioe_event_finish_inline(struct ioe_progress *p, struct ioe_event *ev)
+{
+	int saved = errno;
+
+	while (!ioe_progress_update(p, ev, ioe_fault_result(plain_piece(ev, p))))
+		;
+	errno = saved;
+}
+
+bool ioe_write_or_sync_run_inline(struct ioe_event *ev)
+{
+	struct ioe_progress prog;
+
+	if (!runs_plain(ev))
+		return false;
+	ioe_progress_start(&prog, ev);
+	ioe_event_finish_inline(&prog, ev);
+	return true;
 }

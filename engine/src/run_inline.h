@@ -2,10 +2,21 @@
 #ifndef IOE_RUN_INLINE_H
 #define IOE_RUN_INLINE_H
 
+#include <stdbool.h>
 #include "ioengine.h"
 
 /* Do ev now in this thread with plain syscalls and set ev->res; errno kept. */
 void ioe_event_run_inline(struct ioe_event *ev);
+
+/*
+ * A write, an fsync or an fdatasync: done now in the calling thread with
+ * the plain system call (true, ev->res set). A read: false, nothing done.
+ */
+bool ioe_write_or_sync_run_inline(struct ioe_event *ev);
+
+struct ioe_progress;
+/* The rest of ev, after what p says is done, by plain system calls: ev->res set. */
+void ioe_event_finish_inline(struct ioe_progress *p, struct ioe_event *ev);
 
 /*
  * One read or write of ev's kind: iov[0..cnt) at off, the first skip bytes

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Whether this kernel gives each thread the ring or AIO context of thread_io.c (io_uring: 6.1). */
+/* Whether this kernel gives each thread the ring or AIO context of own_queue.c (io_uring: 6.1). */
 #ifndef IOE_TEST_THREAD_QUEUES_H
 #define IOE_TEST_THREAD_QUEUES_H
 

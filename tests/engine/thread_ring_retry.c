@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A thread whose own ring (or AIO context, thread_io.c) cannot be made for
+ * A thread whose own ring (or AIO context, own_queue.c) cannot be made for
  * a passing reason, here EMFILE at io_uring_setup() with the fd table full,
  * still gets its read done, and gets the ring on a later call once the
  * shortage is over: one thread's EMFILE does not turn per-thread rings off

@@ -9,7 +9,7 @@
 #include "caller_wait.h"
 #include "driver.h"
 #include "queue_policy.h"
-#include "thread_io.h"
+#include "own_queue.h"
 #include "ioengine_internal.h"
 #include "../futex.h"
 #include "../run_inline.h"
@@ -282,7 +282,7 @@ static void sync_done(struct ioe_event *ev, void *arg)
 /*
  * The one decision for a synchronous request: where it runs.
  * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
- *   hold (see thread_io.c for why); and any request of a signal handler
+ *   hold (see run_inline.c for why); and any request of a signal handler
  *   that interrupted this thread's queueing (see queueing).
  * - IOE_PATH_OWN_QUEUE: a read while nothing is queued (or before the
  *   engine's threads run): on this thread's own io_uring or AIO context,
@@ -308,7 +308,7 @@ static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event
 static enum ioe_path run_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
 {
 	/* A pipe, a socket or a bad fd: ev->res says so (-ESPIPE, -EBADF), as on any path. */
-	if (ioe_fd_refuses(ev) || !ioe_thread_io_run(ctx->ops->backend, ev))
+	if (ioe_fd_refuses(ev) || !ioe_own_queue_run(ctx->ops->own_queue, ev))
 		return IOE_PATH_OWN_QUEUE;
 	if (threads_running(ctx))
 		return IOE_PATH_SHARED;
@@ -338,7 +338,7 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
 	if (*path == IOE_PATH_PLAIN)
-		ioe_thread_io_plain(ev);
+		ioe_write_or_sync_run_inline(ev);
 	else if (*path == IOE_PATH_OWN_QUEUE)
 		*path = run_own_queue(ctx, ev);
 	if (*path == IOE_PATH_SHARED &&

@@ -14,6 +14,8 @@
 #include "../embedded_list.h"
 #include "../wake.h"
 
+struct ioe_own_queue_ops;
+
 #define IOE_STOPPED 0x80000000u
 
 struct ioe_shared_ctx {
@@ -53,7 +55,8 @@ struct ioe_shared_ctx {
  */
 struct ioe_driver_ops {
 	const char *name;
-	enum ioe_backend backend;	/* the kind of a thread's own queue too (thread_io.c) */
+	/* A thread's own ring or AIO context for its synchronous reads (own_queue.h). */
+	const struct ioe_own_queue_ops *own_queue;
 	/*
 	 * Make the driver and check that the kernel has what it needs. Starts no
 	 * thread and, for io_uring, keeps no fd: a program that makes only

@@ -3,7 +3,7 @@
  * io_uring driver. The submission queue and the completion queue each have
  * one user at a time, under a try-lock: the submitter's rounds, a caller of
  * ioe_submit_wait() that hands its own event to the kernel while the queues
- * are empty (when it has no ring of its own, see thread_io.c), or a caller
+ * are empty (when it has no ring of its own, see own_queue.c), or a caller
  * of ioe_wait_word() that hands over the events
  * ioe_submit_local() held back (see ioe_hold()); the poller's reaping, the
  * submitter's quick look right after it submitted to an idle ring, or a
@@ -33,9 +33,9 @@
 #include "caller_submit.h"
 #include "caller_wait.h"
 #include "driver.h"
+#include "own_queue.h"
 #include "progress.h"
 #include "queue_policy.h"
-#include "thread_io.h"
 #include "uring_prep.h"
 #include "../fault.h"
 #include "../run_inline.h"
@@ -288,7 +288,7 @@ static unsigned int dead_round(struct uring_driver *d)
 	while ((l = ioe_slot_pop(&d->retry))) {
 		struct uring_slot *s = (struct uring_slot *)l;
 
-		ioe_plain_finish(&s->prog, s->ev);
+		ioe_event_finish_inline(&s->prog, s->ev);
 		s->ev->next_ = done;
 		done = s->ev;
 		s->ev = NULL;
@@ -972,7 +972,7 @@ static void uring_forget(void *arg)
 
 const struct ioe_driver_ops ioe_uring_ops = {
 	.name = "io_uring",
-	.backend = IOE_BACKEND_URING,
+	.own_queue = &ioe_uring_own_ring,
 	.start = uring_start,
 	.threads = uring_threads,
 	.stop = uring_stop,
