@@ -186,3 +186,32 @@ PY
 
 @test "stats: each request is counted on the path it ran: uring" { path_stats uring; }
 @test "stats: each request is counted on the path it ran: aio" { path_stats aio; }
+
+# A fork child makes its own queue too (the parent's is not its own).
+fork_own_queue() {
+	local prog=$BATS_TEST_TMPDIR/fork.py
+	cat >"$prog" <<'PY'
+import mmap, os, sys
+buf = mmap.mmap(-1, 4096)
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+os.pwrite(fd, b"w" * 8192, 0)
+os.fsync(fd)
+fd2 = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECT)
+os.preadv(fd2, [buf], 0)
+pid = os.fork()
+if pid == 0:
+    print(os.getpid(), sum(os.preadv(fd2, [buf], i * 4096) for i in range(2)))
+    sys.exit(0)
+os.waitpid(pid, 0)
+PY
+	OPTS=(--backend "$1")
+	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/fork.dat"
+	assert_success
+	local child=${output%% *}
+	assert_equal "${output#* }" 8192
+	grep -q "pid=$child .* routed_reads=2 .* own_queue=2 shared_queue=0 " "$STATS" ||
+		fail "the child's reads did not run on its own queue: $(cat "$STATS")"
+}
+
+@test "a fork child's reads run on a queue of its own: uring" { fork_own_queue uring; }
+@test "a fork child's reads run on a queue of its own: aio" { fork_own_queue aio; }

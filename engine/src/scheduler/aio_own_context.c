@@ -19,8 +19,10 @@ static io_context_t *context_of(struct ioe_own_queue *q)
 	return (io_context_t *)q->area;
 }
 
+/* io_setup() wants 0 in: a fork child's copy still holds its parent's context. */
 static int open_context(struct ioe_own_queue *q)
 {
+	*context_of(q) = 0;
 	return io_setup(1, context_of(q));
 }
 
