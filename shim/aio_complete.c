@@ -14,18 +14,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "aio_internal.h"
-#include "fdcache.h"
 
-__thread enum suspend_kind waits;
+__thread enum ioe_wait_kind waits;
 
-/* Whether r goes to the engine from this thread: see waits. */
-static bool submit_here(const struct aio_req *r)
+/* How this thread waits for r, for the engine's choice of path (see waits). */
+static enum ioe_wait_kind waiter_of(const struct aio_req *r)
 {
 	if (r->group && r->group->mode == LIO_WAIT)
-		return false;	/* waited for on a futex: nothing would take it */
-	if (waits != WAITS_ONE && (waits != WAITS_MANY || !(shim_fd_get(r->ev.fd) & SHIM_FDC_DIRECT)))
-		return false;
-	return r->op != OP_WRITE || shim_fsize_unlimited();	/* see limits.c */
+		return IOE_WAITS_ELSEWHERE;	/* on a futex: it reaps nothing */
+	if (r->op == OP_WRITE && !shim_fsize_unlimited())
+		return IOE_WAITS_ELSEWHERE;	/* never issued from the program's thread: see limits.c */
+	return waits;
 }
 
 void submit_list(struct aio_req *r)
@@ -171,10 +170,8 @@ void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 	r->path = IOE_PATH_SHARED;
 	if (!ctx)
 		ret = -ESHUTDOWN;
-	else if (submit_here(r))
-		ret = ioe_submit_local(ctx, &r->ev, ch);
 	else
-		ret = ioe_submit(ctx, &r->ev, ch);
+		ret = ioe_submit_for(ctx, &r->ev, ch, waiter_of(r));
 
 	if (ret == -ESHUTDOWN || ret == -EINVAL)
 		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);

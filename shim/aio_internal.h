@@ -129,21 +129,16 @@ void fdq_atfork_child(void);
 /* ---- engine and completion (aio_complete.c) ---- */
 
 /*
- * What this thread's last wait in aio_suspend() was for. A thread that waits
- * for a single request of ours submits its next requests itself
- * (ioe_submit_local()): the first while the engine is idle, which spares two
- * thread hand-offs (two wake-ups) per request, the others held back for
- * its next aio_suspend(). Its buffered reads take the fast
- * path (see fast_read()). A thread that waits for many does the same with
- * its O_DIRECT requests: its aio_suspend() hands them to the kernel in one
- * batch and its completions wake it directly, not through the poller. Its
- * buffered ones go to the submitter, whose page-cache copies then run on
- * another core beside the caller's. Other
- * threads only queue: their completions must not wait for a thread that
- * may not enter the kernel again soon.
+ * What this thread's last wait in aio_suspend() was for: one request of
+ * ours alone, or several; none yet. The engine chooses each request's
+ * path from it (ioe_submit_for(), ioe_caller_copies()): a thread that
+ * waits for its requests itself hands them to the kernel itself, or has
+ * them held for its next aio_suspend(), so that its completions wake it
+ * directly, not through the poller; other threads only queue: their
+ * completions must not wait for a thread that may not enter the kernel
+ * again soon.
  */
-enum suspend_kind { WAITS_NOT, WAITS_ONE, WAITS_MANY };
-extern __thread enum suspend_kind waits __attribute__((visibility("hidden")));
+extern __thread enum ioe_wait_kind waits __attribute__((visibility("hidden")));
 
 ssize_t do_inline(const struct aiocb *cb, int op);
 void complete(struct aio_req *r, ssize_t res);

@@ -27,13 +27,8 @@
  * else (would block, short, an error, O_DIRECT) goes to the engine, which
  * then decides the result.
  *
- * Taken by a thread that waits for one request at a time (WAITS_ONE),
- * and by any thread while the engine has a round's worth of requests or
- * more waiting for the submitter. Otherwise a deep queue goes to the
- * submitter, whose copies then run on another core beside the caller's:
- * two cores copy where the fast path alone would use one.
+ * Taken when the engine says the caller should copy (ioe_caller_copies()).
  */
-#define FAST_BACKLOG 8
 
 /*
  * Larger reads always go to the engine: aio_read() must not itself take long.
@@ -50,7 +45,7 @@ static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int
 	ssize_t n;
 	int saved;
 
-	if (waits != WAITS_ONE && ioe_pending(ctx) < FAST_BACKLOG)
+	if (!ioe_caller_copies(ctx, waits))
 		return false;
 	if (!len || len > FAST_MAX_BYTES || cb->aio_offset < 0 || !shim_fd_fast_ok(shim_fd_get(cb->aio_fildes)))
 		return false;

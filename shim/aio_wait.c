@@ -108,7 +108,7 @@ SHIM_API int aio_suspend(const struct aiocb *const list[], int n, const struct t
 			if (!wake_at || poll < wake_at)
 				wake_at = poll;
 		}
-		waits = ours == 1 && !foreign ? WAITS_ONE : WAITS_MANY;
+		waits = ours == 1 && !foreign ? IOE_WAITS_ALONE : IOE_WAITS_AMONG_MANY;
 		err = suspend_wait(seq, wake_at);
 		if (err == EINTR)
 			return fail(EINTR);

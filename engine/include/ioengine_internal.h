@@ -8,6 +8,7 @@
 #ifndef IOENGINE_INTERNAL_H
 #define IOENGINE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "ioengine.h"
 
@@ -36,6 +37,25 @@ enum ioe_path { IOE_PATH_PLAIN, IOE_PATH_OWN_QUEUE, IOE_PATH_SHARED, IOE_PATHS }
 /* ioe_submit_wait() that also says where ev ran (*path, set when it returns 0). */
 int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel,
 			 enum ioe_path *path);
+
+/*
+ * How the thread that submits an asynchronous request will wait for it:
+ * not itself (a callback, another thread, a futex of its own), for it
+ * alone, or for it among others (the shim's aio_suspend() knows). The
+ * engine chooses the path from it (caller_takes() in
+ * engine/src/scheduler/context.c).
+ */
+enum ioe_wait_kind { IOE_WAITS_ELSEWHERE, IOE_WAITS_ALONE, IOE_WAITS_AMONG_MANY };
+
+/* ioe_submit() (ELSEWHERE) and ioe_submit_local() (ALONE) in one, for any kind of wait. */
+int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits);
+
+/*
+ * Whether a read that the page cache holds is better copied by the calling
+ * thread itself (RWF_NOWAIT) than queued: when it waits for it alone, or
+ * when the submitter has a round's worth waiting already (two cores copy).
+ */
+bool ioe_caller_copies(const struct ioe_context *ctx, enum ioe_wait_kind waits);
 
 /* Fault injection (engine/src/fault.h): what was injected, for IOENGINE_STATS. */
 enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,

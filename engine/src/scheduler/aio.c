@@ -13,7 +13,6 @@
  * io_submit() may be called from any thread.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libaio.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -385,42 +384,6 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 }
 
 /*
- * Whether fd was opened O_DIRECT, from a small cache per thread that looks
- * again (fcntl) every DIRECT_RECHECK uses: a system call per event costs
- * about a microsecond, a large share of what the calling thread spends on
- * each O_DIRECT event at a deep queue. Between two looks an entry can be
- * stale (the fd closed and reused for another file): at most that many
- * buffered events are then done inside io_submit() by the caller, or
- * O_DIRECT ones queued for the submitter. Where it runs, never the result.
- */
-#define DIRECT_CACHE 16
-#define DIRECT_RECHECK 64
-
-struct direct_entry {
-	int fd;
-	bool direct;
-	unsigned int uses_left;
-};
-
-static __thread struct direct_entry direct_cache[DIRECT_CACHE];
-
-static bool fd_is_direct(int fd)
-{
-	struct direct_entry *e = &direct_cache[(unsigned int)fd % DIRECT_CACHE];
-	int flags;
-
-	if (e->uses_left && e->fd == fd) {
-		e->uses_left--;
-		return e->direct;
-	}
-	flags = fcntl(fd, F_GETFL);
-	e->fd = fd;
-	e->direct = flags >= 0 && (flags & O_DIRECT);
-	e->uses_left = DIRECT_RECHECK;
-	return e->direct;
-}
-
-/*
  * What ioe_submit_local() may hand to the kernel from the calling thread:
  * syncs, and O_DIRECT reads and writes up to 64 KiB. Linux AIO does a
  * buffered one inside io_submit() itself, which would hold up the calling
@@ -432,7 +395,7 @@ static bool caller_may_submit(const struct ioe_event *ev)
 {
 	if (!ioe_event_is_rw(ev))
 		return true;
-	return ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES && fd_is_direct(ev->fd);
+	return ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES && ioe_fd_is_direct(ev->fd);
 }
 
 /* ioe_driver.direct_submit */

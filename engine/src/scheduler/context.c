@@ -237,10 +237,22 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
 }
 
 /*
- * local: the driver may hand ev to the kernel from this thread instead (or
- * hold it for a wait, outside the channels: never a PRIO event).
+ * The one decision for an asynchronous request: whether the driver's caller
+ * path may take it (its submit_local: handed to the kernel by this thread
+ * while the engine is idle, or held for this thread's next wait), or it is
+ * queued for the submitter. Only for a thread that waits for it itself,
+ * and never a PRIO event (held events skip the channels). A thread that
+ * waits for many takes only its O_DIRECT IO and syncs on such fds: the
+ * page-cache copies of buffered IO go to the submitter, on another core.
  */
-static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, bool local)
+static bool caller_takes(const struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
+{
+	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE)
+		return false;
+	return waits == IOE_WAITS_ALONE || ioe_fd_is_direct(ev->fd);
+}
+
+int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
 {
 	int ret;
 
@@ -256,8 +268,7 @@ static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channe
 		producer_leave(&ctx->shared);
 		return ret;
 	}
-	if (!local || channel == IOE_CHAN_PRIO || !ctx->ops->submit_local ||
-	    ctx->ops->submit_local(ctx->driver, ev))
+	if (!caller_takes(ev, channel, waits) || !ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
 		queue(&ctx->shared, ev, channel);
 	producer_leave(&ctx->shared);
 	return 0;
@@ -265,12 +276,17 @@ static int submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channe
 
 int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
 {
-	return submit(ctx, ev, channel, false);
+	return ioe_submit_for(ctx, ev, channel, IOE_WAITS_ELSEWHERE);
 }
 
 int ioe_submit_local(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel)
 {
-	return submit(ctx, ev, channel, true);
+	return ioe_submit_for(ctx, ev, channel, IOE_WAITS_ALONE);
+}
+
+bool ioe_caller_copies(const struct ioe_context *ctx, enum ioe_wait_kind waits)
+{
+	return waits == IOE_WAITS_ALONE || ioe_pending(ctx) >= IOE_SUBMIT_BATCH;
 }
 
 static void sync_done(struct ioe_event *ev, void *arg)

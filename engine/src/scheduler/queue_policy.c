@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Queue policy: see queue_policy.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include "queue_policy.h"
 #include "../tasks.h"
@@ -114,4 +116,40 @@ void ioe_held_kick(struct ioe_shared_ctx *sh)
 {
 	atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
 	ioe_wake(&sh->submit_wake);
+}
+
+/*
+ * Whether fd was opened O_DIRECT, from a small cache per thread that looks
+ * again (fcntl) every DIRECT_RECHECK uses: a system call per event costs
+ * about a microsecond, a large share of what the calling thread spends on
+ * each O_DIRECT event at a deep queue. Between two looks an entry can be
+ * stale (the fd closed and reused for another file): at most that many
+ * events then take another path (see caller_takes() in context.c and the
+ * AIO driver's caller_may_submit()). Where it runs, never the result.
+ */
+#define DIRECT_CACHE 16
+#define DIRECT_RECHECK 64
+
+struct direct_entry {
+	int fd;
+	bool direct;
+	unsigned int uses_left;
+};
+
+static __thread struct direct_entry direct_cache[DIRECT_CACHE];
+
+bool ioe_fd_is_direct(int fd)
+{
+	struct direct_entry *e = &direct_cache[(unsigned int)fd % DIRECT_CACHE];
+	int flags;
+
+	if (e->uses_left && e->fd == fd) {
+		e->uses_left--;
+		return e->direct;
+	}
+	flags = fcntl(fd, F_GETFL);
+	e->fd = fd;
+	e->direct = flags >= 0 && (flags & O_DIRECT);
+	e->uses_left = DIRECT_RECHECK;
+	return e->direct;
 }

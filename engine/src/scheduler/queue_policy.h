@@ -38,6 +38,9 @@ int ioe_fd_check(struct ioe_fd_check *c, int fd);
 /* For one event outside a round: true, with ev->res set, when its fd is refused. */
 bool ioe_fd_refuses(struct ioe_event *ev);
 
+/* Whether fd was opened O_DIRECT, from a small cache per thread (no system call per event). */
+bool ioe_fd_is_direct(int fd);
+
 /*
  * At most this many events go to the kernel in one submit round. A virtual
  * disk can complete a burst of 32 O_DIRECT IOs slower than the same IOs
