@@ -66,7 +66,7 @@ static bool fast_read(struct ioe_context *ctx, struct aiocb *cb, size_t len, int
 	__atomic_store_n(&cb->__error_code, n < 0 ? (int)-n : 0, __ATOMIC_RELEASE);
 	done_seq_bump();
 	if (shim_stats_on)
-		shim_stats_fastpath(len);
+		shim_stats_fastpath(len, true);
 	notify(&sev);
 	return true;
 }

@@ -319,11 +319,11 @@ static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int s
 	}
 	if (*done < size && n != 0) {
 		/* Not at EOF: the rest would block. */
-		shim_stats_fastpath_part(*done);
+		shim_stats_fastpath(*done, false);
 		errno = saved_errno;
 		return false;
 	}
-	shim_stats_fastpath(*done);
+	shim_stats_fastpath(*done, true);
 	errno = saved_errno;
 	*res = (ssize_t)*done;
 	return true;

@@ -77,8 +77,8 @@ void shim_log(enum shim_log_level level, const char *fmt, ...) __attribute__((fo
 enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC };
 /* A request the engine did, and where (see ioe_submit_wait_path()). */
 void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns);
-void shim_stats_fastpath(size_t bytes);		/* served by the non-blocking read */
-void shim_stats_fastpath_part(size_t bytes);	/* read by it before the rest was routed */
+/* Bytes read by the non-blocking read; whole: it answered the call (else the rest was routed). */
+void shim_stats_fastpath(size_t bytes, bool whole);
 void shim_stats_fallback(void);			/* a call that went to the real function */
 void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
 

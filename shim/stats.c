@@ -64,18 +64,12 @@ void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, u
 	atomic_fetch_add_explicit(&st.hist[bucket_of(latency_ns)], 1, memory_order_relaxed);
 }
 
-void shim_stats_fastpath(size_t bytes)
+void shim_stats_fastpath(size_t bytes, bool whole)
 {
 	if (!shim_stats_on)
 		return;
-	atomic_fetch_add_explicit(&st.fast_hits, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&st.fast_bytes, bytes, memory_order_relaxed);
-}
-
-void shim_stats_fastpath_part(size_t bytes)
-{
-	if (!shim_stats_on)
-		return;
+	if (whole)
+		atomic_fetch_add_explicit(&st.fast_hits, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&st.fast_bytes, bytes, memory_order_relaxed);
 }
 
