@@ -203,9 +203,10 @@ static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 /*
  * Route the plausible call from byte `done` on. Returns the call's result:
  * done plus what the engine moved; or, when the engine cannot take it or it
- * failed with nothing done, what the real function says.
+ * failed with nothing done, what the real function says. seen: the fast
+ * path's preadv2() has just read from the fd or said EAGAIN (IOE_F_FD_SEEN).
  */
-static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
+static ssize_t route(const struct rw_call *c, size_t done, bool seen, int saved_errno)
 {
 	struct ioe_context *ctx;
 	struct ioe_event ev;
@@ -240,7 +241,7 @@ static ssize_t route(const struct rw_call *c, size_t done, int saved_errno)
 				ioe_prep_read(&ev, c->fd, (char *)c->buf + done, c->len - done, c->off + (off_t)done);
 		}
 		/* What one call of the real function returns: see the top. */
-		ev.flags = IOE_F_ONE_CALL;
+		ev.flags = IOE_F_ONE_CALL | (seen ? IOE_F_FD_SEEN : 0);
 		res = shim_sync_submit(ctx, &ev, is_write(c) ? IOE_CHAN_WRITE : IOE_CHAN_READ, &path);
 		if (res < 0 || !r.more || (size_t)res < r.bytes)
 			break;
@@ -275,9 +276,9 @@ real:
 /*
  * The fast path, for a plausible call. Returns true with *res set when the
  * call is answered; false with *done set to what was read so far when the
- * rest must be routed.
+ * rest must be routed (*seen: the fd took the positioned read, see route()).
  */
-static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int saved_errno)
+static bool fast_read(const struct rw_call *c, size_t *done, bool *seen, ssize_t *res, int saved_errno)
 {
 	struct iovec one = { c->buf, c->len };
 	ssize_t n, want = -1;
@@ -293,6 +294,7 @@ static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int s
 			return true;
 		}
 	}
+	*seen = n >= 0 || errno == EAGAIN;
 	if (n < 0) {
 		/*
 		 * EAGAIN is the point. Any other error is for the routed path to
@@ -332,15 +334,16 @@ static bool fast_read(const struct rw_call *c, size_t *done, ssize_t *res, int s
 static ssize_t do_read(const struct rw_call *c)
 {
 	int saved = errno;
+	bool seen = false;
 	size_t done = 0;
 	ssize_t res;
 
 	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
 	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
-	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) && fast_read(c, &done, &res, saved))
+	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) && fast_read(c, &done, &seen, &res, saved))
 		return res;
-	return route(c, done, saved);
+	return route(c, done, seen, saved);
 }
 
 static ssize_t do_write(const struct rw_call *c)
@@ -348,7 +351,7 @@ static ssize_t do_write(const struct rw_call *c)
 	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
 	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
-	return route(c, 0, errno);
+	return route(c, 0, false, errno);
 }
 
 SHIM_API ssize_t pread(int fd, void *buf, size_t count, off_t offset)

@@ -27,6 +27,16 @@
 int ioe_backend_parse(const char *v, enum ioe_backend *b);
 
 /*
+ * ev->flags, for the project's own layers: the caller has just seen ev's fd
+ * take a positioned read (a preadv2() at an offset that read bytes or said
+ * EAGAIN: a pipe, a socket or a bad fd says ESPIPE or EBADF), so the engine
+ * need not look again (its lseek() check, queue_policy.c) before handing ev
+ * to the kernel. The fd could be reused in between as well as after a look
+ * of the engine's own.
+ */
+#define IOE_F_FD_SEEN	(1u << 16)
+
+/*
  * Where a synchronous request ran (choose_path() in
  * engine/src/scheduler/context.c decides): a plain system call in the
  * calling thread, the calling thread's own io_uring or AIO context, or the

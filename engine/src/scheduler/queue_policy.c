@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <unistd.h>
+#include "ioengine_internal.h"
 #include "queue_policy.h"
 #include "../tasks.h"
 
@@ -52,12 +53,18 @@ int ioe_fd_check(struct ioe_fd_check *c, int fd)
 	return err;
 }
 
+/* A read or write whose fd the submitter did not vouch for (IOE_F_FD_SEEN). */
+static bool fd_to_check(const struct ioe_event *ev)
+{
+	return ioe_event_is_rw(ev) && !(ev->flags & IOE_F_FD_SEEN);
+}
+
 bool ioe_fd_refuses(struct ioe_event *ev)
 {
 	struct ioe_fd_check fdc;
 
 	ioe_fd_check_reset(&fdc);
-	ev->res = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+	ev->res = fd_to_check(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
 	return ev->res != 0;
 }
 
@@ -75,7 +82,7 @@ static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, str
 	ioe_fd_check_reset(&fdc);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ioe_event *ev = out[i];
-		int err = ioe_event_is_rw(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+		int err = fd_to_check(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
 
 		if (err) {
 			ev->res = err;
