@@ -321,11 +321,13 @@ static bool fast_read(const struct rw_call *c, size_t *done, bool *seen, ssize_t
 	}
 	if (*done < size && n != 0) {
 		/* Not at EOF: the rest would block. */
-		shim_stats_fastpath(*done, false);
+		if (shim_stats_on)
+			shim_stats_fastpath(*done, false);
 		errno = saved_errno;
 		return false;
 	}
-	shim_stats_fastpath(*done, true);
+	if (shim_stats_on)
+		shim_stats_fastpath(*done, true);
 	errno = saved_errno;
 	*res = (ssize_t)*done;
 	return true;
