@@ -4,7 +4,7 @@
  * aio_error, aio_return, aio_suspend, aio_cancel, aio_init and their 64 names
  * (on LP64 glibc struct aiocb64 has the layout of struct aiocb). This file
  * has the interposed functions but aio_suspend() (aio_wait.c); the other
- * parts are listed in aio_internal.h.
+ * parts are listed in aio_request.h.
  *
  * Differences from glibc 2.36 that remain (also listed in the README's
  * Limitations), each for a reason:
@@ -60,7 +60,7 @@
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 /*
  * glibc's internal opcodes, as its aio_fsync() stores them in aio_lio_opcode

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 __thread enum ioe_wait_kind waits;
 

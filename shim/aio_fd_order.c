@@ -13,7 +13,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 #define FDQ_BUCKETS		256
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 _Atomic uint32_t done_seq;
 

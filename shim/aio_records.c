@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 #define CHUNK_SHIFT		10
 #define CHUNK_SIZE		(1u << CHUNK_SHIFT)

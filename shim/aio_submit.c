@@ -5,7 +5,7 @@
  * its fd's order (aio_fd_order.c).
  */
 #include <limits.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 #include "fdcache.h"
 
 /*

@@ -4,7 +4,7 @@
  * out, or a signal comes.
  */
 #include <time.h>
-#include "aio_internal.h"
+#include "aio_request.h"
 
 /* The foreign (glibc's) requests in a mixed list are polled at this interval. */
 #define SUSPEND_POLL_NS 1000000

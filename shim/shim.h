@@ -41,7 +41,7 @@ extern struct shim_real shim_real;
  * first call); every entry point calls it before it uses a pointer. A
  * pointer is still NULL after it only in a signal handler that interrupted
  * this thread's own resolving: pread() and its kin then make the raw system
- * call, the POSIX AIO functions do without glibc (see REAL() in aio_internal.h).
+ * call, the POSIX AIO functions do without glibc (see REAL() in aio_request.h).
  */
 void shim_resolve(void);
 
