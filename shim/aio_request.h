@@ -11,8 +11,8 @@
  *   aio_notify.c    waking aio_suspend(), signals, threads; lio_listio groups
  *   aio_records.c   the pool of per-request records; the outstanding limit
  */
-#ifndef IOE_SHIM_AIO_INTERNAL_H
-#define IOE_SHIM_AIO_INTERNAL_H
+#ifndef IOE_SHIM_AIO_REQUEST_H
+#define IOE_SHIM_AIO_REQUEST_H
 
 #include <aio.h>
 #include <errno.h>
