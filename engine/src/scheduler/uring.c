@@ -641,8 +641,11 @@ static bool busy_wait_on(uint64_t *until)
  * runs while this thread holds a lock. With sigmask, the sleep lets them in,
  * as ppoll() does. Without, it sleeps with them blocked and, when one the
  * caller's mask lets in is pending, returns -EINTR (*restart: see
- * ioe_signal_due()) for the caller to deliver it. Returns 0 once
- * *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
+ * ioe_signal_due()) for the caller to deliver it; after a sleep that a
+ * completion ended, only once that is reaped and the word still unchanged
+ * (before the next sleep): a wait that the completion ends returns 0, its
+ * handlers run when the caller's mask is back, and the look (a system call)
+ * is spared. Returns 0 once *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
  * With cancellable, the sleep is asynchronously cancellable (it holds
  * nothing).
  */
@@ -662,6 +665,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 	struct ioe_cb_batch cbb = { 0 };
 	unsigned int spins = 0;
 	uint64_t busy_until = 0;
+	bool due_unchecked = false;
 
 	while (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
 		struct __kernel_timespec ts = { 0, 0 };
@@ -684,6 +688,11 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		}
 		if (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) != w->old)
 			break;
+		if (due_unchecked) {
+			due_unchecked = false;
+			if (ioe_signal_due(w->caller_mask, w->deadline, &w->restart))
+				return -EINTR;
+		}
 		if (!(ts.tv_nsec = ioe_wait_slice(w->deadline)))
 			return -ETIMEDOUT;
 		if (w->cancellable)
@@ -692,9 +701,12 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		if (w->cancellable)
 			pthread_setcanceltype(oldtype, NULL);
 		busy_until = 0;
-		if (w->caller_mask && __atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old &&
-		    ioe_signal_due(w->caller_mask, w->deadline, &w->restart))
-			return -EINTR;
+		if (w->caller_mask && __atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
+			if (cq_pending(d))
+				due_unchecked = true;	/* reap first: checked before the next sleep */
+			else if (ioe_signal_due(w->caller_mask, w->deadline, &w->restart))
+				return -EINTR;
+		}
 	}
 	return 0;
 }
