@@ -37,3 +37,16 @@ void shim_fd_nowait_bad(int fd)
 	if ((unsigned int)fd < SHIM_FDC_SIZE)
 		atomic_fetch_or_explicit(&shim_fdc[fd], SHIM_FDC_NOWAIT_BAD, memory_order_relaxed);
 }
+
+void shim_fd_forget(int fd)
+{
+	store(fd, 0);
+}
+
+void shim_fd_forget_range(unsigned int first, unsigned int last)
+{
+	if (last >= SHIM_FDC_SIZE)
+		last = SHIM_FDC_SIZE - 1;
+	for (unsigned int fd = first; fd <= last; fd++)
+		atomic_store_explicit(&shim_fdc[fd], 0, memory_order_relaxed);
+}

@@ -8,15 +8,18 @@
  * supported", re-read from the kernel (fcntl + fstat) every
  * SHIM_FDC_RECHECK uses (fast-path decisions and routed calls).
  *
- * The shim cannot see close(), dup2() or fcntl(F_SETFL), so between two
- * checks an entry can be stale. That only ever changes where a call runs,
- * never its result:
+ * close(), dup2(), dup3(), close_range(), closefrom() and fcntl() forget
+ * the fds they change (fd_changes.c). What bypasses them (a raw system
+ * call, libc's own closes inside fclose() or posix_spawn(), a close by the
+ * program's own io_uring) can leave an entry stale until the next check.
+ * That only ever changes where a call runs, never its result:
  * - an fd that became O_DIRECT (or was reused for an O_DIRECT file, or a
  *   device such as /dev/zero) may have up to SHIM_FDC_RECHECK reads done by
  *   RWF_NOWAIT in the caller's thread (same bytes, same errors) before it
  *   is routed again;
- * - an fd reused for a pipe or socket is refused by the engine (-ESPIPE,
- *   its lseek() check) and the call redone by the real function;
+ * - an fd reused for a pipe or socket fails the fast path's preadv2()
+ *   (ESPIPE: the entry is looked at again), or is refused by the engine
+ *   (-ESPIPE, its lseek() check) and the call redone by the real function;
  * - the access mode and O_PATH are the kernel's to check: a routed call it
  *   refuses (-EBADF) is redone by the real function, which says the same;
  * - O_APPEND is applied by the kernel to a write through any interface
@@ -73,6 +76,10 @@ static inline uint32_t shim_fd_route_entry(int fd)
 
 	return (e & SHIM_FDC_ROUTABLE) ? e : shim_fd_refresh(fd, -1);
 }
+
+/* The fd number now stands for something else, or nothing (fd_changes.c): look again at its next use. */
+void shim_fd_forget(int fd);
+void shim_fd_forget_range(unsigned int first, unsigned int last);
 
 /* RWF_NOWAIT is not supported on this fd (its filesystem): stop trying. */
 void shim_fd_nowait_bad(int fd);

@@ -12,6 +12,7 @@
  * without resolving; its caller then finds NULL pointers (see shim.h).
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include "shim.h"
@@ -28,8 +29,11 @@ static __thread bool resolving_here;
 
 void shim_resolve(void)
 {
+	int saved;
+
 	if (atomic_load_explicit(&resolved, memory_order_acquire) || resolving_here)
 		return;
+	saved = errno;
 	resolving_here = true;
 	RESOLVE(pread);
 	RESOLVE(pwrite);
@@ -46,6 +50,14 @@ void shim_resolve(void)
 	RESOLVE(aio_fsync);
 	RESOLVE(lio_listio);
 	RESOLVE(aio_init);
+	RESOLVE(close);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(close_range);
+	RESOLVE(closefrom);
+	RESOLVE(fcntl);
+	RESOLVE(fcntl64);
 	resolving_here = false;
 	atomic_store_explicit(&resolved, true, memory_order_release);
+	errno = saved;	/* dlsym() may set it: the program's call succeeds without a trace */
 }

@@ -32,6 +32,13 @@ struct shim_real {
 	int (*aio_fsync)(int, struct aiocb *);
 	int (*lio_listio)(int, struct aiocb *const[], int, struct sigevent *);
 	void (*aio_init)(const struct aioinit *);
+	int (*close)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*close_range)(unsigned int, unsigned int, int);
+	void (*closefrom)(int);
+	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
 };
 
 extern struct shim_real shim_real;

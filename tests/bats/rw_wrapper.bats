@@ -215,3 +215,53 @@ PY
 
 @test "a fork child's reads run on a queue of its own: uring" { fork_own_queue uring; }
 @test "a fork child's reads run on a queue of its own: aio" { fork_own_queue aio; }
+
+# A program that makes an fd number stand for an O_DIRECT file (by close and
+# open, dup2(), fcntl(F_SETFL), close_range()) has its next read routed at
+# once: the shim's fd cache forgets the fd in each of those calls.
+fd_change_seen() {
+	local prog=$BATS_TEST_TMPDIR/change.py
+	cat >"$prog" <<'PY'
+import fcntl, mmap, os, sys
+path = sys.argv[1]
+with open(path, "wb") as f:
+    f.write(b"c" * 8192)
+os.open(path, os.O_RDONLY)  # kept open: the page cache keeps the file
+buf = mmap.mmap(-1, 4096)
+os.pread(os.open(path, os.O_RDONLY), 4096, 0)  # cached now
+
+def reopen_direct(fd):
+    os.close(fd)
+    assert os.open(path, os.O_RDONLY | os.O_DIRECT) == fd
+
+def dup2_direct(fd):
+    d = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    os.dup2(d, fd)
+    os.close(d)
+
+def setfl_direct(fd):
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+
+def closerange_direct(fd):
+    os.closerange(fd, fd + 1)
+    assert os.open(path, os.O_RDONLY | os.O_DIRECT) == fd
+
+for change in (reopen_direct, dup2_direct, setfl_direct, closerange_direct):
+    fd = os.open(path, os.O_RDONLY)
+    assert len(os.pread(fd, 4096, 0)) == 4096  # buffered: the fast path
+    change(fd)
+    assert os.preadv(fd, [buf], 0) == 4096  # O_DIRECT: routed
+    os.close(fd)
+print("ok")
+PY
+	OPTS=(--backend "$1")
+	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/change.dat"
+	assert_success
+	assert_output ok
+	assert_equal "$(stat_of fastpath_hits)" 5
+	assert_equal "$(stat_of routed_reads)" 4
+	assert_equal "$(stat_of own_queue)" 4
+}
+
+@test "an fd changed by close, dup2, fcntl or close_range is routed at its next read: uring" { fd_change_seen uring; }
+@test "an fd changed by close, dup2, fcntl or close_range is routed at its next read: aio" { fd_change_seen aio; }

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The calls that change what an fd number stands for, interposed so that
+ * the fd cache (fdcache.h) forgets the fd at once: close(), dup2(), dup3(),
+ * close_range(), closefrom(), and fcntl() (F_SETFL may set or clear
+ * O_DIRECT; F_DUPFD gives a number that may have a stale entry). Each does
+ * the real call first and forgets after it, so that no entry made before
+ * the change outlives it. What bypasses these (a raw system call, libc's
+ * own closes inside fclose() or posix_spawn()) is caught by the cache's
+ * periodic look, and never changes a result meanwhile (fdcache.h).
+ *
+ * errno is the real call's; forgetting is a store, no system call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "shim.h"
+#include "fdcache.h"
+
+#define SHIM_API __attribute__((visibility("default")))
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* The real call's result, after the fd numbers it changed are forgotten. */
+static int forget_new(int fd, int ret)
+{
+	if (ret >= 0)
+		shim_fd_forget(fd);
+	return ret;
+}
+
+SHIM_API int close(int fd)
+{
+	int ret;
+
+	shim_resolve();
+	ret = shim_real.close ? shim_real.close(fd) : (int)syscall(SYS_close, fd);
+	/* Whatever it returned: after EINTR or EIO the number is free all the same. */
+	shim_fd_forget(fd);
+	return ret;
+}
+
+SHIM_API int dup2(int oldfd, int newfd)
+{
+	shim_resolve();
+	if (shim_real.dup2)
+		return forget_new(newfd, shim_real.dup2(oldfd, newfd));
+	return forget_new(newfd, oldfd == newfd ? (int)syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -1 : newfd :
+					     (int)syscall(SYS_dup3, oldfd, newfd, 0));
+}
+
+SHIM_API int dup3(int oldfd, int newfd, int flags)
+{
+	shim_resolve();
+	if (shim_real.dup3)
+		return forget_new(newfd, shim_real.dup3(oldfd, newfd, flags));
+	return forget_new(newfd, (int)syscall(SYS_dup3, oldfd, newfd, flags));
+}
+
+SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
+{
+	int ret;
+
+	shim_resolve();
+	ret = shim_real.close_range ? shim_real.close_range(first, last, flags) :
+				      (int)syscall(SYS_close_range, first, last, flags);
+	/* CLOEXEC only marks them: each still stands for what it did. */
+	if (!ret && !(flags & CLOSE_RANGE_CLOEXEC))
+		shim_fd_forget_range(first, last);
+	return ret;
+}
+
+SHIM_API void closefrom(int lowfd)
+{
+	shim_resolve();
+	if (shim_real.closefrom)
+		shim_real.closefrom(lowfd);
+	else
+		syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0);
+	if (lowfd >= 0)
+		shim_fd_forget_range((unsigned int)lowfd, ~0U);
+}
+
+/* fcntl()'s third argument, as glibc reads it: one word, whatever cmd is. */
+static int fcntl_forget(int fd, int cmd, int ret)
+{
+	if (cmd == F_SETFL)
+		return forget_new(fd, ret);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return forget_new(ret, ret);
+	return ret;
+}
+
+SHIM_API int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	shim_resolve();
+	if (shim_real.fcntl)
+		return fcntl_forget(fd, cmd, shim_real.fcntl(fd, cmd, arg));
+	return fcntl_forget(fd, cmd, (int)syscall(SYS_fcntl, fd, cmd, arg));
+}
+
+SHIM_API int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	shim_resolve();
+	if (shim_real.fcntl64)
+		return fcntl_forget(fd, cmd, shim_real.fcntl64(fd, cmd, arg));
+	return fcntl_forget(fd, cmd, (int)syscall(SYS_fcntl, fd, cmd, arg));
+}
