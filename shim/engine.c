@@ -142,12 +142,11 @@ static int wait_started(void)
  */
 static void start_here(unsigned int sb)
 {
-	sigset_t all, old;
+	sigset_t old;
 	int cancel;
 
-	sigfillset(&all);
 	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ioe_signals_block(&old);
 	starting_here = true;
 	if (own_word == &own_fallback)
 		own_word_init();	/* put off by a seccomp filter at load time (shim_init()) */
@@ -157,7 +156,7 @@ static void start_here(unsigned int sb)
 		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
 	ioe_futex_wake(&eng_state, INT_MAX);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ioe_signals_restore(&old);
 	pthread_setcancelstate(cancel, NULL);
 }
 

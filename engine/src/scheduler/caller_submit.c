@@ -4,12 +4,13 @@
 #include <signal.h>
 #include "caller_submit.h"
 #include "queue_policy.h"
+#include "../signals.h"
 
 void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
 {
 	struct ioe_shared_ctx *sh = d->sh;
 	struct ioe_cb_batch cbb = { 0 };
-	sigset_t all, old;
+	sigset_t old;
 
 	atomic_fetch_add(&sh->held_count, 1);
 	ioe_mpsc_push(&sh->held, ev);
@@ -21,11 +22,9 @@ void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
 	}
 	if (atomic_load_explicit(&sh->held_count, memory_order_relaxed) < IOE_SUBMIT_BATCH)
 		return;
-	/* No handler may run while this thread holds the submission lock. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ioe_signals_block(&old);	/* the submission lock: see signals.h */
 	ioe_submit_held(d, &cbb);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ioe_signals_restore(&old);
 }
 
 void ioe_submit_held(struct ioe_driver *d, struct ioe_cb_batch *cbb)
@@ -56,7 +55,7 @@ int ioe_submit_here(struct ioe_driver *d, struct ioe_event *ev)
 	    !d->direct_submit(d, ev, &old, &ret))
 		return -EAGAIN;
 	ioe_wake(&d->poll_wake);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ioe_signals_restore(&old);
 	return 0;
 }
 
@@ -87,7 +86,6 @@ struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *e
 {
 	struct ioe_shared_ctx *sh = d->sh;
 	struct ioe_slot_link *l;
-	sigset_t all;
 
 	*ret = -EAGAIN;
 	if (!ioe_direct_possible(sh))
@@ -96,15 +94,13 @@ struct ioe_slot_link *ioe_direct_begin(struct ioe_driver *d, struct ioe_event *e
 		*ret = 0;
 		return NULL;
 	}
-	if (old) {
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, old);
-	}
+	if (old)
+		ioe_signals_block(old);
 	ioe_sq_lock(d);
 	if (!ioe_direct_possible(sh)) {
 		ioe_sq_unlock(d);
 		if (old)
-			pthread_sigmask(SIG_SETMASK, old, NULL);
+			ioe_signals_restore(old);
 		return NULL;
 	}
 	l = ioe_slot_pop(&d->free);

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <time.h>
 #include "caller_wait.h"
+#include "../signals.h"
 #include "../futex.h"
 
 bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
@@ -31,8 +32,7 @@ bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d)
 {
 	ww->d = NULL;
-	sigfillset(&ww->all);
-	pthread_sigmask(SIG_SETMASK, &ww->all, &ww->mask);
+	ioe_signals_block(&ww->mask);
 	if (d)
 		ioe_word_wait_join(ww, d);
 }
@@ -50,7 +50,7 @@ void ioe_word_wait_end(void *arg)
 
 	if (ww->d)
 		atomic_fetch_sub(&ww->d->callers, 1);
-	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
+	ioe_signals_restore(&ww->mask);
 }
 
 _Atomic unsigned int ioe_word_sleepers;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "driver.h"
+#include "../signals.h"
 
 /*
  * The frames between a cancellable wait and the cleanup handler that its
@@ -58,7 +59,7 @@ static inline long ioe_wait_slice(uint64_t deadline)
  */
 struct ioe_word_waiter {
 	struct ioe_driver *d;
-	sigset_t mask, all;
+	sigset_t mask;
 };
 
 void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d);
@@ -80,8 +81,8 @@ static inline void ioe_word_wait_handlers(struct ioe_word_waiter *ww)
 		ww->d = NULL;	/* a handler that cancels the thread: not counted out twice */
 		atomic_fetch_sub(&d->callers, 1);
 	}
-	pthread_sigmask(SIG_SETMASK, &ww->mask, NULL);
-	pthread_sigmask(SIG_SETMASK, &ww->all, NULL);
+	ioe_signals_restore(&ww->mask);
+	ioe_signals_block(&ww->mask);
 	if (d)
 		ioe_word_wait_join(ww, d);
 }

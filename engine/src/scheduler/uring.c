@@ -42,6 +42,7 @@
 #include "../sync_wait.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
+#include "../signals.h"
 
 struct uring_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
@@ -165,20 +166,19 @@ static bool ring_dead(struct uring_driver *d)
  */
 static bool caller_direct_ok(struct uring_driver *d)
 {
-	sigset_t all, old;
+	sigset_t old;
 
 	if (!d->direct_ok || ring_dead(d))
 		return false;
 	if (reg.gen != d->gen) {
 		if (atomic_load_explicit(&d->base.sq_lock, memory_order_relaxed))
 			return false;
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ioe_signals_block(&old);
 		if (ioe_sq_trylock(&d->base)) {
 			ring_index(d);
 			ioe_sq_unlock(&d->base);
 		}
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ioe_signals_restore(&old);
 		if (reg.gen != d->gen)
 			return false;
 	}
@@ -745,7 +745,7 @@ static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *
 	if (!direct_submit(&d->base, ev, &old, &ret))
 		return ret;
 	caller_wait(d, &(struct caller_wait){ .word = (uint32_t *)done, .old = IOE_W_PENDING, .sigmask = &old });
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ioe_signals_restore(&old);
 	return 0;
 }
 
