@@ -44,21 +44,25 @@ SHIM_API int close(int fd)
 	return ret;
 }
 
+/* dup2() by system calls: dup3() refuses oldfd == newfd, which dup2() checks and returns. */
+static int raw_dup2(int oldfd, int newfd)
+{
+	if (oldfd == newfd)
+		return syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -1 : newfd;
+	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+}
+
 SHIM_API int dup2(int oldfd, int newfd)
 {
 	shim_resolve();
-	if (shim_real.dup2)
-		return forget_new(newfd, shim_real.dup2(oldfd, newfd));
-	return forget_new(newfd, oldfd == newfd ? (int)syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -1 : newfd :
-					     (int)syscall(SYS_dup3, oldfd, newfd, 0));
+	return forget_new(newfd, shim_real.dup2 ? shim_real.dup2(oldfd, newfd) : raw_dup2(oldfd, newfd));
 }
 
 SHIM_API int dup3(int oldfd, int newfd, int flags)
 {
 	shim_resolve();
-	if (shim_real.dup3)
-		return forget_new(newfd, shim_real.dup3(oldfd, newfd, flags));
-	return forget_new(newfd, (int)syscall(SYS_dup3, oldfd, newfd, flags));
+	return forget_new(newfd, shim_real.dup3 ? shim_real.dup3(oldfd, newfd, flags) :
+						  (int)syscall(SYS_dup3, oldfd, newfd, flags));
 }
 
 SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
@@ -85,7 +89,6 @@ SHIM_API void closefrom(int lowfd)
 		shim_fd_forget_range((unsigned int)lowfd, ~0U);
 }
 
-/* fcntl()'s third argument, as glibc reads it: one word, whatever cmd is. */
 static int fcntl_forget(int fd, int cmd, int ret)
 {
 	if (cmd == F_SETFL)
@@ -95,30 +98,24 @@ static int fcntl_forget(int fd, int cmd, int ret)
 	return ret;
 }
 
-SHIM_API int fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	shim_resolve();
-	if (shim_real.fcntl)
-		return fcntl_forget(fd, cmd, shim_real.fcntl(fd, cmd, arg));
-	return fcntl_forget(fd, cmd, (int)syscall(SYS_fcntl, fd, cmd, arg));
+/*
+ * fcntl() and fcntl64() (the name a program built with 64-bit file offsets
+ * calls): the third argument passed on as glibc reads it, one word whatever
+ * cmd is.
+ */
+#define INTERPOSE_FCNTL(name)									\
+SHIM_API int name(int fd, int cmd, ...)								\
+{												\
+	va_list ap;										\
+	void *arg;										\
+												\
+	va_start(ap, cmd);									\
+	arg = va_arg(ap, void *);								\
+	va_end(ap);										\
+	shim_resolve();										\
+	return fcntl_forget(fd, cmd, shim_real.name ? shim_real.name(fd, cmd, arg) :		\
+						   (int)syscall(SYS_fcntl, fd, cmd, arg));	\
 }
 
-SHIM_API int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	shim_resolve();
-	if (shim_real.fcntl64)
-		return fcntl_forget(fd, cmd, shim_real.fcntl64(fd, cmd, arg));
-	return fcntl_forget(fd, cmd, (int)syscall(SYS_fcntl, fd, cmd, arg));
-}
+INTERPOSE_FCNTL(fcntl)
+INTERPOSE_FCNTL(fcntl64)

@@ -4,7 +4,8 @@
  * that succeeds (it is set to 12345 before each, and printed after), set
  * as the real call sets it by one that fails (EBADF, EINVAL, ESPIPE,
  * EFAULT, EISDIR...). Buffered and O_DIRECT files, short counts at end of
- * file, POSIX AIO requests that succeed and fail.
+ * file, POSIX AIO requests that succeed and fail, and the calls that change
+ * what an fd stands for (close, dup2, dup3, close_range, closefrom, fcntl).
  */
 #include <aio.h>
 #include <fcntl.h>
@@ -117,6 +118,37 @@ static void aio_calls(const char *kind, int fd)
 #undef A
 }
 
+/* The calls the shim watches to keep its fd cache right: results and errno as the real ones. */
+static void fd_calls(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	CALL("fcntl F_GETFL", fcntl(fd, F_GETFL) == flags);
+	CALL("fcntl F_SETFL O_DIRECT", fcntl(fd, F_SETFL, flags | O_DIRECT));
+	CALL("fcntl F_GETFL after", (fcntl(fd, F_GETFL) & O_DIRECT) != 0);
+	CALL("fcntl F_SETFL back", fcntl(fd, F_SETFL, flags));
+	CALL("fcntl F_DUPFD 100", fcntl(fd, F_DUPFD, 100));
+	CALL("fcntl bad cmd", fcntl(fd, 12345));
+	CALL("fcntl fd -1", fcntl(-1, F_GETFL));
+	CALL("dup2 onto 101", dup2(fd, 101));
+	CALL("dup2 onto itself", dup2(fd, fd));
+	CALL("dup2 fd -1", dup2(-1, 102));
+	CALL("dup3 onto 102", dup3(fd, 102, O_CLOEXEC));
+	CALL("dup3 onto itself", dup3(fd, fd, 0));
+	CALL("dup3 bad flags", dup3(fd, 103, 12345));
+	CALL("close_range 101..102 CLOEXEC", close_range(101, 102, CLOSE_RANGE_CLOEXEC));
+	CALL("close_range 101..102", close_range(101, 102, 0));
+	CALL("close_range bad flags", close_range(101, 102, 12345));
+	CALL("close 100", close(100));
+	CALL("close 100 again", close(100));
+	CALL("close fd -1", close(-1));
+	CALL("dup2 onto 200", dup2(fd, 200));
+	errno = MARK;
+	closefrom(200);
+	show("closefrom 200", 0, errno);
+	CALL("fcntl on 200 after closefrom", fcntl(200, F_GETFD));
+}
+
 static int open_file(const char *name, int flags)
 {
 	int fd = open(name, flags, 0600);
@@ -153,5 +185,6 @@ int main(void)
 	aio_calls("buffered", fd);
 	if (dfd >= 0)
 		aio_calls("O_DIRECT", dfd);
+	fd_calls(fd);
 	return 0;
 }
