@@ -445,6 +445,7 @@ static void thread_register(struct uring_driver *d)
 {
 	ring_index(d);
 	atomic_fetch_add_explicit(&d->registered, 1, memory_order_release);
+	ioe_futex_wake(&d->registered, 1);
 }
 
 static void *submitter_main(void *arg)
@@ -935,7 +936,7 @@ static int uring_threads(void *arg)
 {
 	struct uring_driver *d = arg;
 	struct stat st;
-	int ret = ring_open(d);
+	int n, ret = ring_open(d);
 
 	if (ret)
 		return ret;
@@ -958,8 +959,8 @@ static int uring_threads(void *arg)
 		return ret;
 	}
 	/* Both hold the ring before the program gets control back and may close its fd. */
-	while (atomic_load_explicit(&d->registered, memory_order_acquire) < 2)
-		sched_yield();
+	while ((n = atomic_load_explicit(&d->registered, memory_order_acquire)) < 2)
+		ioe_futex_wait(&d->registered, (uint32_t)n, NULL);
 	return 0;
 }
 
