@@ -28,8 +28,10 @@ void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev)
 static void finish(struct ioe_progress *p, struct ioe_event *ev, ssize_t res)
 {
 	ev->res = res;
-	free(p->iov_rest);
-	p->iov_rest = NULL;
+	if (p->iov_rest) {	/* rare (a vector's short piece): no call into libc per event */
+		free(p->iov_rest);
+		p->iov_rest = NULL;
+	}
 }
 
 /* After this many EINTR/EAGAIN in a row without progress, give up with the error. */
