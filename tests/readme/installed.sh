@@ -34,4 +34,5 @@ out=$(LD_LIBRARY_PATH=$libdir ./example)
 echo "$out"
 grep -q '^read: 14$' <<<"$out"
 # The program ran against the installed library, not one of the build tree's.
-LD_LIBRARY_PATH=$libdir ldd ./example | grep -q "=> $libdir/libioengine\.so"
+libs=$(LD_LIBRARY_PATH=$libdir ldd ./example)
+grep -q "=> $libdir/libioengine\.so" <<<"$libs"
