@@ -496,7 +496,10 @@ def report(raw, metapath, outdir):
         w("")
         w("The same fio job with two request counts; the difference in calls over the "
           "difference in requests leaves start-up and exit out. *cold*: buffered, the "
-          "file's pages dropped first (fio `--invalidate=1`).")
+          "file's pages dropped first (fio `--invalidate=1`). strace slows the traced "
+          "threads: a POSIX AIO request is then often done before `aio_suspend()` "
+          "sleeps, so its counts are not those of an untraced run (docs/performance.md "
+          "gives counts from `perf stat` tracepoints).")
         w("")
         w("| contender | workload | QD | per request | the calls |")
         w("|---|---|---|---|---|")
