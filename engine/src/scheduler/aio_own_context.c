@@ -9,6 +9,7 @@
 #include <libaio.h>
 #include <sched.h>
 #include "aio_prep.h"
+#include "driver.h"
 #include "own_queue.h"
 #include "../fault.h"
 
@@ -40,7 +41,7 @@ static long aio_piece(struct ioe_own_queue *q, const struct ioe_event *ev, const
 	long ret;
 
 	ioe_aio_prep(&cb, ev, prog);
-	while (ioe_own_queue_transient(ret = ioe_fault_submit() ?: io_submit(aio, 1, cbs)))
+	while (ioe_submit_transient(ret = ioe_fault_submit() ?: io_submit(aio, 1, cbs)))
 		sched_yield();
 	if (ret != 1)
 		return ret < 0 ? ret : -EIO;

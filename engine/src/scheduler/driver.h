@@ -7,6 +7,7 @@
 #ifndef IOE_DRIVER_H
 #define IOE_DRIVER_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -223,6 +224,12 @@ static inline void ioe_deliver_refusals(struct ioe_driver *d, struct ioe_refusal
 {
 	if (rf->events)
 		ioe_poller_deliver(d->sh, rf->slots, rf->events, cbb);
+}
+
+/* The transient refusals of a submission (io_uring_enter(), io_submit()): retried. */
+static inline bool ioe_submit_transient(long ret)
+{
+	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM || ret == -EINTR;
 }
 
 #endif

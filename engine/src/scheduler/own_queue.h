@@ -58,10 +58,4 @@ extern const struct ioe_own_queue_ops ioe_aio_own_context;
  */
 int ioe_own_queue_run(const struct ioe_own_queue_ops *ops, struct ioe_event *ev);
 
-/* For a descriptor's piece(): the transient refusals of a submission, retried. */
-static inline bool ioe_own_queue_transient(long ret)
-{
-	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM || ret == -EINTR;
-}
-
 #endif

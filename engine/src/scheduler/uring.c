@@ -185,12 +185,6 @@ static bool caller_direct_ok(struct uring_driver *d)
 	return reg.idx >= 0;
 }
 
-/* Retried: transient refusals of a submission. */
-static bool transient(int ret)
-{
-	return ret == -EAGAIN || ret == -EBUSY || ret == -ENOMEM || ret == -EINTR;
-}
-
 #define IOE_REAP_MAX 64
 
 static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
@@ -262,7 +256,7 @@ static void submit_all(struct uring_driver *d)
 		}
 		if (ret >= 0)
 			continue;
-		if (!transient(ret)) {
+		if (!ioe_submit_transient(ret)) {
 			ring_failed(d);
 			return;
 		}
@@ -528,7 +522,7 @@ static void ring_wait_failed(int ret, const struct __kernel_timespec *ts)
 {
 	struct timespec nap = { 0, IOE_POLL_RECHECK_NS };
 
-	if (ret >= 0 || ret == -ETIME || transient(ret))
+	if (ret >= 0 || ret == -ETIME || ioe_submit_transient(ret))
 		return;
 	if (ts && ts->tv_sec == 0 && ts->tv_nsec < nap.tv_nsec)
 		nap.tv_nsec = ts->tv_nsec;

@@ -11,6 +11,7 @@
 #include <liburing.h>
 #include <sched.h>
 #include <unistd.h>
+#include "driver.h"
 #include "own_queue.h"
 #include "uring_prep.h"
 #include "../fault.h"
@@ -63,7 +64,7 @@ static long uring_piece(struct ioe_own_queue *q, const struct ioe_event *ev, con
 	long ret, res;
 
 	ioe_uring_prep(io_uring_get_sqe(ring), ev, prog);
-	while (ioe_own_queue_transient(ret = ioe_fault_submit() ?: io_uring_submit_and_wait(ring, 1)))
+	while (ioe_submit_transient(ret = ioe_fault_submit() ?: io_uring_submit_and_wait(ring, 1)))
 		sched_yield();
 	if (ret != 1)
 		return IOE_OWN_QUEUE_REFUSED;
