@@ -86,12 +86,6 @@ void ioe_event_run_inline(struct ioe_event *ev)
 	errno = saved;
 }
 
-/* See the top of the file. */
-static bool runs_plain(const struct ioe_event *ev)
-{
-	return !ioe_event_is_rw(ev) || ioe_event_is_write(ev);
-}
-
 /* One piece by a plain system call: its result or -errno. */
 static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *prog)
 {
@@ -119,13 +113,10 @@ void ioe_event_finish_inline(struct ioe_progress *p, struct ioe_event *ev)
 	errno = saved;
 }
 
-bool ioe_write_or_sync_run_inline(struct ioe_event *ev)
+void ioe_write_or_sync_run_inline(struct ioe_event *ev)
 {
 	struct ioe_progress prog;
 
-	if (!runs_plain(ev))
-		return false;
 	ioe_progress_start(&prog, ev);
 	ioe_event_finish_inline(&prog, ev);
-	return true;
 }
