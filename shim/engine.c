@@ -19,7 +19,6 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 #include "shim.h"
 
@@ -99,16 +98,12 @@ static bool own_state(void)
 
 static void own_word_init(void)
 {
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	_Atomic int *word = ioe_fork_word_new();
 
-	if (page == MAP_FAILED)
+	if (!word)
 		return;
-	if (madvise(page, 4096, MADV_WIPEONFORK)) {
-		munmap(page, 4096);
-		return;
-	}
-	*(int *)page = OWN;
-	own_word = page;
+	*word = OWN;
+	own_word = word;
 }
 
 /* This thread is creating the engine: what it calls meanwhile takes the real calls. */

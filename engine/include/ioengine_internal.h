@@ -15,12 +15,13 @@
 /*
  * The engine's own helpers that the shim uses too (written once, kept in
  * engine/src): the clock, the raw futex calls, moving through an iovec,
- * blocking every signal.
+ * blocking every signal, a word zeroed in fork children.
  */
 #include "../src/clock.h"
 #include "../src/futex.h"
 #include "../src/iov.h"
 #include "../src/signals.h"
+#include "../src/fork_word.h"
 
 /*
  * An IOENGINE_BACKEND value: NULL, "" or "auto", "uring" or "io_uring",

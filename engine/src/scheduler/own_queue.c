@@ -27,6 +27,7 @@
 #include "own_queue.h"
 #include "progress.h"
 #include "../fault.h"
+#include "../fork_word.h"
 
 enum { Q_NONE, Q_READY, Q_FAILED };
 
@@ -68,15 +69,15 @@ static void thread_exit(void *arg)
 
 static void own_init(void)
 {
-	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *word = ioe_fork_word_new();
 
-	if (page == MAP_FAILED)
+	if (!word)
 		return;
-	if (madvise(page, 4096, MADV_WIPEONFORK) || pthread_key_create(&own_key, thread_exit)) {
-		munmap(page, 4096);
+	if (pthread_key_create(&own_key, thread_exit)) {
+		munmap(word, 4096);
 		return;
 	}
-	epoch_word = page;
+	epoch_word = word;
 	own_key_ok = true;
 }
 
