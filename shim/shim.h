@@ -92,7 +92,7 @@ enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC, SHIM_STAT_O
 
 /* Why a call the shim took went to the real function (the summary adds them up). */
 enum shim_fallback_reason {
-	SHIM_FB_FD,		/* an fd the engine does not take: pipe, socket, character device */
+	SHIM_FB_FD,		/* an fd the engine does not take: pipe, socket, character device, none */
 	SHIM_FB_NO_ENGINE,	/* no engine in this process or thread (none could start, a fork kind, a filter) */
 	SHIM_FB_REDONE,		/* the engine failed it with nothing done: redone by the real function */
 	SHIM_FB_INLINE,		/* a POSIX AIO request done in the caller's thread (a buffer the engine would split) */

@@ -210,3 +210,19 @@ ok"
 	assert_output 1
 	[ ! -e "$D/target" ]
 }
+
+@test "README's systemd drop-in: the wrapper takes its options as shown" {
+	readme=$BATS_TEST_DIRNAME/../../README.md
+	line=$(grep -m1 '^ExecStart=/usr/local/bin/ioengine-run ' "$readme")
+	[ -n "$line" ] || fail "no ExecStart= with ioengine-run in README.md"
+	opts=${line#ExecStart=/usr/local/bin/ioengine-run }
+	opts=${opts%% -- *}
+	opts=${opts//\/var\/log\/myservice.ioengine/$STATS}
+	opts=${opts//\/var\/lib\/node_exporter\/textfile\/myservice.prom/$M}
+	[[ $opts != */var/* ]] || fail "README example has other paths: $opts"
+	# shellcheck disable=SC2086 # the options as README.md has them
+	run "$RUN" $opts -- "$PY" -c 'import os; fd = os.open("'"$D"'/data", os.O_RDWR | os.O_CREAT, 0o600); os.pwrite(fd, b"x", 0)'
+	assert_success
+	assert_output ""
+	check final "$STATS" "$M"
+}
