@@ -226,3 +226,22 @@ ok"
 	assert_output ""
 	check final "$STATS" "$M"
 }
+
+@test "metrics labels: the program's name escaped as the format wants; --help names the options" {
+	[ -n "${IOENGINE_PRELOAD:-}" ] || skip "IOENGINE_PRELOAD does not name this build's library (ctest sets it)"
+	name='we"ird\na me'
+	IOENGINE_METRICS=$M LD_PRELOAD=$IOENGINE_PRELOAD run bash -c 'exec -a "$1" "$2" -c "$3"' - "$name" "$PY" \
+		'import os; fd = os.open("'"$D"'/data", os.O_RDWR | os.O_CREAT, 0o600); os.pwrite(fd, b"x", 0)'
+	assert_success
+	grep -qF 'program="we\"ird\\na me"' "$M" || fail "$(head -3 "$M")"
+	run "$PY" -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+names = {s.labels["program"] for f in text_string_to_metric_families(open(sys.argv[1]).read()) for s in f.samples}
+print(names)
+assert names == {sys.argv[2]}' "$M" "$name"
+	assert_success
+	run "$RUN" --help
+	assert_output --partial "--stats-interval S"
+	assert_output --partial "--metrics FILE"
+}
