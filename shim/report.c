@@ -21,7 +21,8 @@
  * own counters and thread.
  *
  * At exit the thread is stopped first (the lock below: it finishes the
- * round it is in, writes none after), then the summary line and the
+ * round it is in, writes none after; a round held up by a full stderr pipe
+ * holds up exit as the exit summary's own write would), then the summary line and the
  * metrics file are written from one snapshot: their values are equal, and
  * the last periodic output is never newer than them. _exit() or a fatal
  * signal end the thread with the process: each line was one write() and
@@ -177,6 +178,8 @@ void shim_report_exit(void)
 
 	if (!shim_stats_on || atomic_exchange(&reported, true))
 		return;
+	/* A first call from a later destructor starts no thread. */
+	__atomic_store_n(&shim_report_pending, false, __ATOMIC_RELAXED);
 	here = getpid() == owner;
 	if (here) {
 		pthread_mutex_lock(&lock);

@@ -33,14 +33,17 @@ static bool own_file(const struct stat *st)
 	       !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-/* As root: an empty file, or one that starts with what the shim writes there. */
+/*
+ * As root: an empty file, or one that starts with what the shim writes
+ * there. fd: just opened (at offset 0); read(), not the shim's own pread().
+ */
 static bool root_may_use(int fd, const struct stat *st, const char *own, size_t n)
 {
 	char head[32];
 
 	if (st->st_uid || !st->st_size)
 		return true;
-	return n <= sizeof(head) && pread(fd, head, n, 0) == (ssize_t)n && !memcmp(head, own, n);
+	return n <= sizeof(head) && read(fd, head, n) == (ssize_t)n && !memcmp(head, own, n);
 }
 
 int shim_report_open_stats(void)
@@ -125,9 +128,11 @@ static int create_temp(const char *tmp, mode_t mode)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0600);
 		if (fd >= 0) {
 			if (mode != 0600 && fchmod(fd, mode)) {
+				int err = errno;
+
 				close(fd);
 				unlink(tmp);
-				return -errno;
+				return -err;
 			}
 			return fd;
 		}
@@ -164,7 +169,7 @@ int shim_report_replace_metrics(const char *buf, size_t len)
 		if (!warned_metrics)
 			shim_log(SHIM_LOG_WARN,
 				 "IOENGINE_METRICS file %s is not a regular file of this user, with one link, that no one "
-				 "else may write%s; not written", path, geteuid() ? "" : " (as root: the shim's own)");
+				 "else may write%s; not written", path, geteuid() ? "" : " (as root: empty or the shim's own)");
 		warned_metrics = true;
 		goto out;
 	}
