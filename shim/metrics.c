@@ -126,7 +126,8 @@ size_t shim_metrics_render(char *buf, size_t size, const struct shim_stats_snap 
 		put(&o, "ioengine_fallbacks_total{%s,reason=\"%s\"} %llu\n", lbl, reason_names[r],
 		    (unsigned long long)s->fallbacks[r]);
 	head(&o, "ioengine_queue_depth_peak", "gauge",
-	     "The most IOs queued or in flight on the engine's shared queue, plus the new one, seen at a routed call.");
+	     "The most IOs queued or in flight on the engine's shared queue, plus the new one, "
+	     "seen at a routed call.");
 	put(&o, "ioengine_queue_depth_peak{%s} %llu\n", lbl, (unsigned long long)s->peak_depth);
 	histogram(&o, lbl, s);
 	return o.full ? 0 : (size_t)(o.p - buf);

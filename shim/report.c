@@ -21,9 +21,10 @@
  * own counters and thread.
  *
  * At exit the thread is stopped first (the lock below: it finishes the
- * round it is in, writes none after; a round held up by a full stderr pipe
- * holds up exit as the exit summary's own write would), then the summary line and the
- * metrics file are written from one snapshot: their values are equal, and
+ * round it is in, writes none after; a round held up by a full stderr
+ * pipe holds up exit as the exit summary's own write would), then the
+ * summary line and the metrics file are written from one snapshot: their
+ * values are equal, and
  * the last periodic output is never newer than them. _exit() or a fatal
  * signal end the thread with the process: each line was one write() and
  * the metrics file is replaced whole by rename(), so what was written is
@@ -165,8 +166,8 @@ void shim_report_start(void)
 	if (!err)
 		pthread_setname_np(thread, "ioe-stats");
 	else
-		shim_log(SHIM_LOG_WARN, "cannot start the IOENGINE_STATS_INTERVAL thread (errno %d); reporting at exit only",
-			 err);
+		shim_log(SHIM_LOG_WARN,
+			 "cannot start the IOENGINE_STATS_INTERVAL thread (errno %d); reporting at exit only", err);
 	atomic_store_explicit(&state, err ? R_FAILED : R_RUNNING, memory_order_release);
 }
 
