@@ -24,12 +24,12 @@
  * round it is in, writes none after; a round held up by a full stderr
  * pipe holds up exit as the exit summary's own write would), then the
  * summary line and the metrics file are written from one snapshot: their
- * values are equal, and
- * the last periodic output is never newer than them. _exit() or a fatal
- * signal end the thread with the process: each line was one write() and
- * the metrics file is replaced whole by rename(), so what was written is
- * complete (a temporary file can be left behind only if the process dies
- * between its creation and the rename: hidden, and not *.prom).
+ * values are equal, and the last periodic output is never newer than
+ * them. _exit() or a fatal signal end the thread with the process: each
+ * line was one write() and the metrics file is replaced whole by rename(),
+ * so what was written is complete (a temporary file can be left behind
+ * only if the process dies between its creation and the rename: hidden,
+ * and not *.prom).
  */
 #include <errno.h>
 #include <pthread.h>
