@@ -117,6 +117,11 @@ live() {
 	IOENGINE_STATS=$STATS IOENGINE_STATS_INTERVAL=1 LD_PRELOAD=$IOENGINE_PRELOAD \
 		run "$PY" -c 'import os; print(sorted(open("/proc/self/task/%s/comm" % t).read() for t in os.listdir("/proc/self/task")))'
 	refute_output --partial ioe-stats
+	# Exit does not wait for the interval: the thread's sleep is cut short.
+	run timeout 60 "$RUN" --stats="$STATS" --metrics "$M" --stats-interval 86400 -- "$PY" "$IO" "$D/data" "$D/ctl" threads
+	assert_success
+	assert_output --partial ioe-stats
+	check final "$STATS" "$M"
 	# Every signal the kernel lets a thread block is blocked in it.
 	run "$RUN" --stats="$STATS" --stats-interval 1 -- "$PY" -c '
 import os
