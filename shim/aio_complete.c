@@ -135,7 +135,7 @@ void on_engine_done(struct ioe_event *ev, void *arg)
 		if (r->counted)
 			write_done(r->q);
 		release_rec(r, true);
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_FD);
 		if (ret < 0) {
 			cb->__return_value = -1;
 			__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
