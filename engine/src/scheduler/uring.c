@@ -472,14 +472,23 @@ static bool submitter_ready(void *arg)
 	       (!ring_dead(d) && task_work_pending(d));
 }
 
-/* A stream event's SQE: one call, no slot (see ioe_shared_ctx.streams). */
+/*
+ * A stream event's SQE: one call, no slot (see ioe_shared_ctx.streams).
+ * io_uring waits for a pipe or a socket that has nothing even when it is
+ * O_NONBLOCK; read() would say EAGAIN, and so does RWF_NOWAIT. The flag is
+ * looked at for each event (a raw fcntl(): the shim interposes it), as a
+ * program may change it between two.
+ */
 static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 	struct ioe_progress prog;
+	long fl = syscall(SYS_fcntl, ev->fd, F_GETFL);
 
 	ioe_progress_start(&prog, ev);
 	ioe_uring_prep(sqe, ev, &prog);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		sqe->rw_flags |= RWF_NOWAIT;
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)ev | UD_STREAM));
 	ioe_kernel_handoff_release(ev);
 	atomic_fetch_add_explicit(&d->base.sh->streams, 1, memory_order_relaxed);
