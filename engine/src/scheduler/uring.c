@@ -46,8 +46,8 @@
 
 struct uring_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
-	/* Set under the submission lock; cleared (atomically: ioe_cancel()
-	 * looks) by whoever finishes the event. */
+	/* Set under the submission lock, cleared by whoever finishes the
+	 * event: both atomic stores, as ioe_cancel() looks at any time. */
 	struct ioe_event *ev;
 	struct ioe_progress prog;
 	/* The kernel has ev's first piece, and ev is no merged IO: a cancel
@@ -219,6 +219,7 @@ static void cancel_done(uintptr_t ud, int res)
 {
 	struct cancel_rec *rec = (struct cancel_rec *)(ud & ~(uintptr_t)UD_TAGS);
 
+	ioe_kernel_handoff_acquire(rec);
 	rec->res = res;
 	/* Release: the waiter may return, and its record go, right after. */
 	atomic_store_explicit(&rec->done, 1, memory_order_release);
@@ -497,7 +498,7 @@ static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 /* A slot's first piece of ev, handed over by the submission lock's holder. */
 static void slot_start(struct uring_slot *s, struct ioe_event *ev)
 {
-	s->ev = ev;
+	__atomic_store_n(&s->ev, ev, __ATOMIC_RELAXED);	/* a cancel may look after its lock (uring_cancel()) */
 	s->cancellable = !ev->merged;
 	ioe_progress_start(&s->prog, ev);
 }
@@ -576,6 +577,7 @@ static void cancel_streams(struct uring_driver *d)
 	sqe = io_uring_get_sqe(&d->ring);
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&d->stop_cancel | UD_CANCEL));
+	ioe_kernel_handoff_release(&d->stop_cancel);
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
 	d->base.sh->streams_cancelled = true;
@@ -999,6 +1001,7 @@ static int uring_cancel(void *arg, struct ioe_event *ev)
 	sqe = io_uring_get_sqe(&d->ring);
 	io_uring_prep_cancel64(sqe, s ? (uintptr_t)s : (uintptr_t)ev | UD_STREAM, 0);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&rec | UD_CANCEL));
+	ioe_kernel_handoff_release(&rec);
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
