@@ -9,7 +9,8 @@
  * - A blocked pipe read cancelled in the kernel: IOE_CANCEL_DONE, one
  *   callback with -ECANCELED; the bytes written afterwards are all still in
  *   the pipe.
- * - A held event (ioe_submit_local()) cancelled: taken out, -ECANCELED.
+ * - A held event (ioe_submit_local()) cancelled: taken out, -ECANCELED;
+ *   a blocked stream read alone makes it hold none.
  * - Blocked reads take no slot: at depth 2, four of them wait while file
  *   IO goes on; ioe_context_free() cancels them (-ECANCELED, once).
  * - Cancel racing completion: pipes written by another thread while their
@@ -147,28 +148,36 @@ static void kernel_cancel(unsigned int workers)
 }
 
 /*
- * A held event: a blocked pipe read keeps IO in flight, and the gate holds
- * the poller (which would hand held events to the submitter after 1 ms):
- * ioe_submit_local() then holds its event for a wait that never comes.
+ * A held event: the gate holds the poller (which would hand held events to
+ * the submitter after 1 ms), and a file read's completion waits unreaped
+ * (a blocked pipe read keeps the submitter from reaping it: the ring is
+ * not idle): ioe_submit_local() then holds its event for a wait that never
+ * comes. A blocked stream read alone holds none: its completion may never
+ * come, so the file read before goes to the kernel.
  */
 static void held_cancel(int fd)
 {
 	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, 0);
 	struct waitgroup wg;
-	struct tev blocked, held;
-	char buf[16], data[512];
+	struct tev blocked, held, unreaped;
+	char buf[16], data[512], more[512];
 	struct gate g;
 	int p[2];
 
 	CHECK_EQ(pwrite(fd, data, sizeof(data), 0), sizeof(data));
 	CHECK_EQ(pipe(p), 0);
-	wg_init(&wg, 2);
+	wg_init(&wg, 3);
 	prep_stream_read(&blocked, &wg, p[0], buf, sizeof(buf));
 	CHECK_EQ(ioe_submit(ctx, &blocked.ev, IOE_CHAN_READ), 0);
 	wait_running(ctx, 1);
 	/* IO in flight: the submitter does not reap the gate's read itself. */
 	gate_close(ctx, &g, fd);
 	CHECK(thread_named(g.holder, "ioe-poll"));
+	/* Only the pipe read in flight: not held (it would stay pending), but sent. */
+	tev_init(&unreaped, &wg);
+	ioe_prep_read(&unreaped.ev, fd, more, sizeof(more), 0);
+	CHECK_EQ(ioe_submit_local(ctx, &unreaped.ev, IOE_CHAN_READ), 0);
+	wait_running(ctx, 2);
 
 	tev_init(&held, &wg);
 	ioe_prep_read(&held.ev, fd, data, sizeof(data), 0);
@@ -179,11 +188,12 @@ static void held_cancel(int fd)
 	CHECK_EQ(held.ev.res, -ECANCELED);
 	CHECK_EQ(ioe_pending(ctx), 0);
 
-	/* The poller is held: this thread reaps the cancel (and the read's end). */
+	/* The poller is held: this thread reaps the cancel (and the others). */
 	CHECK_EQ(ioe_cancel(ctx, &blocked.ev), IOE_CANCEL_DONE);
 	gate_open(&g);
 	wg_wait(&wg);
 	CHECK_EQ(blocked.ev.res, -ECANCELED);
+	CHECK_EQ(unreaped.ev.res, sizeof(more));
 	ioe_context_free(ctx);
 	CHECK_EQ(atomic_load(&blocked.calls), 1);
 	wg_destroy(&wg);

@@ -495,9 +495,11 @@ static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 	atomic_fetch_add_explicit(&d->base.sh->streams, 1, memory_order_relaxed);
 }
 
-/* A slot's first piece of ev, handed over by the submission lock's holder. */
+/* A slot's first piece of ev, handed over by the submission lock's holder (s: one taken, never NULL). */
 static void slot_start(struct uring_slot *s, struct ioe_event *ev)
 {
+	if (!s)
+		__builtin_unreachable();	/* gcc's -Wstringop-overflow would see a store through NULL */
 	__atomic_store_n(&s->ev, ev, __ATOMIC_RELAXED);	/* a cancel may look after its lock (uring_cancel()) */
 	s->cancellable = !ev->merged;
 	ioe_progress_start(&s->prog, ev);
