@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include "util.h"
+#include "valgrind_annotate.h"
 
 /* Wait (polling, as the gate does) until the engine has `running` with the kernel and nothing queued. */
 static void wait_running(struct ioe_context *ctx, size_t running)
@@ -160,7 +161,7 @@ static void held_cancel(int fd)
 	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, 0);
 	struct waitgroup wg;
 	struct tev blocked, held, unreaped;
-	char buf[16], data[512], more[512];
+	char buf[16], data[512] = { 0 }, more[512];
 	struct gate g;
 	int p[2];
 
@@ -330,7 +331,11 @@ int main(int argc, char **argv)
 	refused(b);
 	if (b == IOE_BACKEND_URING) {
 		io(fd);
-		held_cancel(fd);
+		/* io_uring callers submit themselves only outside valgrind (see ring_open()). */
+		if (!ioe_running_on_valgrind())
+			held_cancel(fd);
+		else
+			fprintf(stderr, "stream: under valgrind, the held event's cancel skipped\n");
 		for (unsigned int workers = 0; workers <= 1; workers++) {
 			kernel_cancel(workers);
 			depth_and_free(fd, workers);
