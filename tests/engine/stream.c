@@ -12,7 +12,9 @@
  * - A held event (ioe_submit_local()) cancelled: taken out, -ECANCELED;
  *   a blocked stream read alone makes it hold none.
  * - Blocked reads take no slot: at depth 2, four of them wait while file
- *   IO goes on; ioe_context_free() cancels them (-ECANCELED, once).
+ *   IO goes on, and do not wake the poller every millisecond (a 300 ms
+ *   look: a window of time, not a wait for an event);
+ *   ioe_context_free() cancels them (-ECANCELED, once).
  * - Cancel racing completion: pipes written by another thread while their
  *   reads are cancelled: -ECANCELED exactly for IOE_CANCEL_DONE, and then
  *   the byte is still in the pipe; otherwise the read has it.
@@ -234,6 +236,15 @@ static void depth_and_free(int fd, unsigned int workers)
 	CHECK_EQ(ioe_running(ctx), BLOCKED);
 	for (int i = 0; i < BLOCKED; i++)
 		CHECK_EQ(atomic_load(&blocked[i].calls), 0);
+	{
+		/* Waiting reads do not wake the poller every millisecond (about 20 times in 300 ms). */
+		long before = engine_sleeps("ioe-poll"), woke;
+
+		usleep(300000);
+		woke = engine_sleeps("ioe-poll") - before;
+		fprintf(stderr, "poller woke %ld times in 300 ms with %d reads waiting\n", woke, BLOCKED);
+		CHECK(woke < 100);
+	}
 
 	ioe_context_free(ctx);
 	for (int i = 0; i < BLOCKED; i++) {
