@@ -14,7 +14,8 @@
  * - Blocked reads take no slot: at depth 2, four of them wait while file
  *   IO goes on, and do not wake the poller every millisecond (a 300 ms
  *   look: a window of time, not a wait for an event);
- *   ioe_context_free() cancels them (-ECANCELED, once).
+ *   ioe_context_free() cancels them (-ECANCELED, once), and refuses those
+ *   still queued when it starts (-ECANCELED).
  * - Cancel racing completion: pipes written by another thread while their
  *   reads are cancelled: -ECANCELED exactly for IOE_CANCEL_DONE, and then
  *   the byte is still in the pipe; otherwise the read has it.
@@ -23,6 +24,7 @@
 #include <sys/socket.h>
 #include "util.h"
 #include "valgrind_annotate.h"
+#include "scheduler/context.h"
 
 /* Wait (polling, as the gate does) until the engine has `running` with the kernel and nothing queued. */
 static void wait_running(struct ioe_context *ctx, size_t running)
@@ -257,6 +259,62 @@ static void depth_and_free(int fd, unsigned int workers)
 	wg_destroy(&wg_reads);
 }
 
+/*
+ * Stream reads still queued when ioe_context_free() starts: the gate holds
+ * the submitter until the context stops (its shared part says so), then
+ * they are refused with -ECANCELED, though their pipes have a byte each
+ * (still there afterwards), and the file read queued with them is done.
+ */
+static void *free_context(void *ctx)
+{
+	ioe_context_free(ctx);
+	return NULL;
+}
+
+static void free_queued(int fd)
+{
+	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, 0);
+	static struct tev blocked[BLOCKED];
+	static char buf[BLOCKED][16];
+	char data[512] = { 0 }, back[512];
+	struct tev file_read;
+	int p[BLOCKED][2];
+	struct gate g;
+	pthread_t th;
+
+	CHECK_EQ(pwrite(fd, data, sizeof(data), 0), sizeof(data));
+	gate_close_submitter(ctx, &g, fd);
+	for (int i = 0; i < BLOCKED; i++) {
+		CHECK_EQ(pipe(p[i]), 0);
+		prep_stream_read(&blocked[i], NULL, p[i][0], buf[i], sizeof(buf[i]));
+		CHECK_EQ(ioe_submit(ctx, &blocked[i].ev, IOE_CHAN_READ), 0);
+	}
+	tev_init(&file_read, NULL);
+	ioe_prep_read(&file_read.ev, fd, back, sizeof(back), 0);
+	CHECK_EQ(ioe_submit(ctx, &file_read.ev, IOE_CHAN_READ), 0);
+	CHECK_EQ(ioe_pending(ctx), BLOCKED + 1);
+	CHECK_EQ(pthread_create(&th, NULL, free_context, ctx), 0);
+	for (int i = 0; !atomic_load(&ctx->shared.stopping); i++) {
+		CHECK(i < 50000);
+		usleep(100);
+	}
+	for (int i = 0; i < BLOCKED; i++)
+		CHECK_EQ(write(p[i][1], "y", 1), 1);
+	gate_open(&g);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	for (int i = 0; i < BLOCKED; i++) {
+		char c;
+
+		CHECK_EQ(atomic_load(&blocked[i].calls), 1);
+		CHECK_EQ(blocked[i].ev.res, -ECANCELED);
+		CHECK_EQ(read(p[i][0], &c, 1), 1);
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	CHECK_EQ(atomic_load(&file_read.calls), 1);
+	CHECK_EQ(file_read.ev.res, sizeof(back));
+}
+
 /* Pipes written one by one by another thread while their reads are cancelled. */
 #define PIPES 64
 
@@ -350,6 +408,8 @@ int main(int argc, char **argv)
 		for (unsigned int workers = 0; workers <= 1; workers++) {
 			kernel_cancel(workers);
 			depth_and_free(fd, workers);
+			if (!workers)
+				free_queued(fd);
 			race(workers);
 		}
 	}
