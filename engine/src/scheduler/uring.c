@@ -505,7 +505,7 @@ static void slot_start(struct uring_slot *s, struct ioe_event *ev)
 	ioe_progress_start(&s->prog, ev);
 }
 
-/* Put the n taken events of base.batch into free slots (or none: stream events) and SQEs (under the submission lock). */
+/* Put the n taken events of base.batch into SQEs and free slots (none for a stream event), under the submission lock. */
 static void prep_taken(struct uring_driver *d, unsigned int n)
 {
 	unsigned int slots = 0;
