@@ -9,6 +9,7 @@
  * - A blocked pipe read cancelled in the kernel: IOE_CANCEL_DONE, one
  *   callback with -ECANCELED; the bytes written afterwards are all still in
  *   the pipe.
+ * - The same from a file read's callback, in the thread that reaps.
  * - A held event (ioe_submit_local()) cancelled: taken out, -ECANCELED;
  *   a blocked stream read alone makes it hold none.
  * - Blocked reads take no slot: at depth 2, four of them wait while file
@@ -147,6 +148,56 @@ static void kernel_cancel(unsigned int workers)
 	CHECK(!memcmp(out, "after", 5));
 	ioe_context_free(ctx);
 	CHECK_EQ(atomic_load(&t.calls), 1);
+	wg_destroy(&wg);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
+ * A blocked read cancelled from a file read's callback (in the poller, the
+ * submitter or a worker): the thread that reaps is the one that waits for
+ * the kernel's answer.
+ */
+struct cancelling {
+	struct tev t;
+	struct ioe_context *ctx;
+	struct ioe_event *victim;
+	int answer;
+};
+
+static void cancelling_cb(struct ioe_event *ev, void *arg)
+{
+	struct cancelling *c = arg;
+
+	c->answer = ioe_cancel(c->ctx, c->victim);
+	tev_cb(ev, &c->t);
+}
+
+static void cancel_from_callback(int fd, unsigned int workers)
+{
+	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, workers);
+	struct cancelling a = { .ctx = ctx };
+	char buf[16], data[512] = { 0 };
+	struct waitgroup wg;
+	struct tev blocked;
+	int p[2];
+
+	CHECK_EQ(pwrite(fd, data, sizeof(data), 0), sizeof(data));
+	CHECK_EQ(pipe(p), 0);
+	wg_init(&wg, 2);
+	prep_stream_read(&blocked, &wg, p[0], buf, sizeof(buf));
+	CHECK_EQ(ioe_submit(ctx, &blocked.ev, IOE_CHAN_READ), 0);
+	wait_running(ctx, 1);
+	tev_init(&a.t, &wg);
+	a.victim = &blocked.ev;
+	ioe_prep_read(&a.t.ev, fd, data, sizeof(data), 0);
+	ioe_set_callback(&a.t.ev, cancelling_cb, &a);
+	CHECK_EQ(ioe_submit(ctx, &a.t.ev, IOE_CHAN_READ), 0);
+	wg_wait(&wg);
+	CHECK_EQ(a.answer, IOE_CANCEL_DONE);
+	CHECK_EQ(blocked.ev.res, -ECANCELED);
+	ioe_context_free(ctx);
+	CHECK_EQ(atomic_load(&blocked.calls), 1);
 	wg_destroy(&wg);
 	close(p[0]);
 	close(p[1]);
@@ -407,6 +458,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "stream: under valgrind, the held event's cancel skipped\n");
 		for (unsigned int workers = 0; workers <= 1; workers++) {
 			kernel_cancel(workers);
+			cancel_from_callback(fd, workers);
 			depth_and_free(fd, workers);
 			if (!workers)
 				free_queued(fd);
