@@ -98,6 +98,20 @@ struct ioe_event {
  */
 #define IOE_F_ONE_CALL	(1u << 0)
 
+/*
+ * Read or write at the file's position, as read()/write() do, for pipes,
+ * FIFOs, sockets and other stream files: ev->offset is ignored; the result
+ * is what one call returns (IOE_F_ONE_CALL implied); -EAGAIN from a
+ * non-blocking file is the result, never retried. A backend that would have
+ * to block a thread of the engine for it refuses it: ioe_submit() returns
+ * -EOPNOTSUPP (Linux AIO). On io_uring a read or write that cannot go on
+ * waits in the kernel (no thread of the engine waits for it) and holds one
+ * of the context's depth slots meanwhile; ioe_cancel() ends it. For
+ * ioe_submit() and ioe_submit_local() only: ioe_submit_wait() returns
+ * -EOPNOTSUPP for it.
+ */
+#define IOE_F_AT_POSITION (1u << 1)
+
 struct ioe_options {
 	unsigned int depth;		/* 1..IOE_MAX_DEPTH */
 	unsigned int workers;		/* 0: callbacks run inline in the poller */
@@ -220,6 +234,36 @@ IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old,
  * nobody.) Async-signal-safe.
  */
 IOE_API void ioe_wake_word(uint32_t *word);
+
+/* ioe_cancel() results. */
+enum ioe_cancel_result {
+	IOE_CANCEL_DONE = 0,	/* cancelled: the event completes with res -ECANCELED */
+	IOE_CANCEL_RUNNING = 1,	/* not cancelled: the kernel is doing it; it completes normally */
+	IOE_CANCEL_ALLDONE = 2,	/* already complete, or not an event of this context in flight */
+};
+
+/*
+ * Cancel an event queued with ioe_submit() or ioe_submit_local(). Returns
+ * an enum ioe_cancel_result, or -EINVAL for a NULL argument.
+ *
+ * An event still queued or held back is removed, and its callback runs
+ * exactly once with res -ECANCELED, in the calling thread, before this
+ * returns IOE_CANCEL_DONE. An event already with the kernel is cancelled
+ * there if the kernel can (io_uring: a read or write that waits, such as
+ * one of IOE_F_AT_POSITION on an empty pipe; Linux AIO: io_cancel(), which
+ * the kernel refuses for regular files): IOE_CANCEL_DONE, and its callback
+ * runs once with res -ECANCELED in the engine thread that reaps it, which
+ * may be before or after this returns. Otherwise IOE_CANCEL_RUNNING: the
+ * event completes normally (a merged IO's events too). IOE_CANCEL_ALLDONE
+ * when its completion has happened or is under way (its callback has run,
+ * runs or is about to), or it is no event of ctx in flight; ev is then not
+ * touched beyond what its completion does. Safe against the completion
+ * racing the cancel and against several cancels of one event: the
+ * callback runs exactly once, and with -ECANCELED exactly when one
+ * ioe_cancel() returned IOE_CANCEL_DONE. Events of ioe_submit_wait() are
+ * not cancellable.
+ */
+IOE_API int ioe_cancel(struct ioe_context *ctx, struct ioe_event *ev);
 
 /* Events queued or held back (see ioe_submit_local()), not yet with the kernel. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
