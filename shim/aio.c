@@ -13,18 +13,14 @@
  *   the one aiocb);
  * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
  *   limit: arrays of nent entries on its stack, and it reads the whole list);
- * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (glibc
- *   uses read()/write()). A plain aio_read/aio_write on one is handed to
- *   glibc; a member cannot be, as its group's completion would then depend
- *   on a request the shim cannot see end without touching an aiocb the
- *   program may already have freed;
  * - SIGEV_THREAD_ID is honoured (glibc 2.36 sends nothing for it);
  * - in a fork child, requests work (glibc's wait for a helper thread that
  *   only the parent has);
  * - a request the kernel already has cannot be cancelled (AIO_NOTCANCELED):
  *   the engine has no cancel;
- * - aio_suspend() on a list that mixes engine requests with glibc's polls
- *   glibc's every SUSPEND_POLL_NS; a timeout whose deadline still has
+ * - aio_suspend() on a list that mixes engine requests with glibc's (a pipe's
+ *   or socket's on Linux AIO, see below) polls glibc's every
+ *   SUSPEND_POLL_NS; a timeout whose deadline still has
  *   tv_nsec out of range (after glibc's one carry) is EINVAL where glibc
  *   fails an assertion (abort); a signal for a thread asleep in it is
  *   handled at the end of that sleep (1 ms at most: it sleeps with signals
@@ -34,7 +30,14 @@
  * - a completion signal the kernel refuses for lack of resources (EAGAIN)
  *   is lost and the result kept (glibc makes the result EAGAIN): the result
  *   is published before the signal is sent, so that a handler sees it.
- * Same as glibc (checked by tests/aio/aio_diff.c against glibc itself):
+ * Pipes, FIFOs, sockets and other files without positions (at_position()):
+ * each request is one read() or write() at the fd's position, as glibc's
+ * helper does it, and one fd's requests go one at a time in their order
+ * (aio_fd_order.c). On io_uring the engine does them, and a blocked one
+ * waits in the kernel, not in a thread; on Linux AIO, which would block
+ * one of the engine's threads, glibc does them (aio_glibc.c).
+ * Same as glibc (checked by tests/aio/aio_diff.c and aio_stream.c against
+ * glibc itself):
  * aio_return() may be called again; a bad aio_reqprio fails the call
  * (EINVAL, also in aio_error) except for a sync, whose aio_reqprio is set
  * to 0 unchecked; aio_read/aio_write/aio_fsync store glibc's opcode in
