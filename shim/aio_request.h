@@ -3,8 +3,9 @@
  * Internal to the shim's POSIX AIO (aio*.c): what its parts share. The
  * parts, each calling only those listed after it:
  *
- *   aio.c           the interposed functions (but aio_suspend), set-up, fork
+ *   aio.c           the interposed functions (but these two), set-up, fork
  *   aio_wait.c      aio_suspend()
+ *   aio_cancel.c    aio_cancel()
  *   aio_submit.c    a new request: checks, fast path, its record, its way out
  *   aio_complete.c  a record to the engine and back; its result published
  *   aio_fd_order.c  per-fd ordering: held requests, what each fd has out
@@ -84,6 +85,7 @@ struct aio_req {
 	struct lio_group *group;
 	struct aio_req *fifo_next;	/* held FIFO of its fd */
 	_Atomic int glibc_ends;		/* handed to glibc: its return and notification to come */
+	_Atomic uint32_t pins;		/* aio_records.c: aio_cancel()s looking at it, released */
 	uint64_t t0;
 };
 
@@ -109,7 +111,10 @@ struct aio_req *rec_take(void);
 struct aio_req *rec_of(const struct aiocb *cb);
 void release_rec(struct aio_req *r, bool uncount);
 uint32_t effective_max(void);
-bool rec_busy_fd(int fd);
+void rec_pin(struct aio_req *r);
+void rec_unpin(struct aio_req *r);
+void rec_wait_released(struct aio_req *r);
+struct aio_req *rec_next_on_fd(int fd, uint32_t *i);
 void rec_atfork_child(void);
 
 /* ---- notification (aio_notify.c) ---- */
