@@ -3,8 +3,9 @@
  * A record's way to the engine and back, and its completion.
  *
  * Completion order: result stored, __error_code released, waiters woken,
- * then the notification from the record's copy of the sigevent; the aiocb is
- * never touched after its __error_code leaves EINPROGRESS.
+ * then the notification from the record's copy of the sigevent, then the
+ * record released; the aiocb is never touched after its __error_code
+ * leaves EINPROGRESS.
  *
  * The hand-off and the completion live together: a write's completion may
  * release held requests of its fd (aio_fd_order.c), which go to the engine
@@ -132,10 +133,11 @@ void complete(struct aio_req *r, ssize_t res)
 	done_seq_bump();
 	if (r->counted)
 		out_done(r->q);
-	release_rec(r, false);
 	notify(&sev);
 	if (g)
 		group_member_done(g, err != 0);
+	/* Last: an aio_cancel() waits for this (rec_wait_released()), notifications sent. */
+	release_rec(r, false);
 }
 
 /* The engine's callback of every record (set by submit()). */
