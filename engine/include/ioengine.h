@@ -105,10 +105,14 @@ struct ioe_event {
  * non-blocking file is the result, never retried. A backend that would have
  * to block a thread of the engine for it refuses it: ioe_submit() returns
  * -EOPNOTSUPP (Linux AIO). On io_uring a read or write that cannot go on
- * waits in the kernel (no thread of the engine waits for it) and holds one
- * of the context's depth slots meanwhile; ioe_cancel() ends it. For
- * ioe_submit() and ioe_submit_local() only: ioe_submit_wait() returns
- * -EOPNOTSUPP for it.
+ * waits in the kernel (no thread waits for it), for as long as the file
+ * has nothing; ioe_cancel() ends it. It takes none of the context's depth:
+ * file IO goes on beside any number of such waits (they count in
+ * ioe_running()). The engine's submitter thread hands it to the kernel,
+ * never the calling thread (the kernel cancels a thread's requests when
+ * it exits). An O_NONBLOCK file's flag is honoured as read() would,
+ * looked at for each event. For ioe_submit() and ioe_submit_local() only:
+ * ioe_submit_wait() returns -EOPNOTSUPP for it.
  */
 #define IOE_F_AT_POSITION (1u << 1)
 
@@ -132,7 +136,9 @@ IOE_API struct ioe_context *ioe_context_new_opts(const struct ioe_options *opts)
 /*
  * Stop accepting events (ioe_submit() then returns -ESHUTDOWN), complete and
  * call back every queued and in-flight event, join the threads, free the
- * context. Must not be called from a callback.
+ * context. IOE_F_AT_POSITION events, which could wait for their file for
+ * ever, are cancelled instead once the rest is done: -ECANCELED (unless
+ * they complete first). Must not be called from a callback.
  */
 IOE_API void ioe_context_free(struct ioe_context *ctx);
 
@@ -249,25 +255,30 @@ enum ioe_cancel_result {
  * An event still queued or held back is removed, and its callback runs
  * exactly once with res -ECANCELED, in the calling thread, before this
  * returns IOE_CANCEL_DONE. An event already with the kernel is cancelled
- * there if the kernel can (io_uring: a read or write that waits, such as
- * one of IOE_F_AT_POSITION on an empty pipe; Linux AIO: io_cancel(), which
- * the kernel refuses for regular files): IOE_CANCEL_DONE, and its callback
- * runs once with res -ECANCELED in the engine thread that reaps it, which
- * may be before or after this returns. Otherwise IOE_CANCEL_RUNNING: the
- * event completes normally (a merged IO's events too). IOE_CANCEL_ALLDONE
- * when its completion has happened or is under way (its callback has run,
- * runs or is about to), or it is no event of ctx in flight; ev is then not
- * touched beyond what its completion does. Safe against the completion
- * racing the cancel and against several cancels of one event: the
- * callback runs exactly once, and with -ECANCELED exactly when one
- * ioe_cancel() returned IOE_CANCEL_DONE. Events of ioe_submit_wait() are
- * not cancellable.
+ * there if the kernel can: on io_uring a read or write that waits (one of
+ * IOE_F_AT_POSITION on an empty pipe or socket) or that the kernel has
+ * not started; on Linux AIO what io_cancel() accepts, which is no read,
+ * write or sync of a file, pipe or socket. Then IOE_CANCEL_DONE, and its
+ * callback runs once with res -ECANCELED in the engine thread that reaps
+ * it, which may be before or after this returns; on io_uring, the calling
+ * thread waits for the kernel's answer and may reap meanwhile (with
+ * workers == 0 it may run other events' callbacks, and this one's).
+ * Otherwise IOE_CANCEL_RUNNING: the event completes normally; so do the
+ * remainder of a short read or write and a merged IO (merge.h). Its
+ * completion has happened or is under way (its callback has run, runs or
+ * is queued to run), or ev is no event of ctx: IOE_CANCEL_ALLDONE. ev is
+ * only compared, never read, unless it is cancelled. Safe against the
+ * completion racing the cancel and against several cancels of one event,
+ * from any threads and from callbacks: the callback runs exactly once, and
+ * with -ECANCELED exactly when one ioe_cancel() returned IOE_CANCEL_DONE.
+ * Events of ioe_submit_wait() are not meant to be cancelled. Not
+ * async-signal-safe.
  */
 IOE_API int ioe_cancel(struct ioe_context *ctx, struct ioe_event *ev);
 
 /* Events queued or held back (see ioe_submit_local()), not yet with the kernel. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
-/* Events with the kernel (taken, not yet completed). */
+/* Events with the kernel (taken, not yet completed), IOE_F_AT_POSITION ones included. */
 IOE_API size_t ioe_running(const struct ioe_context *ctx);
 /* "io_uring" or "aio": for logs and diagnostics only. */
 IOE_API const char *ioe_backend_name(const struct ioe_context *ctx);

@@ -46,8 +46,8 @@
 
 struct uring_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
-	/* Set under the submission lock; cleared (atomically: ioe_cancel()
-	 * looks) by whoever finishes the event. */
+	/* Set under the submission lock, cleared by whoever finishes the
+	 * event: both atomic stores, as ioe_cancel() looks at any time. */
 	struct ioe_event *ev;
 	struct ioe_progress prog;
 	/* The kernel has ev's first piece, and ev is no merged IO: a cancel
@@ -219,6 +219,7 @@ static void cancel_done(uintptr_t ud, int res)
 {
 	struct cancel_rec *rec = (struct cancel_rec *)(ud & ~(uintptr_t)UD_TAGS);
 
+	ioe_kernel_handoff_acquire(rec);
 	rec->res = res;
 	/* Release: the waiter may return, and its record go, right after. */
 	atomic_store_explicit(&rec->done, 1, memory_order_release);
@@ -472,23 +473,34 @@ static bool submitter_ready(void *arg)
 	       (!ring_dead(d) && task_work_pending(d));
 }
 
-/* A stream event's SQE: one call, no slot (see ioe_shared_ctx.streams). */
+/*
+ * A stream event's SQE: one call, no slot (see ioe_shared_ctx.streams).
+ * io_uring waits for a pipe or a socket that has nothing even when it is
+ * O_NONBLOCK; read() would say EAGAIN, and so does RWF_NOWAIT. The flag is
+ * looked at for each event (a raw fcntl(): the shim interposes it), as a
+ * program may change it between two.
+ */
 static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 	struct ioe_progress prog;
+	long fl = syscall(SYS_fcntl, ev->fd, F_GETFL);
 
 	ioe_progress_start(&prog, ev);
 	ioe_uring_prep(sqe, ev, &prog);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		sqe->rw_flags |= RWF_NOWAIT;
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)ev | UD_STREAM));
 	ioe_kernel_handoff_release(ev);
 	atomic_fetch_add_explicit(&d->base.sh->streams, 1, memory_order_relaxed);
 }
 
-/* A slot's first piece of ev, handed over by the submission lock's holder. */
+/* A slot's first piece of ev, handed over by the submission lock's holder (s: one taken, never NULL). */
 static void slot_start(struct uring_slot *s, struct ioe_event *ev)
 {
-	s->ev = ev;
+	if (!s)
+		__builtin_unreachable();	/* gcc's -Wstringop-overflow would see a store through NULL */
+	__atomic_store_n(&s->ev, ev, __ATOMIC_RELAXED);	/* a cancel may look after its lock (uring_cancel()) */
 	s->cancellable = !ev->merged;
 	ioe_progress_start(&s->prog, ev);
 }
@@ -567,6 +579,7 @@ static void cancel_streams(struct uring_driver *d)
 	sqe = io_uring_get_sqe(&d->ring);
 	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&d->stop_cancel | UD_CANCEL));
+	ioe_kernel_handoff_release(&d->stop_cancel);
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
 	d->base.sh->streams_cancelled = true;
@@ -990,6 +1003,7 @@ static int uring_cancel(void *arg, struct ioe_event *ev)
 	sqe = io_uring_get_sqe(&d->ring);
 	io_uring_prep_cancel64(sqe, s ? (uintptr_t)s : (uintptr_t)ev | UD_STREAM, 0);
 	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&rec | UD_CANCEL));
+	ioe_kernel_handoff_release(&rec);
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
