@@ -87,7 +87,7 @@ static int rw(struct aiocb *cb, int op)
 	if (!ctx) {
 		int (*real)(struct aiocb *) = op == OP_READ ? REAL(aio_read) : REAL(aio_write);
 
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_NO_ENGINE);
 		return real ? real(cb) : fail(EAGAIN);
 	}
 	ret = submit(ctx, cb, op, op == OP_READ ? LIO_READ : LIO_WRITE, NULL);
@@ -110,7 +110,7 @@ SHIM_API int aio_fsync(int op, struct aiocb *cb)
 	int ret;
 
 	if (!ctx) {
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_NO_ENGINE);
 		return REAL(aio_fsync) ? shim_real.aio_fsync(op, cb) : fail(EAGAIN);
 	}
 	if (op != O_SYNC && op != O_DSYNC)
@@ -164,7 +164,7 @@ SHIM_API int lio_listio(int mode, struct aiocb *const list[], int nent, struct s
 	bool failed;
 
 	if (!ctx) {
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_NO_ENGINE);
 		return REAL(lio_listio) ? shim_real.lio_listio(mode, list, nent, sev) : fail(EAGAIN);
 	}
 	if (mode != LIO_WAIT && mode != LIO_NOWAIT)

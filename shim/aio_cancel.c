@@ -130,7 +130,7 @@ SHIM_API int aio_cancel(int fd, struct aiocb *cb)
 	int saved = errno, res;
 
 	if (!ctx) {
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_NO_ENGINE);
 		/* No glibc yet (see REAL()): none of its requests can exist. */
 		if (!REAL(aio_cancel))
 			return fcntl(fd, F_GETFL) < 0 ? fail(EBADF) : AIO_ALLDONE;

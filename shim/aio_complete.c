@@ -69,7 +69,7 @@ static void to_glibc(struct aio_req *r)
 		release_rec(r, true);
 	if (q)
 		out_done(q);
-	shim_stats_fallback();
+	shim_stats_fallback(SHIM_FB_FD);
 	done_seq_bump();
 }
 

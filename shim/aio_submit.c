@@ -194,7 +194,7 @@ static void complete_here(struct aio_req *r, const struct aiocb *cb, int op)
 	ssize_t res = -EINVAL;
 
 	if (op != OP_INVALID) {
-		shim_stats_fallback();
+		shim_stats_fallback(SHIM_FB_INLINE);
 		res = do_inline(cb, op);
 	}
 	complete(r, res);

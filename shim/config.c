@@ -7,7 +7,7 @@
  * In secure-execution mode (set-user-ID, set-group-ID or file capabilities:
  * AT_SECURE) the environment is the unprivileged caller's, so none of it is
  * read (secure_getenv, as glibc does for its own variables): defaults only,
- * no stats file, no log level, no backend override.
+ * no stats or metrics file, no log level, no backend override.
  */
 #include <errno.h>
 #include <limits.h>
@@ -26,12 +26,17 @@ struct shim_config shim_cfg = {
 	.fastpath = true,
 	.log = SHIM_LOG_WARN,
 	.stats = NULL,
+	.interval = 0,
+	.metrics = NULL,
 };
 
 bool shim_stats_on;
 
-/* A private copy: the program may change its environment later. */
+/* Private copies: the program may change its environment later. */
 static char stats_path[PATH_MAX];
+static char metrics_path[PATH_MAX];
+
+#define SHIM_MAX_INTERVAL	86400
 
 static const char *env(const char *name)
 {
@@ -121,6 +126,24 @@ static void load_stats(void)
 	shim_stats_on = true;
 }
 
+/* node_exporter's textfile collector reads only *.prom files. */
+static void load_metrics(void)
+{
+	const char *v = env("IOENGINE_METRICS");
+	size_t n;
+
+	if (!v)
+		return;
+	n = strlen(v);
+	if (n >= sizeof(metrics_path) || n <= 5 || strcmp(v + n - 5, ".prom") || v[n - 6] == '/') {
+		shim_log(SHIM_LOG_WARN, "IOENGINE_METRICS=%s is not a file name ending in .prom, writing no metrics", v);
+		return;
+	}
+	strcpy(metrics_path, v);
+	shim_cfg.metrics = metrics_path;
+	shim_stats_on = true;
+}
+
 void shim_config_load(void)
 {
 	int saved = errno;
@@ -131,5 +154,10 @@ void shim_config_load(void)
 	load_uint("IOENGINE_WORKERS", 0, IOE_MAX_WORKERS, &shim_cfg.workers);
 	load_fastpath();
 	load_stats();
+	load_metrics();
+	load_uint("IOENGINE_STATS_INTERVAL", 0, SHIM_MAX_INTERVAL, &shim_cfg.interval);
+	if (shim_cfg.interval && !shim_stats_on)
+		shim_log(SHIM_LOG_WARN, "IOENGINE_STATS_INTERVAL is set without IOENGINE_STATS or IOENGINE_METRICS: "
+			 "nothing to write");
 	errno = saved;
 }

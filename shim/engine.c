@@ -28,7 +28,6 @@ static _Atomic int eng_state;
 static struct ioe_context *eng;		/* published by eng_state == ENG_READY */
 /* What a thread's seccomp filters must allow for it to use eng (sandbox.c). */
 static unsigned int eng_needs;
-static const char *_Atomic eng_backend;
 /* The process the state above belongs to: a vfork child (no atfork handler
  * ran) sees another pid and keeps its hands off (see vfork.c). */
 static _Atomic pid_t eng_pid;
@@ -148,7 +147,7 @@ static void start_here(unsigned int sb)
 	eng = create(sb);
 	starting_here = false;
 	if (eng)
-		atomic_store_explicit(&eng_backend, ioe_backend_name(eng), memory_order_relaxed);
+		shim_stats_backend(ioe_backend_name(eng));
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
 	ioe_futex_wake(&eng_state, INT_MAX);
 	ioe_signals_restore(&old);
@@ -179,15 +178,6 @@ struct ioe_context *shim_engine(void)
 }
 
 /*
- * "io_uring", "aio", or NULL while no engine was created in this process.
- * Asked before the stats summary: a child's first look resets them (own_state()).
- */
-static const char *backend_name(void)
-{
-	return own_state() ? atomic_load_explicit(&eng_backend, memory_order_relaxed) : NULL;
-}
-
-/*
  * The child has none of the engine's threads, and an io_uring's rings are
  * still mapped in it: forget the parent's engine without touching it (its
  * memory is leaked in the child, deliberately). The child starts its own on
@@ -198,10 +188,9 @@ static void atfork_child(void)
 	/* Its descriptors (the shared ring's fd) are no business of the child's. */
 	ioe_context_forget(eng);
 	eng = NULL;
-	atomic_store_explicit(&eng_backend, NULL, memory_order_relaxed);
 	atomic_store_explicit(&eng_pid, getpid(), memory_order_relaxed);
 	atomic_store_explicit(&eng_state, ENG_NONE, memory_order_release);
-	shim_stats_reset();
+	shim_stats_reset();	/* the backend too */
 	atomic_store_explicit(own_word, OWN, memory_order_release);
 }
 
@@ -219,16 +208,22 @@ __attribute__((constructor)) static void shim_init(void)
 	pid = shim_sandbox_init();
 	if (atomic_load(&shim_sb_process) == (SHIM_SB_KNOWN | SHIM_SB_ALL))
 		own_word_init();
-	atomic_store_explicit(&eng_pid, pid ? pid : getpid(), memory_order_relaxed);
+	if (!pid)
+		pid = getpid();
+	atomic_store_explicit(&eng_pid, pid, memory_order_relaxed);
+	shim_report_init(pid);
 	pthread_atfork(NULL, NULL, atfork_child);
 	__atomic_store_n(&shim_initialised, 1, __ATOMIC_RELEASE);
 }
 
 /*
  * Other destructors may still call pread() after this one: the engine keeps
- * running (the kernel cleans up at exit); only the summary is written.
+ * running (the kernel cleans up at exit); only the reports are written.
+ * A child that ran no atfork handler resets the stats at its first look
+ * (own_state()): it reports nothing of its parent's.
  */
 __attribute__((destructor)) static void shim_fini(void)
 {
-	shim_stats_flush(backend_name());
+	own_state();
+	shim_report_exit();
 }

@@ -111,9 +111,9 @@ static ssize_t real_call(const struct rw_call *c)
 	return -1;
 }
 
-static ssize_t fallback(const struct rw_call *c)
+static ssize_t fallback(const struct rw_call *c, enum shim_fallback_reason why)
 {
-	shim_stats_fallback();
+	shim_stats_fallback(why);
 	return real_call(c);
 }
 
@@ -212,12 +212,14 @@ static ssize_t route(const struct rw_call *c, size_t done, bool seen, int saved_
 	struct ioe_event ev;
 	struct rest r;
 	enum ioe_path path;
+	enum shim_fallback_reason why = SHIM_FB_FD;
 	uint64_t t0 = 0;
 	size_t routed;
 	ssize_t res;
 
 	if (!(shim_fd_route_entry(c->fd) & SHIM_FDC_ROUTABLE))
 		goto real;
+	why = SHIM_FB_NO_ENGINE;
 	ctx = shim_engine();
 	if (!ctx)
 		goto real;
@@ -257,6 +259,7 @@ static ssize_t route(const struct rw_call *c, size_t done, bool seen, int saved_
 		errno = (int)-res;
 		return -1;
 	}
+	why = SHIM_FB_REDONE;
 	if (res < 0)
 		goto real;
 	if (shim_stats_on)
@@ -270,7 +273,7 @@ real:
 	/* Bytes already moved win over a later failure, as in pread(). */
 	if (done)
 		return (ssize_t)done;
-	return fallback(c);
+	return fallback(c, why);
 }
 
 /*

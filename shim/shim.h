@@ -61,6 +61,8 @@ struct shim_config {
 	bool fastpath;			/* IOENGINE_FASTPATH */
 	enum shim_log_level log;	/* IOENGINE_LOG */
 	const char *stats;		/* IOENGINE_STATS: NULL, "" (stderr) or a path */
+	unsigned int interval;		/* IOENGINE_STATS_INTERVAL: seconds, 0 for none */
+	const char *metrics;		/* IOENGINE_METRICS: NULL or a path ending in .prom */
 };
 
 extern struct shim_config shim_cfg;
@@ -80,14 +82,95 @@ extern bool shim_vfork_called;
 /* One line "ioengine: ..." to stderr if level <= IOENGINE_LOG; async-signal-safe, keeps errno. */
 void shim_log(enum shim_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Statistics for IOENGINE_STATS. Lock-free; cheap enough for every call. */
-enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC };
-/* A request the engine did, and where (see ioe_submit_wait_path()). */
-void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns);
-/* Bytes read by the non-blocking read; whole: it answered the call (else the rest was routed). */
-void shim_stats_fastpath(size_t bytes, bool whole);
-void shim_stats_fallback(void);			/* a call that went to the real function */
+/*
+ * Statistics for IOENGINE_STATS and IOENGINE_METRICS (stats.c). Lock-free;
+ * cheap enough for every call; no-ops while shim_stats_on is false. Each
+ * counted call also tells report.c that the process does IO through the
+ * shim (the periodic writer starts then).
+ */
+enum shim_stat_op { SHIM_STAT_READ, SHIM_STAT_WRITE, SHIM_STAT_SYNC, SHIM_STAT_OPS };
+
+/* Why a call the shim took went to the real function (the summary adds them up). */
+enum shim_fallback_reason {
+	SHIM_FB_FD,		/* an fd the engine does not take: pipe, socket, character device, none */
+	SHIM_FB_NO_ENGINE,	/* no engine in this process or thread (none could start, a fork kind, a filter) */
+	SHIM_FB_REDONE,		/* the engine failed it with nothing done: redone by the real function */
+	SHIM_FB_INLINE,		/* a POSIX AIO request done in the caller's thread (a buffer the engine would split) */
+	SHIM_FALLBACK_REASONS
+};
+
+void shim_stats_count_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns);
+void shim_stats_count_fastpath(size_t bytes, bool whole);
+void shim_stats_count_fallback(enum shim_fallback_reason why);
 void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
+/* The engine's backend ("io_uring", "aio"), once made; a reset forgets it. */
+void shim_stats_backend(const char *name);
+
+/* IOENGINE_STATS or IOENGINE_METRICS was set: the statistics hooks then record. */
+extern bool shim_stats_on;
+
+/* An interval was asked for and the periodic writer is not started yet (report.c). */
+extern bool shim_report_pending;
+void shim_report_start(void);
+
+static inline void shim_report_note_io(void)
+{
+	if (__builtin_expect(__atomic_load_n(&shim_report_pending, __ATOMIC_RELAXED), 0))
+		shim_report_start();
+}
+
+/* A request the engine did, and where (see ioe_submit_wait_path()). */
+static inline void shim_stats_routed(enum shim_stat_op op, enum ioe_path path, size_t bytes, uint64_t latency_ns)
+{
+	if (!shim_stats_on)
+		return;
+	shim_stats_count_routed(op, path, bytes, latency_ns);
+	shim_report_note_io();
+}
+
+/* Bytes read by the non-blocking read; whole: it answered the call (else the rest was routed). */
+static inline void shim_stats_fastpath(size_t bytes, bool whole)
+{
+	if (!shim_stats_on)
+		return;
+	shim_stats_count_fastpath(bytes, whole);
+	shim_report_note_io();
+}
+
+/* A call that went to the real function, and why. */
+static inline void shim_stats_fallback(enum shim_fallback_reason why)
+{
+	if (!shim_stats_on)
+		return;
+	shim_stats_count_fallback(why);
+	shim_report_note_io();
+}
+
+/* Histogram buckets: 8 per power of two of the latency in ns. */
+#define SHIM_STAT_BUCKETS	496
+
+/* All counters, each read once (shim_stats_snapshot()): what every report formats. */
+struct shim_stats_snap {
+	uint64_t routed[SHIM_STAT_OPS][IOE_PATHS];
+	uint64_t ops[SHIM_STAT_OPS];		/* routed[op][*] added up */
+	uint64_t paths[IOE_PATHS];		/* routed[*][path] added up */
+	uint64_t routed_all;
+	uint64_t bytes[SHIM_STAT_OPS];
+	uint64_t fast_hits, fast_bytes;
+	uint64_t fallbacks[SHIM_FALLBACK_REASONS];
+	uint64_t fallbacks_all;
+	uint64_t peak_depth;
+	uint64_t latency_sum_ns;
+	uint64_t hist[SHIM_STAT_BUCKETS];
+	uint64_t total;				/* hist[] added up */
+	const char *backend;			/* NULL: none */
+};
+
+void shim_stats_snapshot(struct shim_stats_snap *s);
+/* Lowest latency of bucket b, ns. */
+uint64_t shim_stats_bucket_start_ns(unsigned int b);
+/* The p-th quantile (0..1) of a histogram of total entries, µs (a bucket's middle). */
+double shim_stats_percentile_us(const uint64_t *hist, uint64_t total, double p);
 
 
 /*
@@ -99,9 +182,6 @@ void shim_config_load(void);
 
 /* Nonzero once the constructor ran: before, every call goes to the real function. */
 extern int shim_initialised;
-
-/* IOENGINE_STATS was set: the statistics hooks then record (else they are no-ops). */
-extern bool shim_stats_on;
 
 /*
  * Queue a prepared event (its callback is set here) and block the calling
@@ -118,12 +198,17 @@ static inline uint64_t shim_now_ns(void)
 	return ioe_now_ns();
 }
 
-/*
- * Statistics lifecycle: a fork child starts from zero; the summary is written
- * once at exit. backend: "io_uring", "aio", or NULL (none) for the summary.
- */
+/* A fork child starts from zero (engine.c). */
 void shim_stats_reset(void);
-void shim_stats_flush(const char *backend);
+
+/*
+ * Reports (report.c): shim_report_init() by the constructor, with the pid
+ * of the process that loaded the shim (only it writes periodic output and
+ * the metrics file); shim_report_exit() by the destructor: stops the
+ * periodic writer, then writes the summary and the metrics file once.
+ */
+void shim_report_init(pid_t pid);
+void shim_report_exit(void);
 
 /*
  * Seccomp (sandbox.c): the groups of the shim's own system calls that this

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sequential-IO merging. The pending run is a list of caller events linked
- * through merged_next. A run of two or more goes out as one "master" event
- * whose buffer and struct share one 4096-aligned allocation; the master's
- * callback fans the result out to the sub-events and frees the allocation.
+ * through merged_next. A run of two or more goes out as one "master" event:
+ * a vectored IO over the sub-events' own buffers (no copy), or, where
+ * O_DIRECT would refuse those buffers, an IO on one 4096-aligned bounce
+ * buffer. The master's callback fans the result out to the sub-events and
+ * frees the master.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +24,30 @@ struct ioe_merger {
 	enum ioe_action action;
 	enum ioe_channel channel;
 	size_t limit;
+	bool direct;		/* O_DIRECT (or unknown): buffers must be aligned */
 
 	/* The pending run. */
 	struct ioe_event *head, **tail;
 	unsigned int count;
 	int64_t start;
 	size_t bytes;
+	bool misaligned;	/* a buffer or length of the run is not MERGE_ALIGNed */
 };
+
+/* A vectored master: the IO over the sub-events' buffers, in one allocation. */
+struct vectored {
+	struct ioe_event ev;
+	struct iovec iov[];
+};
+
+/* O_DIRECT, or flags not known: vectored runs then need aligned buffers. */
+static bool is_direct(int fd)
+{
+	int saved = errno, fl = fcntl(fd, F_GETFL);
+
+	errno = saved;
+	return fl < 0 || (fl & O_DIRECT);
+}
 
 struct ioe_merger *ioe_merger_new(struct ioe_context *ctx, int fd, enum ioe_action action,
 				  enum ioe_channel channel, size_t limit)
@@ -49,6 +69,7 @@ struct ioe_merger *ioe_merger_new(struct ioe_context *ctx, int fd, enum ioe_acti
 	m->action = action;
 	m->channel = channel;
 	m->limit = limit;
+	m->direct = is_direct(fd);
 	m->tail = &m->head;
 	return m;
 }
@@ -88,7 +109,7 @@ static int submit_one(struct ioe_merger *m, struct ioe_event *ev)
  * IO of its range would have: the part of the merged result that fell in
  * that range (full, short at EOF, or 0), or the merged IO's error.
  */
-static void merge_done(struct ioe_event *master, void *arg)
+static void merge_done(struct ioe_event *master, void *alloc)
 {
 	struct ioe_event *ev = master->merged;
 	char *buf = master->buf;
@@ -96,8 +117,7 @@ static void merge_done(struct ioe_event *master, void *arg)
 	bool read = master->action == IOE_READ;
 	size_t rel = 0;
 
-	(void)arg;
-	/* Copy everything out first: the callbacks may free or reuse their events. */
+	/* Bounce buffer: copy everything out first, the callbacks may free or reuse their events. */
 	if (read && res > 0) {
 		for (struct ioe_event *e = ev; e; e = e->merged_next) {
 			size_t got = (size_t)res > rel ? (size_t)res - rel : 0;
@@ -108,7 +128,7 @@ static void merge_done(struct ioe_event *master, void *arg)
 			rel += e->len;
 		}
 	}
-	free(buf);	/* the master lives in the same allocation */
+	free(alloc);	/* the master and its buffer or iovecs */
 	rel = 0;
 	while (ev) {
 		struct ioe_event *next = ev->merged_next;
@@ -142,12 +162,47 @@ static int submit_separately(struct ioe_merger *m, struct ioe_event *ev)
 	return 0;
 }
 
-static int submit_merged(struct ioe_merger *m, struct ioe_event *head, int64_t start, size_t bytes)
+/* Hand the master to the engine; on failure every sub-event gets the error. */
+static int submit_master(struct ioe_merger *m, struct ioe_event *master, void *alloc,
+			 struct ioe_event *head)
+{
+	int ret;
+
+	ioe_set_callback(master, merge_done, alloc);
+	master->merged = head;
+	ret = ioe_submit(m->ctx, master, m->channel);
+	if (ret) {
+		free(alloc);
+		complete_list(head, ret);
+	}
+	return ret;
+}
+
+/* The run as one vectored IO over the sub-events' own buffers. */
+static int submit_vectored(struct ioe_merger *m, struct ioe_event *head, unsigned int count, int64_t start)
+{
+	struct vectored *v;
+	unsigned int i = 0;
+
+	if (ioe_fault_merge_nomem() || !(v = malloc(sizeof(*v) + count * sizeof(v->iov[0]))))
+		return submit_separately(m, head);
+	for (struct ioe_event *e = head; e; e = e->merged_next, i++) {
+		v->iov[i].iov_base = e->buf;
+		v->iov[i].iov_len = e->len;
+	}
+	if (m->action == IOE_WRITE)
+		ioe_prep_writev(&v->ev, m->fd, v->iov, (int)count, start);
+	else
+		ioe_prep_readv(&v->ev, m->fd, v->iov, (int)count, start);
+	return submit_master(m, &v->ev, v, head);
+}
+
+/* The run as one IO on an aligned bounce buffer, for buffers O_DIRECT would refuse. */
+static int submit_bounced(struct ioe_merger *m, struct ioe_event *head, int64_t start, size_t bytes)
 {
 	size_t room = (bytes + MERGE_ALIGN - 1) & ~(size_t)(MERGE_ALIGN - 1);
 	struct ioe_event *master;
 	void *blk = NULL;
-	int ret;
 
 	if (ioe_fault_merge_nomem() ||
 	    room > SIZE_MAX - sizeof(*master) ||
@@ -167,14 +222,7 @@ static int submit_merged(struct ioe_merger *m, struct ioe_event *head, int64_t s
 	} else {
 		ioe_prep_read(master, m->fd, blk, bytes, start);
 	}
-	ioe_set_callback(master, merge_done, NULL);
-	master->merged = head;
-	ret = ioe_submit(m->ctx, master, m->channel);
-	if (ret) {
-		free(blk);
-		complete_list(head, ret);
-	}
-	return ret;
+	return submit_master(m, master, blk, head);
 }
 
 int ioe_merger_flush(struct ioe_merger *m)
@@ -183,6 +231,7 @@ int ioe_merger_flush(struct ioe_merger *m)
 	unsigned int count;
 	int64_t start;
 	size_t bytes;
+	bool bounce;
 
 	if (!m)
 		return -EINVAL;
@@ -193,18 +242,23 @@ int ioe_merger_flush(struct ioe_merger *m)
 	count = m->count;
 	start = m->start;
 	bytes = m->bytes;
+	bounce = m->direct && m->misaligned;
 	m->head = NULL;
 	m->tail = &m->head;
 	m->count = 0;
 	m->bytes = 0;
+	m->misaligned = false;
 	if (count == 1)
 		return submit_one(m, head);
-	return submit_merged(m, head, start, bytes);
+	if (bounce)
+		return submit_bounced(m, head, start, bytes);
+	return submit_vectored(m, head, count, start);
 }
 
 static bool continues_run(const struct ioe_merger *m, const struct ioe_event *ev)
 {
-	return ev->offset == m->start + (int64_t)m->bytes && ev->len <= m->limit - m->bytes;
+	return ev->offset == m->start + (int64_t)m->bytes && ev->len <= m->limit - m->bytes &&
+	       m->count < IOV_MAX;
 }
 
 int ioe_merger_add(struct ioe_merger *m, struct ioe_event *ev)
@@ -231,6 +285,7 @@ int ioe_merger_add(struct ioe_merger *m, struct ioe_event *ev)
 	m->tail = &ev->merged_next;
 	m->count++;
 	m->bytes += ev->len;
+	m->misaligned |= ((uintptr_t)ev->buf | ev->len) & (MERGE_ALIGN - 1);
 	if (m->bytes == m->limit) {
 		int err = ioe_merger_flush(m);
 

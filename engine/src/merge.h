@@ -18,10 +18,12 @@
  * back with the error at once, in the calling thread, before it returns;
  * such a callback may use the merger again.
  *
- * Memory: a run of two or more events costs one allocation (the merged
- * event and its 4096-aligned buffer, so O_DIRECT works), freed once the
- * result is fanned out; a single event goes as it is. While the merger holds
- * an event it uses the event's merged_next link.
+ * Memory: a run of two or more events costs one allocation, freed once the
+ * result is fanned out: a vectored IO over the events' own buffers (no
+ * copy), or, on an O_DIRECT fd when a buffer or length of the run is not a
+ * multiple of 4096, the data copied through one 4096-aligned buffer, so the
+ * run still goes as one IO. A single event goes as it is. While the merger
+ * holds an event it uses the event's merged_next link.
  */
 #ifndef IOE_MERGE_H
 #define IOE_MERGE_H
