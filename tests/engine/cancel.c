@@ -6,6 +6,8 @@
  *   once, in this thread, with -ECANCELED before ioe_cancel() returned; a
  *   second cancel says IOE_CANCEL_ALLDONE; the rest complete normally.
  * - a completed event: IOE_CANCEL_ALLDONE; NULL: -EINVAL.
+ * - from a callback: a queued event cancelled by another's callback is
+ *   called back there, nested, before ioe_cancel() returns.
  * - racing completion: a second thread cancels each event as soon as it is
  *   submitted: every callback runs exactly once, with -ECANCELED exactly
  *   when ioe_cancel() said IOE_CANCEL_DONE.
@@ -83,6 +85,60 @@ static void queued(enum ioe_backend b, int fd, unsigned int workers)
 			CHECK_EQ(c[i].t.ev.res, LEN);
 		CHECK_EQ(ioe_cancel(ctx, &c[i].t.ev), IOE_CANCEL_ALLDONE);
 	}
+	ioe_context_free(ctx);
+	wg_destroy(&wg);
+}
+
+/*
+ * From a callback: at depth 1, with the gate holding the submitter, A and
+ * then B are queued; once open, the submitter does A (a page-cache read,
+ * done inside the submission) and calls it back itself, while B waits for
+ * the slot: A's callback cancels B, whose callback runs there, nested.
+ */
+struct canceller_cb {
+	struct tev t;
+	struct ioe_context *ctx;
+	struct tev *victim;
+	int answer;
+	bool victim_done;	/* when the cancel returned */
+};
+
+static void cancelling_cb(struct ioe_event *ev, void *arg)
+{
+	struct canceller_cb *c = arg;
+
+	c->answer = ioe_cancel(c->ctx, &c->victim->ev);
+	c->victim_done = atomic_load(&c->victim->calls) == 1;
+	tev_cb(ev, &c->t);
+}
+
+static void from_callback(enum ioe_backend b, int fd)
+{
+	struct ioe_context *ctx = backend_context(b, 1, 0);
+	struct canceller_cb a;
+	char buf[2][LEN];
+	struct waitgroup wg;
+	struct tev victim;
+	struct gate g;
+
+	wg_init(&wg, 2);
+	gate_close_submitter(ctx, &g, fd);
+	tev_init(&a.t, &wg);
+	a.ctx = ctx;
+	a.victim = &victim;
+	ioe_prep_read(&a.t.ev, fd, buf[0], LEN, 0);
+	ioe_set_callback(&a.t.ev, cancelling_cb, &a);
+	tev_init(&victim, &wg);
+	ioe_prep_read(&victim.ev, fd, buf[1], LEN, LEN);
+	CHECK_EQ(ioe_submit(ctx, &a.t.ev, IOE_CHAN_READ), 0);
+	CHECK_EQ(ioe_submit(ctx, &victim.ev, IOE_CHAN_READ), 0);
+	gate_open(&g);
+	wg_wait(&wg);
+	CHECK_EQ(a.answer, IOE_CANCEL_DONE);
+	CHECK_EQ(a.t.ev.res, LEN);
+	CHECK_EQ(victim.ev.res, -ECANCELED);
+	CHECK_EQ(atomic_load(&victim.calls), 1);
+	CHECK(a.victim_done);
 	ioe_context_free(ctx);
 	wg_destroy(&wg);
 }
@@ -204,6 +260,7 @@ int main(int argc, char **argv)
 	wg_destroy(&wg);
 	ioe_context_free(ctx);
 
+	from_callback(b, fd);
 	for (unsigned int workers = 0; workers <= 1; workers++) {
 		queued(b, fd, workers);
 		race(b, fd, workers);

@@ -9,10 +9,14 @@
  * - A blocked pipe read cancelled in the kernel: IOE_CANCEL_DONE, one
  *   callback with -ECANCELED; the bytes written afterwards are all still in
  *   the pipe.
+ * - The same from a file read's callback, in the thread that reaps.
  * - A held event (ioe_submit_local()) cancelled: taken out, -ECANCELED;
  *   a blocked stream read alone makes it hold none.
  * - Blocked reads take no slot: at depth 2, four of them wait while file
- *   IO goes on; ioe_context_free() cancels them (-ECANCELED, once).
+ *   IO goes on, and do not wake the poller every millisecond (a 300 ms
+ *   look: a window of time, not a wait for an event);
+ *   ioe_context_free() cancels them (-ECANCELED, once), and refuses those
+ *   still queued when it starts (-ECANCELED).
  * - Cancel racing completion: pipes written by another thread while their
  *   reads are cancelled: -ECANCELED exactly for IOE_CANCEL_DONE, and then
  *   the byte is still in the pipe; otherwise the read has it.
@@ -21,6 +25,7 @@
 #include <sys/socket.h>
 #include "util.h"
 #include "valgrind_annotate.h"
+#include "scheduler/context.h"
 
 /* Wait (polling, as the gate does) until the engine has `running` with the kernel and nothing queued. */
 static void wait_running(struct ioe_context *ctx, size_t running)
@@ -149,6 +154,56 @@ static void kernel_cancel(unsigned int workers)
 }
 
 /*
+ * A blocked read cancelled from a file read's callback (in the poller, the
+ * submitter or a worker): the thread that reaps is the one that waits for
+ * the kernel's answer.
+ */
+struct cancelling {
+	struct tev t;
+	struct ioe_context *ctx;
+	struct ioe_event *victim;
+	int answer;
+};
+
+static void cancelling_cb(struct ioe_event *ev, void *arg)
+{
+	struct cancelling *c = arg;
+
+	c->answer = ioe_cancel(c->ctx, c->victim);
+	tev_cb(ev, &c->t);
+}
+
+static void cancel_from_callback(int fd, unsigned int workers)
+{
+	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, workers);
+	struct cancelling a = { .ctx = ctx };
+	char buf[16], data[512] = { 0 };
+	struct waitgroup wg;
+	struct tev blocked;
+	int p[2];
+
+	CHECK_EQ(pwrite(fd, data, sizeof(data), 0), sizeof(data));
+	CHECK_EQ(pipe(p), 0);
+	wg_init(&wg, 2);
+	prep_stream_read(&blocked, &wg, p[0], buf, sizeof(buf));
+	CHECK_EQ(ioe_submit(ctx, &blocked.ev, IOE_CHAN_READ), 0);
+	wait_running(ctx, 1);
+	tev_init(&a.t, &wg);
+	a.victim = &blocked.ev;
+	ioe_prep_read(&a.t.ev, fd, data, sizeof(data), 0);
+	ioe_set_callback(&a.t.ev, cancelling_cb, &a);
+	CHECK_EQ(ioe_submit(ctx, &a.t.ev, IOE_CHAN_READ), 0);
+	wg_wait(&wg);
+	CHECK_EQ(a.answer, IOE_CANCEL_DONE);
+	CHECK_EQ(blocked.ev.res, -ECANCELED);
+	ioe_context_free(ctx);
+	CHECK_EQ(atomic_load(&blocked.calls), 1);
+	wg_destroy(&wg);
+	close(p[0]);
+	close(p[1]);
+}
+
+/*
  * A held event: the gate holds the poller (which would hand held events to
  * the submitter after 1 ms), and a file read's completion waits unreaped
  * (a blocked pipe read keeps the submitter from reaping it: the ring is
@@ -234,6 +289,15 @@ static void depth_and_free(int fd, unsigned int workers)
 	CHECK_EQ(ioe_running(ctx), BLOCKED);
 	for (int i = 0; i < BLOCKED; i++)
 		CHECK_EQ(atomic_load(&blocked[i].calls), 0);
+	{
+		/* Waiting reads do not wake the poller every millisecond (about 20 times in 300 ms). */
+		long before = engine_sleeps("ioe-poll"), woke;
+
+		usleep(300000);
+		woke = engine_sleeps("ioe-poll") - before;
+		fprintf(stderr, "poller woke %ld times in 300 ms with %d reads waiting\n", woke, BLOCKED);
+		CHECK(woke < 100);
+	}
 
 	ioe_context_free(ctx);
 	for (int i = 0; i < BLOCKED; i++) {
@@ -244,6 +308,62 @@ static void depth_and_free(int fd, unsigned int workers)
 	}
 	wg_destroy(&wg_blocked);
 	wg_destroy(&wg_reads);
+}
+
+/*
+ * Stream reads still queued when ioe_context_free() starts: the gate holds
+ * the submitter until the context stops (its shared part says so), then
+ * they are refused with -ECANCELED, though their pipes have a byte each
+ * (still there afterwards), and the file read queued with them is done.
+ */
+static void *free_context(void *ctx)
+{
+	ioe_context_free(ctx);
+	return NULL;
+}
+
+static void free_queued(int fd)
+{
+	struct ioe_context *ctx = backend_context(IOE_BACKEND_URING, 4, 0);
+	static struct tev blocked[BLOCKED];
+	static char buf[BLOCKED][16];
+	char data[512] = { 0 }, back[512];
+	struct tev file_read;
+	int p[BLOCKED][2];
+	struct gate g;
+	pthread_t th;
+
+	CHECK_EQ(pwrite(fd, data, sizeof(data), 0), sizeof(data));
+	gate_close_submitter(ctx, &g, fd);
+	for (int i = 0; i < BLOCKED; i++) {
+		CHECK_EQ(pipe(p[i]), 0);
+		prep_stream_read(&blocked[i], NULL, p[i][0], buf[i], sizeof(buf[i]));
+		CHECK_EQ(ioe_submit(ctx, &blocked[i].ev, IOE_CHAN_READ), 0);
+	}
+	tev_init(&file_read, NULL);
+	ioe_prep_read(&file_read.ev, fd, back, sizeof(back), 0);
+	CHECK_EQ(ioe_submit(ctx, &file_read.ev, IOE_CHAN_READ), 0);
+	CHECK_EQ(ioe_pending(ctx), BLOCKED + 1);
+	CHECK_EQ(pthread_create(&th, NULL, free_context, ctx), 0);
+	for (int i = 0; !atomic_load(&ctx->shared.stopping); i++) {
+		CHECK(i < 50000);
+		usleep(100);
+	}
+	for (int i = 0; i < BLOCKED; i++)
+		CHECK_EQ(write(p[i][1], "y", 1), 1);
+	gate_open(&g);
+	CHECK_EQ(pthread_join(th, NULL), 0);
+	for (int i = 0; i < BLOCKED; i++) {
+		char c;
+
+		CHECK_EQ(atomic_load(&blocked[i].calls), 1);
+		CHECK_EQ(blocked[i].ev.res, -ECANCELED);
+		CHECK_EQ(read(p[i][0], &c, 1), 1);
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	CHECK_EQ(atomic_load(&file_read.calls), 1);
+	CHECK_EQ(file_read.ev.res, sizeof(back));
 }
 
 /* Pipes written one by one by another thread while their reads are cancelled. */
@@ -338,7 +458,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "stream: under valgrind, the held event's cancel skipped\n");
 		for (unsigned int workers = 0; workers <= 1; workers++) {
 			kernel_cancel(workers);
+			cancel_from_callback(fd, workers);
 			depth_and_free(fd, workers);
+			if (!workers)
+				free_queued(fd);
 			race(workers);
 		}
 	}

@@ -505,7 +505,7 @@ static void slot_start(struct uring_slot *s, struct ioe_event *ev)
 	ioe_progress_start(&s->prog, ev);
 }
 
-/* Put the n taken events of base.batch into free slots (or none: stream events) and SQEs (under the submission lock). */
+/* Put the n taken events of base.batch into SQEs and free slots (none for a stream event), under the submission lock. */
 static void prep_taken(struct uring_driver *d, unsigned int n)
 {
 	unsigned int slots = 0;
@@ -700,15 +700,27 @@ IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_
 }
 
 /*
+ * The poller's sleep while nothing but stream events is in flight (and
+ * nothing held): they may wait for their files for a long time, and a
+ * sleep of IOE_POLL_RECHECK_NS would wake it a thousand times a second
+ * for nothing. A new IO's CQE still wakes it at once.
+ */
+#define IOE_STREAM_POLL_NS 16000000
+
+/*
  * Poller: wait for at least one CQE, spinning briefly first. The sleep ends
- * after IOE_POLL_RECHECK_NS at the latest: a caller or the submitter may
- * have taken the CQE this sleep was for, and then the in-flight count, not
- * a CQE, says what to do next.
+ * after IOE_POLL_RECHECK_NS at the latest (IOE_STREAM_POLL_NS with only
+ * stream events in flight): a caller or the submitter may have taken the
+ * CQE this sleep was for, and then the in-flight count, not a CQE, says
+ * what to do next; held events go to the submitter after a while.
  */
 static void wait_cqe(struct uring_driver *d)
 {
 	struct __kernel_timespec ts = { 0, IOE_POLL_RECHECK_NS };
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
+
+	if (!ioe_file_io_in_flight(&d->base) && !atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+		ts.tv_nsec = IOE_STREAM_POLL_NS;
 
 	do {
 		for (int i = 0; i < 64; i++) {
