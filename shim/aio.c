@@ -3,8 +3,8 @@
  * POSIX AIO on the engine: aio_read, aio_write, aio_fsync, lio_listio,
  * aio_error, aio_return, aio_suspend, aio_cancel, aio_init and their 64 names
  * (on LP64 glibc struct aiocb64 has the layout of struct aiocb). This file
- * has the interposed functions but aio_suspend() (aio_wait.c); the other
- * parts are listed in aio_request.h.
+ * has the interposed functions but aio_suspend() (aio_wait.c) and
+ * aio_cancel() (aio_cancel.c); the other parts are listed in aio_request.h.
  *
  * Differences from glibc 2.36 that remain (also listed in the README's
  * Limitations), each for a reason:
@@ -13,18 +13,21 @@
  *   the one aiocb);
  * - lio_listio() with nent > the outstanding limit: -1/EINVAL (glibc has no
  *   limit: arrays of nent entries on its stack, and it reads the whole list);
- * - a member of a lio_listio() on a pipe or socket fails with ESPIPE (glibc
- *   uses read()/write()). A plain aio_read/aio_write on one is handed to
- *   glibc; a member cannot be, as its group's completion would then depend
- *   on a request the shim cannot see end without touching an aiocb the
- *   program may already have freed;
  * - SIGEV_THREAD_ID is honoured (glibc 2.36 sends nothing for it);
  * - in a fork child, requests work (glibc's wait for a helper thread that
  *   only the parent has);
- * - a request the kernel already has cannot be cancelled (AIO_NOTCANCELED):
- *   the engine has no cancel;
- * - aio_suspend() on a list that mixes engine requests with glibc's polls
- *   glibc's every SUSPEND_POLL_NS; a timeout whose deadline still has
+ * - aio_cancel() on io_uring cancels a read or write of a pipe or socket
+ *   that waits in the kernel (ioe_cancel(): IORING_OP_ASYNC_CANCEL), where
+ *   glibc says AIO_NOTCANCELED (its helper thread is in read() or write());
+ *   tests/aio/aio_stream.c asserts it (stream_shim_only.uring.expected).
+ *   Requests on files that the kernel already has are AIO_NOTCANCELED (on
+ *   Linux AIO io_cancel() refuses them), also those it has not started,
+ *   which glibc's queue would still have cancelled: the engine sends many
+ *   at once where glibc runs one per fd; held in the shim or still queued
+ *   in the engine, they are cancelled;
+ * - aio_suspend() on a list that mixes engine requests with glibc's (a pipe's
+ *   or socket's on Linux AIO, see below) polls glibc's every
+ *   SUSPEND_POLL_NS; a timeout whose deadline still has
  *   tv_nsec out of range (after glibc's one carry) is EINVAL where glibc
  *   fails an assertion (abort); a signal for a thread asleep in it is
  *   handled at the end of that sleep (1 ms at most: it sleeps with signals
@@ -34,7 +37,14 @@
  * - a completion signal the kernel refuses for lack of resources (EAGAIN)
  *   is lost and the result kept (glibc makes the result EAGAIN): the result
  *   is published before the signal is sent, so that a handler sees it.
- * Same as glibc (checked by tests/aio/aio_diff.c against glibc itself):
+ * Pipes, FIFOs, sockets and other files without positions (at_position()):
+ * each request is one read() or write() at the fd's position, as glibc's
+ * helper does it, and one fd's requests go one at a time in their order
+ * (aio_fd_order.c). On io_uring the engine does them, and a blocked one
+ * waits in the kernel, not in a thread; on Linux AIO, which would block
+ * one of the engine's threads, glibc does them (aio_glibc.c).
+ * Same as glibc (checked by tests/aio/aio_diff.c and aio_stream.c against
+ * glibc itself):
  * aio_return() may be called again; a bad aio_reqprio fails the call
  * (EINVAL, also in aio_error) except for a sync, whose aio_reqprio is set
  * to 0 unchecked; aio_read/aio_write/aio_fsync store glibc's opcode in
@@ -122,62 +132,6 @@ SHIM_API ssize_t aio_return(struct aiocb *cb)
 {
 	/* Like glibc: the stored result, as often as asked. */
 	return cb->__return_value;
-}
-
-/* ---- aio_cancel ---- */
-
-SHIM_API int aio_cancel(int fd, struct aiocb *cb)
-{
-	struct aio_req *got, *go = NULL;
-	int result = AIO_ALLDONE, real = -1;
-	bool cancelled = false, busy = false;
-
-	if (!shim_engine()) {
-		shim_stats_fallback(SHIM_FB_NO_ENGINE);
-		/* No glibc yet (see REAL()): none of its requests can exist. */
-		if (!REAL(aio_cancel))
-			return fcntl(fd, F_GETFL) < 0 ? fail(EBADF) : AIO_ALLDONE;
-		return shim_real.aio_cancel(fd, cb);
-	}
-	if (fcntl(fd, F_GETFL) < 0)
-		return fail(EBADF);
-	if (cb && cb->aio_fildes != fd)
-		return fail(EINVAL);
-	if (cb && cb_error(cb) != EINPROGRESS)
-		return AIO_ALLDONE;
-
-	got = take_held(fd, cb, &go);
-	while (got) {
-		struct aio_req *next = got->fifo_next;
-
-		got->fifo_next = NULL;
-		complete(got, -ECANCELED);
-		cancelled = true;
-		got = next;
-	}
-	submit_list(go);
-
-	/* What is left of ours on fd is with the engine. */
-	if (cb) {
-		if (!cancelled && cb_error(cb) == EINPROGRESS) {
-			if (rec_of(cb))
-				busy = true;
-			else
-				real = shim_real.aio_cancel(fd, cb);	/* glibc's own request */
-		}
-	} else {
-		busy = rec_busy_fd(fd);
-		real = shim_real.aio_cancel(fd, NULL);
-	}
-	if (real == AIO_NOTCANCELED)
-		busy = true;
-	else if (real == AIO_CANCELED)
-		cancelled = true;
-	if (busy)
-		result = AIO_NOTCANCELED;
-	else if (cancelled)
-		result = AIO_CANCELED;
-	return result;
 }
 
 /* ---- lio_listio ---- */
@@ -268,12 +222,11 @@ SHIM_API void aio_init(const struct aioinit *init)
 		shim_real.aio_init(init);
 }
 
-/* The 64 names (see AIO_ALIAS64()); aio_suspend64 is in aio_wait.c. */
+/* The 64 names (see AIO_ALIAS64()); aio_suspend64 and aio_cancel64 are with their functions. */
 AIO_ALIAS64(aio_read);
 AIO_ALIAS64(aio_write);
 AIO_ALIAS64(aio_error);
 AIO_ALIAS64(aio_return);
-AIO_ALIAS64(aio_cancel);
 AIO_ALIAS64(aio_fsync);
 AIO_ALIAS64(lio_listio);
 _Static_assert(sizeof(struct aiocb) == sizeof(struct aiocb64), "aiocb64 is aiocb on this ABI");

@@ -3,12 +3,14 @@
  * A record's way to the engine and back, and its completion.
  *
  * Completion order: result stored, __error_code released, waiters woken,
- * then the notification from the record's copy of the sigevent; the aiocb is
- * never touched after its __error_code leaves EINPROGRESS.
+ * then the notification from the record's copy of the sigevent, then the
+ * record released; the aiocb is never touched after its __error_code
+ * leaves EINPROGRESS.
  *
  * The hand-off and the completion live together: a write's completion may
  * release held requests of its fd (aio_fd_order.c), which go to the engine
- * from there, and a request the engine cannot take is completed at once.
+ * from there, and a request the engine cannot take is completed at once,
+ * or handed to glibc (to_glibc()).
  */
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,13 +40,37 @@ void submit_list(struct aio_req *r)
 	}
 }
 
-/* A counted write is done: the requests of its fd that it released go to the engine. */
-static void write_done(struct fdq *q)
+/* A counted request is done: the requests of its fd that it released go to the engine. */
+static void out_done(struct fdq *q)
 {
 	struct aio_req *go = NULL;
 
-	fdq_write_done(q, &go);
+	fdq_out_done(q, &go);
 	submit_list(go);
+}
+
+/*
+ * A read or write the engine does not do at the fd's position goes to glibc,
+ * whose helper thread does it with read() or write(): a pipe or socket
+ * (r->stream) the backend would have to block a thread for, or one that
+ * was a file when the shim looked (the engine says ESPIPE). The record
+ * stays ours until glibc has the request queued, so that an aio_suspend()
+ * meanwhile waits for our wake-up below, not in glibc's aio_suspend()
+ * (which takes a request it does not know for done). Its fd's next
+ * request goes only then: glibc keeps the order from there.
+ */
+static void to_glibc(struct aio_req *r)
+{
+	struct fdq *q = r->counted ? r->q : NULL;
+
+	atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
+	/* A record kept for glibc's notification may be gone once this returns. */
+	if (!glibc_submit(r))
+		release_rec(r, true);
+	if (q)
+		out_done(q);
+	shim_stats_fallback(SHIM_FB_FD);
+	done_seq_bump();
 }
 
 /* ---- completion ---- */
@@ -106,11 +132,12 @@ void complete(struct aio_req *r, ssize_t res)
 	/* From here on cb may be reused or freed by the program. */
 	done_seq_bump();
 	if (r->counted)
-		write_done(r->q);
-	release_rec(r, false);
+		out_done(r->q);
 	notify(&sev);
 	if (g)
 		group_member_done(g, err != 0);
+	/* Last: an aio_cancel() waits for this (rec_wait_released()), notifications sent. */
+	release_rec(r, false);
 }
 
 /* The engine's callback of every record (set by submit()). */
@@ -119,28 +146,8 @@ void on_engine_done(struct ioe_event *ev, void *arg)
 	struct aio_req *r = arg;
 
 	(void)ev;
-	/*
-	 * A pipe or socket: glibc's implementation reads it with read(); hand it
-	 * over. The record stays "ours" until glibc has queued the request, so
-	 * an aio_suspend() meanwhile waits for our wake-up below, not in glibc's
-	 * aio_suspend() (which takes a request it does not know for done).
-	 */
-	if (r->ev.res == -ESPIPE && !r->group && (r->op == OP_READ || r->op == OP_WRITE)) {
-		struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
-		int ret, err;
-
-		atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
-		ret = r->op == OP_READ ? shim_real.aio_read(cb) : shim_real.aio_write(cb);
-		err = errno;
-		if (r->counted)
-			write_done(r->q);
-		release_rec(r, true);
-		shim_stats_fallback(SHIM_FB_FD);
-		if (ret < 0) {
-			cb->__return_value = -1;
-			__atomic_store_n(&cb->__error_code, err, __ATOMIC_RELEASE);
-		}
-		done_seq_bump();
+	if (r->ev.res == -ESPIPE && (r->op == OP_READ || r->op == OP_WRITE)) {
+		to_glibc(r);
 		return;
 	}
 	/*
@@ -158,7 +165,10 @@ void on_engine_done(struct ioe_event *ev, void *arg)
  * Hand r to the engine. If the engine cannot take it because it could not
  * start its threads (a thread or memory limit, where glibc's helper with
  * its smaller stack might still start), the request is done now in this
- * thread, as the synchronous calls are: its result is the same.
+ * thread, as the synchronous calls are: its result is the same. A
+ * stream's request never waits in this thread: a backend that would block
+ * one of its threads for it refuses it (-EOPNOTSUPP), and it goes to glibc,
+ * as it does without engine threads.
  */
 void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 {
@@ -175,6 +185,8 @@ void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 
 	if (ret == -ESHUTDOWN || ret == -EINVAL)
 		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
+	else if (ret && r->stream)
+		to_glibc(r);
 	else if (ret && ioe_submit_wait_path(ctx, &r->ev, ch, &r->path))
 		complete(r, -EAGAIN);
 	else if (ret)

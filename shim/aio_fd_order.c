@@ -4,9 +4,11 @@
  *
  * aio_fsync() is held in the shim until every write on its fd submitted
  * before it has completed; writes and syncs submitted after a held fsync
- * queue behind it (per-fd FIFO). Held requests are what aio_cancel() can
- * cancel; the engine has no cancel, so a request it owns is
- * AIO_NOTCANCELED.
+ * queue behind it (per-fd FIFO). A pipe's or socket's requests (reads and
+ * writes at the fd's position, r->stream) go one at a time, in the order
+ * they came, as glibc's helper thread does them: a datagram or a byte
+ * stream must not be reordered. Held requests are cancelled here by
+ * aio_cancel() (take_held()).
  *
  * Nothing here goes to the engine: what may go is handed back to the caller
  * as a list (linked by fifo_next) that it submits once the lock is let go.
@@ -18,12 +20,14 @@
 #define FDQ_BUCKETS		256
 
 /*
- * Writes in the engine and held requests of one fd. The FIFO is under the
- * bucket's lock; writes goes down without it (see fdq_write_done()).
+ * What one fd has in the engine that a later request may have to wait for
+ * (out: its writes, and a stream's one request), and its held requests.
+ * The FIFO is under the bucket's lock; out goes down without it (see
+ * fdq_out_done()).
  */
 struct fdq {
 	int fd;
-	_Atomic int writes;
+	_Atomic int out;
 	struct aio_req *head, *tail;
 	struct fdq *next;
 };
@@ -60,30 +64,43 @@ static inline unsigned int fdq_bucket(int fd)
 	return (unsigned int)fd % FDQ_BUCKETS;
 }
 
+/* Whether r waits until its fd has nothing out: a sync, or a stream's request. */
+static bool waits_for_out(const struct aio_req *r)
+{
+	return r->op != OP_WRITE || r->stream;
+}
+
+/* r goes to the engine: counted in q's out if a later request may wait for it. */
+static void count_out(struct fdq *q, struct aio_req *r)
+{
+	if (r->op == OP_WRITE || r->stream) {
+		atomic_fetch_add(&q->out, 1);
+		r->counted = true;
+		r->q = q;
+	}
+}
+
 /*
  * Under the bucket lock: move what may now go to the engine off the held
- * FIFO onto *out: writes always, an fsync once no earlier write is out.
+ * FIFO onto *go: writes always, a sync or a stream's request once nothing
+ * earlier is out.
  */
-static void fdq_release(struct fdq *q, struct aio_req **out)
+static void fdq_release(struct fdq *q, struct aio_req **go)
 {
-	struct aio_req **tail = out;
+	struct aio_req **tail = go;
 
 	while (*tail)
 		tail = &(*tail)->fifo_next;
 	while (q->head) {
 		struct aio_req *r = q->head;
 
-		if (r->op != OP_WRITE && atomic_load(&q->writes))
+		if (waits_for_out(r) && atomic_load(&q->out))
 			break;
 		q->head = r->fifo_next;
 		if (!q->head)
 			q->tail = NULL;
 		r->fifo_next = NULL;
-		if (r->op == OP_WRITE) {
-			atomic_fetch_add(&q->writes, 1);
-			r->counted = true;
-			r->q = q;
-		}
+		count_out(q, r);
 		atomic_store_explicit(&r->state, REQ_ENGINE, memory_order_relaxed);
 		*tail = r;
 		tail = &r->fifo_next;
@@ -93,7 +110,7 @@ static void fdq_release(struct fdq *q, struct aio_req **out)
 /*
  * Let go of bucket b's lock, after releasing what became due meanwhile
  * (onto *go); and again, should more become due once it is free (a seq_cst
- * fence between the unlock and the look: see fdq_write_done()).
+ * fence between the unlock and the look: see fdq_out_done()).
  */
 static void bucket_unlock(unsigned int b, struct aio_req **go)
 {
@@ -107,9 +124,10 @@ static void bucket_unlock(unsigned int b, struct aio_req **go)
 }
 
 /*
- * A write or sync r on fd joins its fd's order: held behind what is held
- * already (a sync also behind writes still out), else a write is counted.
- * Returns whether r is held; what became due meanwhile goes on *go.
+ * A write, a sync or a stream's request r on fd joins its fd's order: held
+ * behind what is held already (a sync or a stream's request also behind
+ * what is out), else counted if a later one may wait for it. Returns
+ * whether r is held; what became due meanwhile goes on *go.
  */
 bool fdq_enter(int fd, struct aio_req *r, struct aio_req **go)
 {
@@ -119,7 +137,7 @@ bool fdq_enter(int fd, struct aio_req *r, struct aio_req **go)
 
 	pthread_mutex_lock(&fdtab[b].lock);
 	q = fdq_get(b, fd);
-	if (q && (q->head || (r->op != OP_WRITE && atomic_load(&q->writes)))) {
+	if (q && (q->head || (waits_for_out(r) && atomic_load(&q->out)))) {
 		atomic_store_explicit(&r->state, REQ_HELD, memory_order_release);
 		if (q->tail)
 			q->tail->fifo_next = r;
@@ -127,28 +145,26 @@ bool fdq_enter(int fd, struct aio_req *r, struct aio_req **go)
 			q->head = r;
 		q->tail = r;
 		held = true;
-	} else if (q && r->op == OP_WRITE) {
-		atomic_fetch_add(&q->writes, 1);
-		r->counted = true;
-		r->q = q;
+	} else if (q) {
+		count_out(q, r);
 	}
 	bucket_unlock(b, go);
 	return held;
 }
 
 /*
- * A counted write is done. Its completion may run in a signal handler: an
- * aio_suspend() there reaps completions, and may have interrupted this very
- * thread inside the bucket's lock (aio_write()). So no wait for the lock:
- * the count goes down lock-free, and the last write out marks the bucket
- * due; if the lock is taken, its holder releases the held requests. Those
- * released here go on *go.
+ * A counted request is done (or glibc's). Its completion may run in a
+ * signal handler: an aio_suspend() there reaps completions, and may have
+ * interrupted this very thread inside the bucket's lock (aio_write()). So
+ * no wait for the lock: the count goes down lock-free, and the last one out
+ * marks the bucket due; if the lock is taken, its holder releases the held
+ * requests. Those released here go on *go.
  */
-void fdq_write_done(struct fdq *q, struct aio_req **go)
+void fdq_out_done(struct fdq *q, struct aio_req **go)
 {
 	unsigned int b = fdq_bucket(q->fd);
 
-	if (atomic_fetch_sub(&q->writes, 1) != 1)
+	if (atomic_fetch_sub(&q->out, 1) != 1)
 		return;
 	atomic_store(&fdtab[b].due, true);
 	atomic_thread_fence(memory_order_seq_cst);

@@ -11,7 +11,13 @@
  * aiocb's __abs_prio/__policy (glibc's own bookkeeping fields) carry the
  * record index and a check word, only as a hint: it is trusted only when the
  * record says it belongs to that aiocb and is in flight.
+ *
+ * Pins. aio_cancel() hands a record's event to ioe_cancel(), which must be
+ * that request's: a record it pinned is not reused until it unpins it
+ * (rec_pin(), rec_unpin()); the last of its release and the unpins puts it
+ * back in the pool (rec_free()).
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,30 +147,77 @@ struct aio_req *rec_of(const struct aiocb *cb)
 	}
 }
 
+/* pins: PIN_ONE per rec_pin(), PIN_RELEASED once release_rec() let it go. */
+#define PIN_RELEASED	1u
+#define PIN_ONE		2u
+
+/* The record is released and nobody pins it: back in the pool, by whoever sees it first. */
+static void rec_free(struct aio_req *r)
+{
+	uint32_t released = PIN_RELEASED;
+
+	if (atomic_compare_exchange_strong_explicit(&r->pins, &released, 0, memory_order_acq_rel,
+						    memory_order_relaxed))
+		rec_push(r);
+}
+
 /* uncount: the request still counts against the outstanding limit (see complete()). */
 void release_rec(struct aio_req *r, bool uncount)
 {
+	uint32_t pins;
+
 	atomic_store_explicit(&r->state, REQ_FREE, memory_order_release);
-	rec_push(r);
+	pins = atomic_fetch_or_explicit(&r->pins, PIN_RELEASED, memory_order_acq_rel);
 	if (uncount)
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
+	if (!pins)
+		rec_free(r);
+	else
+		ioe_futex_wake(&r->pins, INT_MAX);	/* rec_wait_released() */
 }
 
-/* Whether a request of ours on fd is still held, with the engine or being handed to glibc. */
-bool rec_busy_fd(int fd)
+/*
+ * Keep r from being reused until rec_unpin(r). The caller looks at r's
+ * state and request after this, not before: it may have been released
+ * (and even reused) meanwhile.
+ */
+void rec_pin(struct aio_req *r)
+{
+	atomic_fetch_add_explicit(&r->pins, PIN_ONE, memory_order_acq_rel);
+}
+
+void rec_unpin(struct aio_req *r)
+{
+	if (atomic_fetch_sub_explicit(&r->pins, PIN_ONE, memory_order_acq_rel) == PIN_ONE + PIN_RELEASED)
+		rec_free(r);
+}
+
+/* Wait until r, pinned, is released: its request's result is out. */
+void rec_wait_released(struct aio_req *r)
+{
+	uint32_t v;
+
+	while (!((v = atomic_load_explicit(&r->pins, memory_order_acquire)) & PIN_RELEASED))
+		ioe_futex_wait(&r->pins, v, NULL);
+}
+
+/*
+ * The next record from *i on that has a request on fd: held, with the
+ * engine, being handed to glibc or completing. Not pinned: see rec_pin().
+ */
+struct aio_req *rec_next_on_fd(int fd, uint32_t *i)
 {
 	uint32_t n = atomic_load_explicit(&nrecs, memory_order_acquire);
-	bool busy = false;
 
-	for (uint32_t i = 0; i < n && !busy; i++) {
-		struct aio_req *r = rec_at(i);
+	for (; *i < n; (*i)++) {
+		struct aio_req *r = rec_at(*i);
 		uint32_t st = atomic_load_explicit(&r->state, memory_order_acquire);
 
-		if ((st == REQ_ENGINE || st == REQ_HELD || st == REQ_FOREIGN) &&
+		if ((st == REQ_ENGINE || st == REQ_HELD || st == REQ_FOREIGN || st == REQ_DONE) &&
 		    atomic_load_explicit(&r->fd, memory_order_relaxed) == fd)
-			busy = true;
+			return rec_at((*i)++);
 	}
-	return busy;
+	return NULL;
 }
 
 /* In a fork child: the parent's requests are not ours, their records are free again. */

@@ -3,11 +3,13 @@
  * Internal to the shim's POSIX AIO (aio*.c): what its parts share. The
  * parts, each calling only those listed after it:
  *
- *   aio.c           the interposed functions (but aio_suspend), set-up, fork
+ *   aio.c           the interposed functions (but these two), set-up, fork
  *   aio_wait.c      aio_suspend()
+ *   aio_cancel.c    aio_cancel()
  *   aio_submit.c    a new request: checks, fast path, its record, its way out
  *   aio_complete.c  a record to the engine and back; its result published
- *   aio_fd_order.c  per-fd ordering: held requests, writes counted per fd
+ *   aio_fd_order.c  per-fd ordering: held requests, what each fd has out
+ *   aio_glibc.c     requests handed to glibc, with the shim's notification
  *   aio_notify.c    waking aio_suspend(), signals, threads; lio_listio groups
  *   aio_records.c   the pool of per-request records; the outstanding limit
  */
@@ -49,8 +51,10 @@ enum req_op { OP_READ, OP_WRITE, OP_FSYNC, OP_FDATASYNC, OP_INVALID };
 /*
  * DONE: the result is being published; no longer in flight for aio_cancel().
  * FOREIGN: being handed to glibc; in flight until glibc has it queued.
+ * GLIBC: glibc's, as any request glibc has; the record waits for glibc's
+ * notification (glibc_submit()).
  */
-enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE, REQ_DONE, REQ_FOREIGN };
+enum req_state { REQ_FREE, REQ_HELD, REQ_ENGINE, REQ_DONE, REQ_FOREIGN, REQ_GLIBC };
 
 struct fdq;
 
@@ -72,13 +76,16 @@ struct aio_req {
 	uint32_t idx;
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
-	bool counted;			/* counted in its fdq's writes */
+	bool stream;			/* at the fd's position: a pipe, socket, ... (shim_fd_is_stream()) */
+	bool counted;			/* counted in its fdq's out */
 	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */
 	enum ioe_path path;		/* where the engine ran it: for the stats */
 	struct sigevent sev;
 	struct lio_group *group;
 	struct aio_req *fifo_next;	/* held FIFO of its fd */
+	_Atomic int glibc_ends;		/* handed to glibc: its return and notification to come */
+	_Atomic uint32_t pins;		/* aio_records.c: aio_cancel()s looking at it, released */
 	uint64_t t0;
 };
 
@@ -104,7 +111,10 @@ struct aio_req *rec_take(void);
 struct aio_req *rec_of(const struct aiocb *cb);
 void release_rec(struct aio_req *r, bool uncount);
 uint32_t effective_max(void);
-bool rec_busy_fd(int fd);
+void rec_pin(struct aio_req *r);
+void rec_unpin(struct aio_req *r);
+void rec_wait_released(struct aio_req *r);
+struct aio_req *rec_next_on_fd(int fd, uint32_t *i);
 void rec_atfork_child(void);
 
 /* ---- notification (aio_notify.c) ---- */
@@ -122,9 +132,13 @@ void group_member_done(struct lio_group *g, bool failed);
 /* ---- per-fd ordering (aio_fd_order.c) ---- */
 
 bool fdq_enter(int fd, struct aio_req *r, struct aio_req **go);
-void fdq_write_done(struct fdq *q, struct aio_req **go);
+void fdq_out_done(struct fdq *q, struct aio_req **go);
 struct aio_req *take_held(int fd, const struct aiocb *cb, struct aio_req **go);
 void fdq_atfork_child(void);
+
+/* ---- glibc (aio_glibc.c) ---- */
+
+bool glibc_submit(struct aio_req *r);
 
 /* ---- engine and completion (aio_complete.c) ---- */
 

@@ -120,11 +120,23 @@ static bool answered_here(const struct aiocb *cb, int op, size_t *len)
 	return now;
 }
 
+/*
+ * Whether a read or write goes at its fd's position (a pipe, a socket, ...),
+ * as glibc's helper does it with read() or write() after pread() said
+ * ESPIPE. A negative offset is not: pread() says EINVAL for it first.
+ */
+static bool at_position(const struct aiocb *cb, int op, bool now)
+{
+	return (op == OP_READ || op == OP_WRITE) && !now && cb->aio_offset >= 0 &&
+	       shim_fd_is_stream(cb->aio_fildes);
+}
+
 /* Fill r for the request: what its completion needs, and its engine event. */
 static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_t len, bool now,
 			struct lio_group *g)
 {
 	r->op = op;
+	r->stream = at_position(cb, op, now);
 	r->counted = false;
 	r->inline_done = now;
 	r->group = g;
@@ -154,6 +166,8 @@ static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_
 	 */
 	if (op == OP_WRITE)
 		r->ev.flags = IOE_F_ONE_CALL;
+	if (r->stream)
+		r->ev.flags = IOE_F_AT_POSITION;	/* one read() or write(), the engine's or glibc's */
 	ioe_set_callback(&r->ev, on_engine_done, r);
 }
 
@@ -186,7 +200,7 @@ static void complete_here(struct aio_req *r, const struct aiocb *cb, int op)
 	complete(r, res);
 }
 
-/* A write or sync on fd: to the engine now, or held until what is before it on fd is done. */
+/* A write, a sync or a stream's request on fd: to the engine now, or held until what is before it on fd is done. */
 static void submit_in_fd_order(struct ioe_context *ctx, struct aio_req *r, int fd)
 {
 	struct aio_req *go = NULL;
@@ -232,7 +246,7 @@ static int submit_req(struct ioe_context *ctx, struct aiocb *cb, int op, int opc
 
 	if (now)
 		complete_here(r, cb, op);
-	else if (op == OP_READ)
+	else if (op == OP_READ && !r->stream)
 		engine_submit(ctx, r);
 	else
 		submit_in_fd_order(ctx, r, cb->aio_fildes);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The per-fd cache behind the read fast path: see fdcache.h for its limits. */
+#include <errno.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "shim.h"
 #include "fdcache.h"
@@ -30,6 +32,18 @@ uint32_t shim_fd_refresh(int fd, int flags)
 		e |= SHIM_FDC_DIRECT;
 	store(fd, e);
 	return e;
+}
+
+bool shim_fd_is_stream(int fd)
+{
+	int saved = errno;
+	bool stream;
+
+	if (shim_fd_get(fd) & SHIM_FDC_ROUTABLE)
+		return false;
+	stream = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
+	errno = saved;
+	return stream;
 }
 
 void shim_fd_nowait_bad(int fd)

@@ -29,6 +29,7 @@
 #define IOE_SHIM_FDCACHE_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define SHIM_FDC_VALID		1u
@@ -76,6 +77,14 @@ static inline uint32_t shim_fd_route_entry(int fd)
 
 	return (e & SHIM_FDC_ROUTABLE) ? e : shim_fd_refresh(fd, -1);
 }
+
+/*
+ * Whether fd reads and writes only at its position (pread says ESPIPE): a
+ * pipe, FIFO, socket or terminal. Not cached: an fd taken for a stream
+ * while it is a file would be read at the wrong place; a file is known
+ * from its entry, anything else costs one lseek().
+ */
+bool shim_fd_is_stream(int fd);
 
 /* The fd number now stands for something else, or nothing (fd_changes.c): look again at its next use. */
 void shim_fd_forget(int fd);

@@ -46,7 +46,7 @@ setup_file() {
 	for k in "| date |" "| machine |" "| kernel |" "| backends |" "| fio | fio-"; do
 		assert_output --partial "$k"
 	done
-	for c in $CONTENDERS merge-uring merge-aio; do
+	for c in $CONTENDERS merge-uring merge-aio stream-glibc stream-shim-uring stream-shim-aio; do
 		assert_output --partial "| $c |"
 	done
 	refute_output --partial "failed"
@@ -83,6 +83,30 @@ PY
 	assert_output --regexp 'rows [0-9]+'
 }
 
+@test "report.md: the POSIX AIO socket rows parse" {
+	run python3 - "$REPORT/report.md" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+sec = text.split("## POSIX AIO on sockets", 1)[1].split("\n## ", 1)[0]
+rows = 0
+for line in sec.splitlines():
+    if not line.startswith("| stream-"):
+        continue
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    name, conns, rps, vs, threads = cells
+    assert int(conns) >= 1, line
+    assert re.fullmatch(r"[0-9.]+[kM]?", rps), line
+    assert vs == "—" or re.fullmatch(r"[0-9.]+×", vs), line
+    start, peak = (int(t) for t in threads.split(" → "))
+    assert 1 <= start <= peak, line
+    rows += 1
+assert rows == 3, rows
+print("rows", rows)
+PY
+	assert_success
+	assert_output "rows 3"
+}
+
 @test "SVG plots parse as XML and have axes, labels and a legend" {
 	for f in iops_vs_depth.svg latency_cdf.svg; do
 		run python3 -c 'import xml.dom.minidom, sys; xml.dom.minidom.parse(sys.argv[1])' "$REPORT/$f"
@@ -105,7 +129,7 @@ PY
 	run python3 - "$REPORT" <<'PY'
 import csv, json, sys
 d = json.load(open(sys.argv[1] + "/results.json"))
-runs = [r for r in d["runs"] if r.get("group") not in ("merge", "syscalls")]
+runs = [r for r in d["runs"] if r.get("group") not in ("merge", "syscalls", "stream")]
 assert runs and all(r["ok"] and r["iops"] > 0 and r["pct"] for r in runs)
 assert d["meta"]["kernel"] and d["meta"]["fio"].startswith("fio-")
 rows = list(csv.DictReader(open(sys.argv[1] + "/results.csv")))

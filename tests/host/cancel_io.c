@@ -7,7 +7,7 @@
  *
  * MODE (argv[1]):
  *   suspend  the thread waits in aio_suspend() on an aio_read() of a pipe
- *            that has no data yet (the test sees it asleep in futex()
+ *            that has no data yet (the test sees it asleep in its wait
  *            before it cancels); the request completes once the test
  *            writes to the pipe, and the main thread collects it
  *   pread    the thread loops in pread() on a regular file (with another
@@ -72,7 +72,11 @@ static void *reader(void *arg)
 	return NULL;
 }
 
-/* Until the thread is asleep in futex() (aio_suspend()'s wait), as /proc shows. */
+/*
+ * Until the thread is asleep in aio_suspend()'s wait, as /proc shows: futex()
+ * (glibc's, or the shim's on Linux AIO, where glibc has the pipe read), or
+ * io_uring_enter() (the shim's on io_uring, where the engine has it).
+ */
 static void wait_asleep(void)
 {
 	char path[64], buf[64];
@@ -87,7 +91,7 @@ static void wait_asleep(void)
 		if (n < 0)
 			HOST_DIE("read %s", path);
 		buf[n] = 0;
-		if (atoi(buf) == SYS_futex)
+		if (atoi(buf) == SYS_futex || atoi(buf) == SYS_io_uring_enter)
 			return;
 		sched_yield();
 	}

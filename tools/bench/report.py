@@ -7,6 +7,7 @@ results.json, results.csv, iops_vs_depth.svg, latency_cdf.svg).
   report.py fio RAW KEY=VAL...      fio --output-format=json on stdin
   report.py engine RAW KEY=VAL...   ioengine-benchmark output on stdin
   report.py merge RAW KEY=VAL...    ioengine-bench-merge output on stdin
+  report.py stream RAW KEY=VAL...   ioengine-bench-stream output on stdin
   report.py fail RAW KEY=VAL...     a run that failed (stderr tail on stdin)
   report.py syscalls RAW KEY=VAL... FEW MANY
                                     system calls per request from two strace -c
@@ -143,6 +144,17 @@ def parse_merge(text, rec, raw):
     if not n:
         append(raw, dict(rec, ok=False, group="merge", contender="merge",
                          error=text.strip().splitlines()[-1:] or ["no output"]))
+
+
+def parse_stream(text, rec):
+    for line in text.splitlines():
+        if line.startswith("RESULT stream "):
+            f = dict(x.split("=", 1) for x in line.split()[2:])
+            rec.update(ok=True, group="stream", kind=f["kind"], conns=int(f["conns"]),
+                       size=int(f["size"]), requests=int(f["requests"]), rps=float(f["rps"]),
+                       threads_start=int(f["threads_start"]), threads_peak=int(f["threads_peak"]))
+            return rec
+    raise ValueError("no RESULT stream line")
 
 
 def strace_counts(path):
@@ -490,6 +502,28 @@ def report(raw, metapath, outdir):
             else:
                 w("| %s | — | failed | failed | — |" % r["contender"])
         w("")
+    streams = [r for r in recs if r.get("group") == "stream"]
+    if streams:
+        glibc = next((r for r in streams if r["contender"] == "stream-glibc" and r.get("ok")), None)
+        w("## POSIX AIO on sockets: one aio_read outstanding per connection (ioengine-bench-stream)")
+        w("")
+        w("Socketpairs, each with one `aio_read` of 64 bytes outstanding; in rounds the "
+          "program writes a message to every connection, then waits in `aio_suspend` "
+          "until every read is done and submitted again. glibc's helper threads each "
+          "wait in `read()` for one connection; under the shim on io_uring the reads "
+          "wait in the kernel; with `IOENGINE_BACKEND=aio` they go to glibc. Threads: "
+          "the process's tasks at the start and at the peak.")
+        w("")
+        w("| contender | connections | requests/s | vs glibc | threads (start → peak) |")
+        w("|---|---|---|---|---|")
+        for r in streams:
+            if not r.get("ok"):
+                w("| %s | %s | failed | | %s |" % (r["contender"], r.get("depth", ""), r.get("error", "")))
+                continue
+            vs = "%.2f×" % (r["rps"] / glibc["rps"]) if glibc and glibc["rps"] > 0 else "—"
+            w("| %s | %d | %s | %s | %d → %d |" % (r["contender"], r["conns"], fmt_iops(r["rps"]), vs,
+                                                r["threads_start"], r["threads_peak"]))
+        w("")
     scs = [r for r in recs if r.get("group") == "syscalls"]
     if scs:
         w("## System calls per request (strace -f -c, all threads)")
@@ -578,7 +612,7 @@ def report(raw, metapath, outdir):
         cw = csv.writer(f)
         cw.writerow(cols)
         for r in recs:
-            if r.get("group") in ("merge", "syscalls"):
+            if r.get("group") in ("merge", "syscalls", "stream"):
                 continue
             rs = ratios(idx, r) if r.get("contender") in CINFO else []
             row = [r.get(k, "") for k in cols[:11]]
@@ -617,6 +651,8 @@ def main(argv):
             append(raw, parse_engine(text, rec))
         elif cmd == "merge":
             parse_merge(text, rec, raw)
+        elif cmd == "stream":
+            append(raw, parse_stream(text, rec))
         elif cmd == "fail":
             tail = [l for l in text.strip().splitlines() if l.strip()][-1:]
             append(raw, dict(rec, ok=False, error=tail[0][:200] if tail else "failed"))
