@@ -98,6 +98,24 @@ struct ioe_event {
  */
 #define IOE_F_ONE_CALL	(1u << 0)
 
+/*
+ * Read or write at the file's position, as read()/write() do, for pipes,
+ * FIFOs, sockets and other stream files: ev->offset is ignored; the result
+ * is what one call returns (IOE_F_ONE_CALL implied); -EAGAIN from a
+ * non-blocking file is the result, never retried. A backend that would have
+ * to block a thread of the engine for it refuses it: ioe_submit() returns
+ * -EOPNOTSUPP (Linux AIO). On io_uring a read or write that cannot go on
+ * waits in the kernel (no thread waits for it), for as long as the file
+ * has nothing; ioe_cancel() ends it. It takes none of the context's depth:
+ * file IO goes on beside any number of such waits (they count in
+ * ioe_running()). The engine's submitter thread hands it to the kernel,
+ * never the calling thread (the kernel cancels a thread's requests when
+ * it exits). An O_NONBLOCK file's flag is honoured as read() would,
+ * looked at for each event. For ioe_submit() and ioe_submit_local() only:
+ * ioe_submit_wait() returns -EOPNOTSUPP for it.
+ */
+#define IOE_F_AT_POSITION (1u << 1)
+
 struct ioe_options {
 	unsigned int depth;		/* 1..IOE_MAX_DEPTH */
 	unsigned int workers;		/* 0: callbacks run inline in the poller */
@@ -118,7 +136,9 @@ IOE_API struct ioe_context *ioe_context_new_opts(const struct ioe_options *opts)
 /*
  * Stop accepting events (ioe_submit() then returns -ESHUTDOWN), complete and
  * call back every queued and in-flight event, join the threads, free the
- * context. Must not be called from a callback.
+ * context. IOE_F_AT_POSITION events, which could wait for their file for
+ * ever, are cancelled instead once the rest is done: -ECANCELED (unless
+ * they complete first). Must not be called from a callback.
  */
 IOE_API void ioe_context_free(struct ioe_context *ctx);
 
@@ -221,9 +241,44 @@ IOE_API int ioe_wait_word(struct ioe_context *ctx, uint32_t *word, uint32_t old,
  */
 IOE_API void ioe_wake_word(uint32_t *word);
 
+/* ioe_cancel() results. */
+enum ioe_cancel_result {
+	IOE_CANCEL_DONE = 0,	/* cancelled: the event completes with res -ECANCELED */
+	IOE_CANCEL_RUNNING = 1,	/* not cancelled: the kernel is doing it; it completes normally */
+	IOE_CANCEL_ALLDONE = 2,	/* already complete, or not an event of this context in flight */
+};
+
+/*
+ * Cancel an event queued with ioe_submit() or ioe_submit_local(). Returns
+ * an enum ioe_cancel_result, or -EINVAL for a NULL argument.
+ *
+ * An event still queued or held back is removed, and its callback runs
+ * exactly once with res -ECANCELED, in the calling thread, before this
+ * returns IOE_CANCEL_DONE. An event already with the kernel is cancelled
+ * there if the kernel can: on io_uring a read or write that waits (one of
+ * IOE_F_AT_POSITION on an empty pipe or socket) or that the kernel has
+ * not started; on Linux AIO what io_cancel() accepts, which is no read,
+ * write or sync of a file, pipe or socket. Then IOE_CANCEL_DONE, and its
+ * callback runs once with res -ECANCELED in the engine thread that reaps
+ * it, which may be before or after this returns; on io_uring, the calling
+ * thread waits for the kernel's answer and may reap meanwhile (with
+ * workers == 0 it may run other events' callbacks, and this one's).
+ * Otherwise IOE_CANCEL_RUNNING: the event completes normally; so do the
+ * remainder of a short read or write and a merged IO (merge.h). Its
+ * completion has happened or is under way (its callback has run, runs or
+ * is queued to run), or ev is no event of ctx: IOE_CANCEL_ALLDONE. ev is
+ * only compared, never read, unless it is cancelled. Safe against the
+ * completion racing the cancel and against several cancels of one event,
+ * from any threads and from callbacks: the callback runs exactly once, and
+ * with -ECANCELED exactly when one ioe_cancel() returned IOE_CANCEL_DONE.
+ * Events of ioe_submit_wait() are not meant to be cancelled. Not
+ * async-signal-safe.
+ */
+IOE_API int ioe_cancel(struct ioe_context *ctx, struct ioe_event *ev);
+
 /* Events queued or held back (see ioe_submit_local()), not yet with the kernel. */
 IOE_API size_t ioe_pending(const struct ioe_context *ctx);
-/* Events with the kernel (taken, not yet completed). */
+/* Events with the kernel (taken, not yet completed), IOE_F_AT_POSITION ones included. */
 IOE_API size_t ioe_running(const struct ioe_context *ctx);
 /* "io_uring" or "aio": for logs and diagnostics only. */
 IOE_API const char *ioe_backend_name(const struct ioe_context *ctx);

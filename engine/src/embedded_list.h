@@ -11,6 +11,7 @@
 #define IOE_EMBEDDED_LIST_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include "ioengine.h"
 
@@ -94,6 +95,43 @@ static inline struct ioe_event *ioe_mpsc_pop(struct ioe_mpsc *q)
 		q->fifo.tail = last;
 	}
 	return ioe_list_pop(&q->fifo);
+}
+
+/*
+ * Consumer only: take ev out of the queue wherever it is, keeping the order
+ * of the rest. The producers' stack goes to the FIFO first (as a pop would
+ * move it), so that ev is looked for among everything pushed so far.
+ * Returns false when ev is not in the queue.
+ */
+static inline bool ioe_mpsc_remove(struct ioe_mpsc *q, struct ioe_event *ev)
+{
+	struct ioe_event *e = atomic_exchange_explicit(&q->stack, NULL, memory_order_acquire);
+	struct ioe_event *rev = NULL, *last = e, **link;
+
+	while (e) {
+		struct ioe_event *next = e->next_;
+
+		e->next_ = rev;
+		rev = e;
+		e = next;
+	}
+	if (rev) {
+		if (q->fifo.tail)
+			q->fifo.tail->next_ = rev;
+		else
+			q->fifo.head = rev;
+		q->fifo.tail = last;
+	}
+	for (link = &q->fifo.head, last = NULL; *link; last = *link, link = &(*link)->next_) {
+		if (*link != ev)
+			continue;
+		*link = ev->next_;
+		if (q->fifo.tail == ev)
+			q->fifo.tail = last;
+		ev->next_ = NULL;
+		return true;
+	}
+	return false;
 }
 
 /* Consumer only: anything to pop? (producers may add more at any time) */

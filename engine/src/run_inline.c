@@ -3,7 +3,8 @@
  * An event done with plain syscalls in the calling thread, by the engine's
  * result rules: a read or write goes on after a short count until it is
  * complete, meets EOF or fails, and bytes moved win over a later error;
- * one with IOE_F_ONE_CALL is one call (retried only on EINTR).
+ * one with IOE_F_ONE_CALL or IOE_F_AT_POSITION is one call (retried only
+ * on EINTR), the latter read() or write() at the file's position.
  * Async-signal-safe (no allocation, no lock): it serves a signal handler
  * that interrupted its own thread while that thread was queueing.
  *
@@ -31,6 +32,12 @@ long ioe_rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt
 {
 	bool write = ioe_event_is_write(ev);
 
+	if (ev->flags & IOE_F_AT_POSITION) {	/* at the file's position: off is not used */
+		if (skip || cnt == 1)
+			return syscall(write ? SYS_write : SYS_read, ev->fd, (char *)iov->iov_base + skip,
+				       iov->iov_len - skip);
+		return syscall(write ? SYS_writev : SYS_readv, ev->fd, iov, cnt);
+	}
 	if (skip || cnt == 1) {
 		size_t len = iov->iov_len - skip;
 
@@ -58,7 +65,7 @@ static long rw_all(const struct ioe_event *ev)
 		if (res <= 0)
 			return done ? (long)done : res < 0 ? -errno : 0;
 		done += (size_t)res;
-		if (ev->flags & IOE_F_ONE_CALL)
+		if (ioe_event_one_call(ev))
 			break;
 		skip += (size_t)res;
 		i = ioe_iov_skip(iov, cnt, &skip);

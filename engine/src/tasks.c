@@ -63,7 +63,7 @@ int ioe_event_check(const struct ioe_event *ev)
 		return -EINVAL;
 	if (!ioe_event_is_rw(ev))
 		return 0;
-	if (ev->offset < 0)
+	if (ev->offset < 0 && !(ev->flags & IOE_F_AT_POSITION))
 		return -EINVAL;
 	if (ioe_event_is_vectored(ev)) {
 		/* iovcnt 0 is a valid zero-length IO, as for preadv(). */

@@ -28,6 +28,12 @@ static inline bool ioe_event_is_vectored(const struct ioe_event *ev)
 	return ev->action == IOE_READV || ev->action == IOE_WRITEV;
 }
 
+/* One call's result is the event's (IOE_F_ONE_CALL, implied by IOE_F_AT_POSITION). */
+static inline bool ioe_event_one_call(const struct ioe_event *ev)
+{
+	return ev->flags & (IOE_F_ONE_CALL | IOE_F_AT_POSITION);
+}
+
 /* Bytes a read or write asks for. */
 size_t ioe_event_bytes(const struct ioe_event *ev);
 

@@ -30,10 +30,16 @@
 
 struct aio_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
+	/* Set under the submission lock; cleared (atomically: ioe_cancel()
+	 * looks) by whoever finishes the event. */
 	struct ioe_event *ev;
 	struct iocb iocb;
 	struct ioe_progress prog;
+	_Atomic uint32_t cancel;	/* CANCEL_*: see aio_cancel() */
 };
+
+/* An io_cancel() of a slot's iocb: under way, or it succeeded. */
+enum { CANCEL_NONE, CANCEL_ASKED, CANCEL_WON };
 
 struct aio_driver {
 	struct ioe_driver base;		/* first: the threads get &base */
@@ -72,6 +78,7 @@ static void prep_taken(struct aio_driver *d, unsigned int n, struct iocb **cbs)
 		struct aio_slot *s = (struct aio_slot *)ioe_slot_pop(&d->base.free);
 
 		s->ev = d->base.batch[i];
+		atomic_store_explicit(&s->cancel, CANCEL_NONE, memory_order_relaxed);
 		ioe_progress_start(&s->prog, s->ev);
 		prep_iocb(s);
 		cbs[i] = &s->iocb;
@@ -105,7 +112,7 @@ static unsigned int submit_iocbs(struct aio_driver *d, struct iocb **cbs, unsign
 			struct ioe_event *ev = s->ev;
 
 			ioe_progress_update(&s->prog, ev, ret);
-			s->ev = NULL;
+			__atomic_store_n(&s->ev, NULL, __ATOMIC_RELAXED);
 			ioe_slot_push(&d->base.free, &s->link);
 			ev->next_ = rf->events;
 			rf->events = ev;
@@ -173,6 +180,19 @@ static int reap(struct aio_driver *d, struct io_event *evs, int max, uint64_t sp
 }
 
 /*
+ * A completion's result: -ECANCELED when an io_cancel() of it succeeded
+ * (see aio_cancel()), waited for while one is under way.
+ */
+static long cancel_result(struct aio_slot *s, long res)
+{
+	uint32_t c;
+
+	while ((c = atomic_load_explicit(&s->cancel, memory_order_acquire)) == CANCEL_ASKED)
+		ioe_cpu_relax();
+	return c == CANCEL_WON ? -ECANCELED : res;
+}
+
+/*
  * Finish n reaped completions: short ones are submitted again for their
  * remainder in the same slot (and counted in flight again), the rest delivered.
  */
@@ -189,12 +209,12 @@ static void finish_events(struct aio_driver *d, struct io_event *evs, int n, str
 
 		ioe_kernel_handoff_acquire(s);
 		ev = s->ev;
-		if (!ioe_progress_update(&s->prog, ev, ioe_fault_result((long)evs[i].res))) {
+		if (!ioe_progress_update(&s->prog, ev, cancel_result(s, ioe_fault_result((long)evs[i].res)))) {
 			prep_iocb(s);
 			again[nagain++] = &s->iocb;
 			continue;
 		}
-		s->ev = NULL;
+		__atomic_store_n(&s->ev, NULL, __ATOMIC_RELAXED);
 		ioe_slot_push(&d->base.free, &s->link);
 		freed++;
 		*tail = ev;
@@ -410,6 +430,7 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 	if (!s)
 		return false;
 	s->ev = ev;
+	atomic_store_explicit(&s->cancel, CANCEL_NONE, memory_order_relaxed);
 	ioe_progress_start(&s->prog, ev);
 	prep_iocb(s);
 	cb = &s->iocb;
@@ -461,6 +482,43 @@ static int aio_submit_local(void *arg, struct ioe_event *ev)
 	struct aio_driver *d = arg;
 
 	return caller_may_submit(ev) ? ioe_submit_here(&d->base, ev) : -EAGAIN;
+}
+
+/*
+ * ioe_driver_ops.cancel: an event in a slot is with the kernel (or about
+ * to be, or its remainder is), and io_cancel() asks the kernel to cancel
+ * it. The kernel cancels no read, write or sync of a file, pipe or socket
+ * (only requests of a few drivers, such as USB gadget endpoints): for
+ * those, IOE_CANCEL_RUNNING. A success makes the completion's result
+ * -ECANCELED, whatever the driver reported. The slot cannot change hands
+ * meanwhile: slots are taken under the submission lock, held here.
+ */
+static int aio_cancel(void *arg, struct ioe_event *ev)
+{
+	struct aio_driver *d = arg;
+	struct io_event res;
+	int ret = IOE_CANCEL_ALLDONE;
+
+	for (unsigned int i = 0; i < d->base.sh->depth; i++) {
+		struct aio_slot *s = &d->slots[i];
+		uint32_t asked = CANCEL_ASKED;
+		int r;
+
+		if (__atomic_load_n(&s->ev, __ATOMIC_RELAXED) != ev)
+			continue;
+		atomic_store_explicit(&s->cancel, CANCEL_ASKED, memory_order_relaxed);
+		r = io_cancel(d->io_ctx, &s->iocb, &res);
+		ret = r == 0 || r == -EINPROGRESS ? IOE_CANCEL_DONE : IOE_CANCEL_RUNNING;
+		atomic_compare_exchange_strong_explicit(&s->cancel, &asked,
+							ret == IOE_CANCEL_DONE ? CANCEL_WON : CANCEL_NONE,
+							memory_order_release, memory_order_relaxed);
+		/* Completed meanwhile: its callback runs or ran. */
+		if (ret == IOE_CANCEL_RUNNING && __atomic_load_n(&s->ev, __ATOMIC_RELAXED) != ev)
+			ret = IOE_CANCEL_ALLDONE;
+		break;
+	}
+	ioe_sq_unlock(&d->base);
+	return ret;
 }
 
 static size_t aio_size(const struct ioe_shared_ctx *sh)
@@ -533,4 +591,5 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,
 	.submit_local = aio_submit_local,
+	.cancel = aio_cancel,
 };

@@ -16,7 +16,7 @@ void ioe_hold(struct ioe_driver *d, struct ioe_event *ev)
 	ioe_mpsc_push(&sh->held, ev);
 	/* The last IO may have completed meanwhile, and the poller be asleep. */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) <= 0) {
+	if (!ioe_file_io_in_flight(d)) {
 		ioe_held_kick(sh);
 		return;
 	}
@@ -47,7 +47,7 @@ int ioe_submit_here(struct ioe_driver *d, struct ioe_event *ev)
 	sigset_t old;
 	int ret;
 
-	if (atomic_load_explicit(&d->inflight, memory_order_relaxed) > 0) {
+	if (ioe_file_io_in_flight(d)) {
 		ioe_hold(d, ev);
 		return 0;
 	}

@@ -47,6 +47,8 @@ static void shared_init(struct ioe_shared_ctx *sh, unsigned int depth)
 	atomic_init(&sh->held_count, 0);
 	atomic_init(&sh->held_kick, false);
 	atomic_init(&sh->held_takes, 0);
+	atomic_init(&sh->streams, 0);
+	sh->streams_cancelled = false;
 	sh->read_first = true;
 	ioe_waiter_init(&sh->submit_wake);
 }
@@ -244,10 +246,14 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
  * and never a PRIO event (held events skip the channels). A thread that
  * waits for many takes only its O_DIRECT IO and syncs on such fds: the
  * page-cache copies of buffered IO go to the submitter, on another core.
+ * A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
+ * when the thread that submitted it exits, and one may wait for its file
+ * for as long as the program runs: the submitter, which lives as long as
+ * the context, submits it.
  */
 static bool caller_takes(const struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
 {
-	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE)
+	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE || (ev->flags & IOE_F_AT_POSITION))
 		return false;
 	return waits == IOE_WAITS_ALONE || ioe_fd_is_direct(ev->fd);
 }
@@ -261,6 +267,8 @@ int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chann
 	ret = ioe_event_check(ev);
 	if (ret)
 		return ret;
+	if ((ev->flags & IOE_F_AT_POSITION) && !ctx->ops->at_position)
+		return -EOPNOTSUPP;
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
 	ret = threads_start(ctx);
@@ -344,6 +352,9 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	ret = ioe_event_check(ev);
 	if (ret)
 		return ret;
+	/* For asynchronous events only: a thread would wait for its file. */
+	if (ev->flags & IOE_F_AT_POSITION)
+		return -EOPNOTSUPP;
 	*path = choose_path(ctx, ev);
 	if (queueing) {
 		/* Nothing shared is touched, not even the producers' count. */
@@ -452,7 +463,8 @@ size_t ioe_running(const struct ioe_context *ctx)
 	if (!ctx)
 		return 0;
 	return ctx->shared.depth -
-	       atomic_load_explicit(&ctx->shared.free_slots_count, memory_order_relaxed);
+	       atomic_load_explicit(&ctx->shared.free_slots_count, memory_order_relaxed) +
+	       atomic_load_explicit(&ctx->shared.streams, memory_order_relaxed);
 }
 
 const char *ioe_backend_name(const struct ioe_context *ctx)

@@ -45,6 +45,15 @@ struct ioe_shared_ctx {
 	_Atomic bool held_kick;
 	_Atomic uint32_t held_takes;	/* bumped by every take: the poller's staleness check */
 
+	/*
+	 * IOE_F_AT_POSITION events with the kernel (io_uring): they take no
+	 * slot, as one may wait there for as long as the file has nothing, and
+	 * would otherwise hold file IO back. At shutdown the submitter cancels
+	 * them once the slots are home (streams_cancelled: submitter only).
+	 */
+	_Atomic unsigned int streams;
+	bool streams_cancelled;
+
 	struct ioe_waiter submit_wake;	/* submitter: new events or free slots */
 	struct ioe_cb_workers cb_workers;
 };
@@ -85,6 +94,15 @@ struct ioe_driver_ops {
 	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
 	/* Optional: hand ev to the kernel from the calling thread (0), or -EAGAIN: queue it. */
 	int (*submit_local)(void *driver, struct ioe_event *ev);
+	/*
+	 * ioe_cancel() of an event that is neither queued nor held: whether it
+	 * is with the kernel, and if so cancelled there (see cancel.c). Called
+	 * with the submission lock held and every signal blocked; releases the
+	 * lock. Returns an enum ioe_cancel_result.
+	 */
+	int (*cancel)(void *driver, struct ioe_event *ev);
+	/* IOE_F_AT_POSITION events: taken without a thread of the engine blocking on them. */
+	bool at_position;
 };
 
 extern const struct ioe_driver_ops ioe_uring_ops;

@@ -117,6 +117,17 @@ struct ioe_driver {
 };
 
 /*
+ * IO in flight whose completion is near: anything but stream events (see
+ * ioe_shared_ctx.streams), which may wait in the kernel for as long as
+ * their file has nothing. What a caller's event waits for when it is held.
+ */
+static inline bool ioe_file_io_in_flight(struct ioe_driver *d)
+{
+	return atomic_load_explicit(&d->inflight, memory_order_relaxed) >
+	       (int)atomic_load_explicit(&d->sh->streams, memory_order_relaxed);
+}
+
+/*
  * Memory of a context and its driver: mmap()ed, not malloc()ed, as a
  * context may be created inside a signal handler that interrupted malloc().
  * Zeroed; NULL on failure.

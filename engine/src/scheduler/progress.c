@@ -39,7 +39,8 @@ static void finish(struct ioe_progress *p, struct ioe_event *ev, ssize_t res)
 
 bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 {
-	if (res == -EINTR || res == -EAGAIN) {
+	/* A stream file's EAGAIN (O_NONBLOCK) is its result, as read() says it. */
+	if (res == -EINTR || (res == -EAGAIN && !(ev->flags & IOE_F_AT_POSITION))) {
 		if (++p->retries < IOE_MAX_RETRIES)
 			return false;
 	}
@@ -58,7 +59,7 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 	ioe_vg_read_landed(ev, p->done, (size_t)res);	/* the kernel filled them */
 	p->done += (size_t)res;
 	/* 0 means EOF for a read (and no progress for a write): stop there. */
-	if (res == 0 || p->done >= p->want || (ev->flags & IOE_F_ONE_CALL)) {
+	if (res == 0 || p->done >= p->want || ioe_event_one_call(ev)) {
 		finish(p, ev, (ssize_t)p->done);
 		return true;
 	}
@@ -82,12 +83,13 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
  */
 static size_t piece_len(const struct ioe_event *ev, size_t len)
 {
-	return ev->flags & IOE_F_ONE_CALL ? len : ioe_fault_len(len);
+	return ioe_event_one_call(ev) ? len : ioe_fault_len(len);
 }
 
 void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev, struct ioe_piece *out)
 {
-	out->offset = ev->offset + (int64_t)p->done;
+	/* -1: the file's position, which the kernel then uses and moves (read()). */
+	out->offset = ev->flags & IOE_F_AT_POSITION ? -1 : ev->offset + (int64_t)p->done;
 	if (ioe_event_is_vectored(ev)) {
 		out->buf = NULL;
 		out->iov = p->iov_rest ? p->iov_rest : ev->iov;

@@ -53,10 +53,26 @@ int ioe_fd_check(struct ioe_fd_check *c, int fd)
 	return err;
 }
 
-/* A read or write whose fd the submitter did not vouch for (IOE_F_FD_SEEN). */
+/*
+ * A read or write whose fd the submitter did not vouch for (IOE_F_FD_SEEN),
+ * at an offset: one at the file's position (IOE_F_AT_POSITION) is for
+ * exactly the files the check refuses.
+ */
 static bool fd_to_check(const struct ioe_event *ev)
 {
-	return ioe_event_is_rw(ev) && !(ev->flags & IOE_F_FD_SEEN);
+	return ioe_event_is_rw(ev) && !(ev->flags & (IOE_F_FD_SEEN | IOE_F_AT_POSITION));
+}
+
+/*
+ * 0, or the result of an event the kernel must not see: its fd refused, or
+ * a stream event once the context stops (it could wait for its file for
+ * ever; ioe_context_free() cancels those).
+ */
+static int refusal(struct ioe_shared_ctx *sh, struct ioe_fd_check *fdc, const struct ioe_event *ev)
+{
+	if ((ev->flags & IOE_F_AT_POSITION) && atomic_load_explicit(&sh->stopping, memory_order_acquire))
+		return -ECANCELED;
+	return fd_to_check(ev) ? ioe_fd_check(fdc, ev->fd) : 0;
 }
 
 bool ioe_fd_refuses(struct ioe_event *ev)
@@ -72,7 +88,8 @@ bool ioe_fd_refuses(struct ioe_event *ev)
  * Keep the events of out[0..n) that may go to the kernel; the rest, with
  * their result set, are appended to *refused (linked through next_).
  */
-static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, struct ioe_event **refused)
+static unsigned int keep_submittable(struct ioe_shared_ctx *sh, struct ioe_event **out, unsigned int n,
+				     struct ioe_event **refused)
 {
 	unsigned int kept = 0;
 	struct ioe_fd_check fdc;
@@ -82,7 +99,7 @@ static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, str
 	ioe_fd_check_reset(&fdc);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ioe_event *ev = out[i];
-		int err = fd_to_check(ev) ? ioe_fd_check(&fdc, ev->fd) : 0;
+		int err = refusal(sh, &fdc, ev);
 
 		if (err) {
 			ev->res = err;
@@ -99,7 +116,7 @@ static unsigned int keep_submittable(struct ioe_event **out, unsigned int n, str
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			    unsigned int budget, struct ioe_event **refused)
 {
-	return keep_submittable(out, poll_request_from_queues(sh, out, budget), refused);
+	return keep_submittable(sh, out, poll_request_from_queues(sh, out, budget), refused);
 }
 
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
@@ -116,7 +133,21 @@ unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 		atomic_fetch_sub_explicit(&sh->held_count, n, memory_order_relaxed);
 		atomic_fetch_add_explicit(&sh->held_takes, 1, memory_order_relaxed);
 	}
-	return keep_submittable(out, n, refused);
+	return keep_submittable(sh, out, n, refused);
+}
+
+bool ioe_unqueue(struct ioe_shared_ctx *sh, struct ioe_event *ev)
+{
+	for (int ch = 0; ch < IOE_CHAN_MAX; ch++) {
+		if (ioe_mpsc_remove(&sh->queues[ch], ev)) {
+			atomic_fetch_sub_explicit(&sh->total_count, 1, memory_order_relaxed);
+			return true;
+		}
+	}
+	if (!ioe_mpsc_remove(&sh->held, ev))
+		return false;
+	atomic_fetch_sub_explicit(&sh->held_count, 1, memory_order_relaxed);
+	return true;
 }
 
 void ioe_held_kick(struct ioe_shared_ctx *sh)

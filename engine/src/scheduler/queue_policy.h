@@ -91,7 +91,8 @@ static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pen
 	if (atomic_load_explicit(&sh->total_count, memory_order_relaxed) || ioe_held_for_submitter(sh))
 		return atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) > 0;
 	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
-	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
+	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth &&
+	       (!sh->streams_cancelled || !atomic_load_explicit(&sh->streams, memory_order_acquire));
 }
 
 /*
@@ -110,8 +111,29 @@ static inline bool ioe_submitter_done(struct ioe_shared_ctx *sh)
 	return atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
 	       !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
 	       !atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
+	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth &&
+	       !atomic_load_explicit(&sh->streams, memory_order_acquire);
+}
+
+/*
+ * Shutting down, nothing queued or held, every slot home, and stream events
+ * still with the kernel, not yet cancelled: the submitter cancels them.
+ */
+static inline bool ioe_streams_to_cancel(struct ioe_shared_ctx *sh)
+{
+	return !sh->streams_cancelled && atomic_load_explicit(&sh->streams, memory_order_acquire) &&
+	       atomic_load_explicit(&sh->stopping, memory_order_acquire) &&
+	       !atomic_load_explicit(&sh->total_count, memory_order_relaxed) &&
+	       !atomic_load_explicit(&sh->held_count, memory_order_relaxed) &&
 	       atomic_load_explicit(&sh->free_slots_count, memory_order_acquire) == sh->depth;
 }
+
+/*
+ * ioe_cancel(): take ev out of the channels' queues or the held events,
+ * under the submission lock (their consumers hold it). True when it was
+ * there: it is then the caller's, not counted any more.
+ */
+bool ioe_unqueue(struct ioe_shared_ctx *sh, struct ioe_event *ev);
 
 /* Held events go to the submitter instead: it is woken to take them. */
 void ioe_held_kick(struct ioe_shared_ctx *sh);

@@ -46,8 +46,28 @@
 
 struct uring_slot {
 	struct ioe_slot_link link;	/* first: slots travel as links */
+	/* Set under the submission lock, cleared by whoever finishes the
+	 * event: both atomic stores, as ioe_cancel() looks at any time. */
 	struct ioe_event *ev;
 	struct ioe_progress prog;
+	/* The kernel has ev's first piece, and ev is no merged IO: a cancel
+	 * that the kernel accepts is its result (under the submission lock). */
+	bool cancellable;
+};
+
+/*
+ * An SQE's user data: a slot; NULL, the doorbell (see ring_doorbell()); or
+ * tagged in its low bits, a stream event (IOE_F_AT_POSITION, which takes no
+ * slot) or the record of a cancel request (see uring_cancel()).
+ */
+#define UD_STREAM	1u
+#define UD_CANCEL	2u
+#define UD_TAGS		3u
+
+/* An IORING_OP_ASYNC_CANCEL's result, for the thread that waits for it. */
+struct cancel_rec {
+	_Atomic uint32_t done;
+	int res;	/* 0: cancelled, -EALREADY: running, -ENOENT: not found */
 };
 
 struct uring_driver {
@@ -61,6 +81,7 @@ struct uring_driver {
 	bool tw_polled;			/* submitter only: see task_work_pending() */
 	_Atomic bool dead;		/* the ring refused a submission for good: see ring_failed() */
 	uint64_t gen;			/* the ring's number in the process (0: not made yet) */
+	struct cancel_rec stop_cancel;	/* the submitter's cancel of the stream events at shutdown */
 	_Atomic int registered;		/* engine threads that took their index: see uring_threads() */
 	dev_t dev;			/* what ring.ring_fd was when made: see fd_is_ring() */
 	ino_t ino;
@@ -194,6 +215,41 @@ static void prep_sqe(struct io_uring_sqe *sqe, struct uring_slot *s)
 	ioe_kernel_handoff_release(s);
 }
 
+static void cancel_done(uintptr_t ud, int res)
+{
+	struct cancel_rec *rec = (struct cancel_rec *)(ud & ~(uintptr_t)UD_TAGS);
+
+	ioe_kernel_handoff_acquire(rec);
+	rec->res = res;
+	/* Release: the waiter may return, and its record go, right after. */
+	atomic_store_explicit(&rec->done, 1, memory_order_release);
+}
+
+/* A stream event the kernel did not take or interrupted: queued again, first (see stream_finished()). */
+static void stream_requeue(struct uring_driver *d, struct ioe_event *ev)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+
+	/* Counted queued before it stops counting with the kernel: a stopping submitter waits for both. */
+	atomic_fetch_add_explicit(&sh->total_count, 1, memory_order_relaxed);
+	ioe_mpsc_push(&sh->queues[IOE_CHAN_PRIO], ev);
+	atomic_fetch_sub_explicit(&sh->streams, 1, memory_order_release);
+	ioe_wake(&sh->submit_wake);
+}
+
+/* An SQE the kernel did not take, by its user data: see ring_failed(). */
+static void withdraw(struct uring_driver *d, uintptr_t ud)
+{
+	if (!ud)	/* the doorbell, see ring_doorbell() */
+		return;
+	if (ud & UD_CANCEL)
+		cancel_done(ud, -ENOENT);
+	else if (ud & UD_STREAM)
+		stream_requeue(d, (struct ioe_event *)(ud & ~(uintptr_t)UD_TAGS));
+	else
+		ioe_slot_push(&d->retry, &((struct uring_slot *)ud)->link);
+}
+
 /*
  * The kernel refused a submission for good (EBADF, EOPNOTSUPP, ...: not
  * seen with registered indices, but a ring must never be retried forever):
@@ -210,12 +266,8 @@ static void ring_failed(struct uring_driver *d)
 	struct io_uring_sq *sq = &d->ring.sq;
 	unsigned int head = IO_URING_READ_ONCE(*sq->khead), n = 0;
 
-	for (unsigned int h = head; h != sq->sqe_tail; h++, n++) {
-		struct uring_slot *s = (struct uring_slot *)(uintptr_t)sq->sqes[h & sq->ring_mask].user_data;
-
-		if (s)	/* NULL: the doorbell, see ring_doorbell() */
-			ioe_slot_push(&d->retry, &s->link);
-	}
+	for (unsigned int h = head; h != sq->sqe_tail; h++, n++)
+		withdraw(d, (uintptr_t)sq->sqes[h & sq->ring_mask].user_data);
 	sq->sqe_tail = sq->sqe_head = head;
 	io_uring_smp_store_release(sq->ktail, head);
 	atomic_fetch_sub_explicit(&d->base.inflight, (int)n, memory_order_relaxed);
@@ -285,7 +337,7 @@ static unsigned int dead_round(struct uring_driver *d)
 		ioe_event_finish_inline(&s->prog, s->ev);
 		s->ev->next_ = done;
 		done = s->ev;
-		s->ev = NULL;
+		__atomic_store_n(&s->ev, NULL, __ATOMIC_RELAXED);
 		ioe_slot_push(&d->base.free, l);
 		freed++;
 	}
@@ -308,6 +360,30 @@ static unsigned int dead_round(struct uring_driver *d)
 }
 
 /*
+ * A stream event's completion: true when it is done (ev->res set); false
+ * when the kernel interrupted it (-EINTR, after a cancel that found it
+ * running: see uring_cancel()), which moved nothing: it goes again, as a
+ * read() that a signal interrupted would be restarted. Its -EAGAIN (an
+ * O_NONBLOCK file) is its result. Fault injection leaves it alone.
+ */
+static bool stream_finished(struct uring_driver *d, struct ioe_event *ev, int res)
+{
+	struct ioe_shared_ctx *sh = d->base.sh;
+
+	if (res == -EINTR) {
+		stream_requeue(d, ev);
+		return false;
+	}
+	if (res > 0 && !ioe_event_is_write(ev))
+		ioe_vg_read_landed(ev, 0, (size_t)res);
+	ev->res = res;
+	atomic_fetch_sub_explicit(&sh->streams, 1, memory_order_release);
+	if (atomic_load_explicit(&sh->stopping, memory_order_acquire))
+		ioe_wake(&sh->submit_wake);	/* it may be the last one it waits for */
+	return true;
+}
+
+/*
  * Take the CQEs that are ready and finish them (the caller holds the
  * completion side, released here): short ones go back to the submitter, the
  * rest are delivered through cbb.
@@ -321,11 +397,25 @@ static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 	atomic_fetch_add_explicit(&d->reaping, 1, memory_order_relaxed);
 	n = io_uring_peek_batch_cqe(&d->ring, cqes, IOE_REAP_MAX);
 	for (i = 0; i < n; i++) {
-		struct uring_slot *s = io_uring_cqe_get_data(cqes[i]);
+		uintptr_t ud = (uintptr_t)io_uring_cqe_get_data(cqes[i]);
+		struct uring_slot *s = (struct uring_slot *)ud;
 		struct ioe_event *ev;
 
-		if (!s)
+		if (!ud)
 			continue;	/* the submitter's goodbye, see ring_doorbell() */
+		if (ud & UD_CANCEL) {
+			cancel_done(ud, cqes[i]->res);
+			continue;
+		}
+		if (ud & UD_STREAM) {
+			ev = (struct ioe_event *)(ud & ~(uintptr_t)UD_TAGS);
+			ioe_kernel_handoff_acquire(ev);
+			if (!stream_finished(d, ev, cqes[i]->res))
+				continue;
+			*tail = ev;
+			tail = &ev->next_;
+			continue;
+		}
 		ioe_kernel_handoff_acquire(s);
 		ev = s->ev;
 		if (!ioe_progress_update(&s->prog, ev, ioe_fault_result(cqes[i]->res))) {
@@ -333,7 +423,7 @@ static void take_completions(struct uring_driver *d, struct ioe_cb_batch *cbb)
 			retried++;
 			continue;
 		}
-		s->ev = NULL;
+		__atomic_store_n(&s->ev, NULL, __ATOMIC_RELAXED);
 		ioe_slot_push(&d->base.free, &s->link);
 		freed++;
 		*tail = ev;
@@ -383,18 +473,58 @@ static bool submitter_ready(void *arg)
 	       (!ring_dead(d) && task_work_pending(d));
 }
 
-/* Put the n taken events of base.batch into free slots and SQEs (under the submission lock). */
+/*
+ * A stream event's SQE: one call, no slot (see ioe_shared_ctx.streams).
+ * io_uring waits for a pipe or a socket that has nothing even when it is
+ * O_NONBLOCK; read() would say EAGAIN, and so does RWF_NOWAIT. The flag is
+ * looked at for each event (a raw fcntl(): the shim interposes it), as a
+ * program may change it between two.
+ */
+static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
+	struct ioe_progress prog;
+	long fl = syscall(SYS_fcntl, ev->fd, F_GETFL);
+
+	ioe_progress_start(&prog, ev);
+	ioe_uring_prep(sqe, ev, &prog);
+	if (fl >= 0 && (fl & O_NONBLOCK))
+		sqe->rw_flags |= RWF_NOWAIT;
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)ev | UD_STREAM));
+	ioe_kernel_handoff_release(ev);
+	atomic_fetch_add_explicit(&d->base.sh->streams, 1, memory_order_relaxed);
+}
+
+/* A slot's first piece of ev, handed over by the submission lock's holder (s: one taken, never NULL). */
+static void slot_start(struct uring_slot *s, struct ioe_event *ev)
+{
+	if (!s)
+		__builtin_unreachable();	/* gcc's -Wstringop-overflow would see a store through NULL */
+	__atomic_store_n(&s->ev, ev, __ATOMIC_RELAXED);	/* a cancel may look after its lock (uring_cancel()) */
+	s->cancellable = !ev->merged;
+	ioe_progress_start(&s->prog, ev);
+}
+
+/* Put the n taken events of base.batch into SQEs and free slots (none for a stream event), under the submission lock. */
 static void prep_taken(struct uring_driver *d, unsigned int n)
 {
-	for (unsigned int i = 0; i < n; i++) {
-		struct uring_slot *s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+	unsigned int slots = 0;
 
-		s->ev = d->base.batch[i];
-		ioe_progress_start(&s->prog, s->ev);
+	for (unsigned int i = 0; i < n; i++) {
+		struct ioe_event *ev = d->base.batch[i];
+		struct uring_slot *s;
+
+		if (ev->flags & IOE_F_AT_POSITION) {
+			prep_stream(d, ev);
+			continue;
+		}
+		s = (struct uring_slot *)ioe_slot_pop(&d->base.free);
+		slot_start(s, ev);
 		prep_sqe(io_uring_get_sqe(&d->ring), s);
+		slots++;
 	}
-	if (n)
-		atomic_fetch_sub_explicit(&d->base.sh->free_slots_count, n, memory_order_relaxed);
+	if (slots)
+		atomic_fetch_sub_explicit(&d->base.sh->free_slots_count, slots, memory_order_relaxed);
 }
 
 /* ioe_driver.take_held: a round's worth at a time (a deep batch would reach the disk as one convoy). */
@@ -434,6 +564,29 @@ static void ring_doorbell(struct uring_driver *d)
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 }
 
+/*
+ * Shutdown, once every slot is home: the stream events still with the
+ * kernel (a read of a pipe that nobody writes) are cancelled, all at once.
+ * Nothing else is in the ring then, and no stream event is submitted any
+ * more (see ioe_take_round()); one the kernel interrupted instead comes
+ * back queued and is refused with -ECANCELED.
+ */
+static void cancel_streams(struct uring_driver *d)
+{
+	struct io_uring_sqe *sqe;
+
+	ioe_sq_lock(&d->base);
+	sqe = io_uring_get_sqe(&d->ring);
+	io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY);
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&d->stop_cancel | UD_CANCEL));
+	ioe_kernel_handoff_release(&d->stop_cancel);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	d->base.sh->streams_cancelled = true;
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	ioe_wake(&d->base.poll_wake);
+}
+
 /* An engine thread's first act: its own index for the ring (see ring_index()). */
 static void thread_register(struct uring_driver *d)
 {
@@ -463,6 +616,7 @@ static void *submitter_main(void *arg)
 		}
 		ioe_sq_lock(&d->base);
 		while ((l = ioe_slot_pop(&d->retry))) {
+			((struct uring_slot *)l)->cancellable = false;	/* a remainder: bytes moved already */
 			prep_sqe(io_uring_get_sqe(&d->ring), (struct uring_slot *)l);
 			n++;
 		}
@@ -484,6 +638,10 @@ static void *submitter_main(void *arg)
 		if (n) {
 			d->tw_polled = false;
 			ioe_driver_submitted(&d->base, n, submitter_reap);
+			continue;
+		}
+		if (ioe_streams_to_cancel(sh)) {
+			cancel_streams(d);
 			continue;
 		}
 		if (ioe_submitter_done(sh))
@@ -542,15 +700,27 @@ IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_
 }
 
 /*
+ * The poller's sleep while nothing but stream events is in flight (and
+ * nothing held): they may wait for their files for a long time, and a
+ * sleep of IOE_POLL_RECHECK_NS would wake it a thousand times a second
+ * for nothing. A new IO's CQE still wakes it at once.
+ */
+#define IOE_STREAM_POLL_NS 16000000
+
+/*
  * Poller: wait for at least one CQE, spinning briefly first. The sleep ends
- * after IOE_POLL_RECHECK_NS at the latest: a caller or the submitter may
- * have taken the CQE this sleep was for, and then the in-flight count, not
- * a CQE, says what to do next.
+ * after IOE_POLL_RECHECK_NS at the latest (IOE_STREAM_POLL_NS with only
+ * stream events in flight): a caller or the submitter may have taken the
+ * CQE this sleep was for, and then the in-flight count, not a CQE, says
+ * what to do next; held events go to the submitter after a while.
  */
 static void wait_cqe(struct uring_driver *d)
 {
 	struct __kernel_timespec ts = { 0, IOE_POLL_RECHECK_NS };
 	uint64_t deadline = ioe_now_ns() + IOE_SPIN_NS;
+
+	if (!ioe_file_io_in_flight(&d->base) && !atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+		ts.tv_nsec = IOE_STREAM_POLL_NS;
 
 	do {
 		for (int i = 0; i < 64; i++) {
@@ -714,8 +884,7 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 
 	if (!s)
 		return false;
-	s->ev = ev;
-	ioe_progress_start(&s->prog, ev);
+	slot_start(s, ev);
 	prep_sqe(io_uring_get_sqe(&d->ring), s);
 	submit_all(d);
 	ioe_sq_unlock(&d->base);
@@ -786,13 +955,87 @@ IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t 
 }
 
 /*
+ * Wait for a cancel request's CQE, reaping (the CQE may be this thread's
+ * to reap: the poller may be the thread that cancels, from a callback).
+ * Other events' callbacks may run here meanwhile, as in a caller's wait.
+ */
+static int cancel_wait(struct uring_driver *d, struct cancel_rec *rec)
+{
+	struct __kernel_timespec ts = { 0, IOE_POLL_RECHECK_NS };
+	struct ioe_cb_batch cbb = { 0 };
+	unsigned int spins = 0;
+
+	while (!atomic_load_explicit(&rec->done, memory_order_acquire)) {
+		if (cq_pending(d) && ioe_cq_trylock(&d->base))
+			take_completions(d, &cbb);
+		else if (cq_pending(d) || atomic_load_explicit(&d->reaping, memory_order_acquire) ||
+			 !d->ext_arg || ring_dead(d))
+			ioe_backoff(&spins);
+		else
+			sleep_for_cqe(d, NULL, &ts);
+	}
+	return rec->res;
+}
+
+/* The slot that holds ev, or NULL (the submission lock held: slots do not change hands). */
+static struct uring_slot *slot_of_event(struct uring_driver *d, const struct ioe_event *ev)
+{
+	for (unsigned int i = 0; i < d->base.sh->depth; i++)
+		if (__atomic_load_n(&d->slots[i].ev, __ATOMIC_RELAXED) == ev)
+			return &d->slots[i];
+	return NULL;
+}
+
+/*
+ * ioe_driver_ops.cancel: ev is in a slot, or is a stream event with the
+ * kernel, or done. An IORING_OP_ASYNC_CANCEL of its user data asks the
+ * kernel, which says it exactly: 0, cancelled (ev completes with
+ * -ECANCELED); -EALREADY, running (it completes normally: an io-wq worker
+ * that the kernel then interrupts ends the request with -EINTR, which moved
+ * nothing, and the request goes again); -ENOENT, not there (done, or a
+ * remainder on its way back). IORING_REGISTER_SYNC_CANCEL would not tell
+ * "running" from "done": it waits for a running request and then says 0.
+ * The request is submitted under the submission lock, so the slot is the
+ * event's when the kernel looks. Not cancelled: the remainder of a short
+ * IO (bytes moved already) and a merged IO (its sub-events' results).
+ */
+static int uring_cancel(void *arg, struct ioe_event *ev)
+{
+	struct uring_driver *d = arg;
+	struct uring_slot *s = slot_of_event(d, ev);
+	struct cancel_rec rec = { .done = 0 };
+	struct io_uring_sqe *sqe;
+	int res;
+
+	if ((s && !s->cancellable) || (!s && !atomic_load_explicit(&d->base.sh->streams, memory_order_acquire)) ||
+	    ring_dead(d) || ring_index(d) < 0) {
+		ioe_sq_unlock(&d->base);
+		return s ? IOE_CANCEL_RUNNING : IOE_CANCEL_ALLDONE;
+	}
+	sqe = io_uring_get_sqe(&d->ring);
+	io_uring_prep_cancel64(sqe, s ? (uintptr_t)s : (uintptr_t)ev | UD_STREAM, 0);
+	io_uring_sqe_set_data(sqe, (void *)((uintptr_t)&rec | UD_CANCEL));
+	ioe_kernel_handoff_release(&rec);
+	submit_all(d);
+	ioe_sq_unlock(&d->base);
+	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
+	ioe_wake(&d->base.poll_wake);
+	res = cancel_wait(d, &rec);
+	if (!res)
+		return IOE_CANCEL_DONE;
+	if (res == -EALREADY)
+		return IOE_CANCEL_RUNNING;
+	return s && __atomic_load_n(&s->ev, __ATOMIC_RELAXED) == ev ? IOE_CANCEL_RUNNING : IOE_CANCEL_ALLDONE;
+}
+
+/*
  * The opcodes the engine uses, asked on a probe buffer of just that size:
  * liburing's io_uring_get_probe_ring() malloc()s it (see ioe_map()).
  */
 static int uring_probe(struct io_uring *ring)
 {
 	static const int ops[] = { IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV,
-				   IORING_OP_WRITEV, IORING_OP_FSYNC };
+				   IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_ASYNC_CANCEL };
 	enum { NR = IORING_OP_WRITE + 1 };
 	union {
 		struct io_uring_probe p;
@@ -987,4 +1230,6 @@ const struct ioe_driver_ops ioe_uring_ops = {
 	.submit_wait = uring_submit_wait,
 	.wait_word = uring_wait_word,
 	.submit_local = uring_submit_local,
+	.cancel = uring_cancel,
+	.at_position = true,
 };
