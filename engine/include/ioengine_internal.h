@@ -70,6 +70,18 @@ int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chann
  */
 bool ioe_caller_copies(const struct ioe_context *ctx, enum ioe_wait_kind waits);
 
+/*
+ * IOENGINE_MERGE ("0" or "1"; NULL or "": 1) and IOENGINE_MERGE_MAX (bytes,
+ * 4096..64 MiB; NULL or "": 128 KiB): *limit, the bytes of a merged IO (0:
+ * no merging), or -EINVAL (*limit untouched) for a bad value. The engine
+ * reads both when a context is made (a bad value: the default, silently);
+ * the shim says so once (shim/config.c).
+ */
+int ioe_merge_parse(const char *on, const char *max, size_t *limit);
+
+/* Merged IOs the context made from adjacent events, and the events in them. */
+void ioe_merge_counts(const struct ioe_context *ctx, uint64_t *runs, uint64_t *requests);
+
 /* Fault injection (engine/src/fault.h): what was injected, for IOENGINE_STATS. */
 enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
 		      IOE_FAULT_KINDS };

@@ -90,6 +90,11 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 		return NULL;
 	}
 	shared_init(&ctx->shared, o->depth);
+	if (ioe_merge_pool_init(&ctx->shared.merge, o->depth)) {
+		ioe_unmap(ctx, sizeof(*ctx));
+		errno = ENOMEM;
+		return NULL;
+	}
 	ctx->workers = o->workers;
 	atomic_init(&ctx->threads, IOE_THREADS_NONE);
 	if (backend == IOE_BACKEND_AIO) {
@@ -101,6 +106,7 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 			ret = start_driver(ctx, &ioe_aio_ops);
 	}
 	if (ret) {
+		ioe_merge_pool_fini(&ctx->shared.merge);
 		ioe_unmap(ctx, sizeof(*ctx));
 		errno = -ret;
 		return NULL;
@@ -130,6 +136,7 @@ void ioe_context_free(struct ioe_context *ctx)
 	ioe_wake(&sh->submit_wake);
 	ctx->ops->stop(ctx->driver);
 	ioe_cb_workers_stop(&sh->cb_workers);
+	ioe_merge_pool_fini(&sh->merge);
 	ioe_unmap(ctx, sizeof(*ctx));
 }
 
