@@ -68,7 +68,7 @@ static int start_driver(struct ioe_context *ctx, const struct ioe_driver_ops *op
  * routed call, which may come from a signal handler that interrupted
  * malloc().
  */
-struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
+struct ioe_context *ioe_context_new_merging(const struct ioe_options *o, size_t merge_limit)
 {
 	enum ioe_backend backend;
 	struct ioe_context *ctx;
@@ -90,7 +90,7 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 		return NULL;
 	}
 	shared_init(&ctx->shared, o->depth);
-	if (ioe_merge_pool_init(&ctx->shared.merge, o->depth)) {
+	if (ioe_merge_pool_init(&ctx->shared.merge, o->depth, merge_limit)) {
 		ioe_unmap(ctx, sizeof(*ctx));
 		errno = ENOMEM;
 		return NULL;
@@ -112,6 +112,11 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 		return NULL;
 	}
 	return ctx;
+}
+
+struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
+{
+	return ioe_context_new_merging(o, ioe_merge_limit_from_env());
 }
 
 struct ioe_context *ioe_context_new(unsigned int depth, unsigned int workers)

@@ -45,14 +45,22 @@ int ioe_merge_parse(const char *on, const char *max, size_t *limit)
 	return 0;
 }
 
-int ioe_merge_pool_init(struct ioe_merge_pool *p, unsigned int size)
+size_t ioe_merge_limit_from_env(void)
+{
+	size_t limit;
+
+	if (ioe_merge_parse(secure_getenv("IOENGINE_MERGE"), secure_getenv("IOENGINE_MERGE_MAX"), &limit))
+		ioe_merge_parse(NULL, NULL, &limit);
+	return limit;
+}
+
+int ioe_merge_pool_init(struct ioe_merge_pool *p, unsigned int size, size_t limit)
 {
 	memset(p, 0, sizeof(*p));
 	atomic_init(&p->returned, NULL);
 	atomic_init(&p->runs, 0);
 	atomic_init(&p->requests, 0);
-	if (ioe_merge_parse(getenv("IOENGINE_MERGE"), getenv("IOENGINE_MERGE_MAX"), &p->limit))
-		ioe_merge_parse(NULL, NULL, &p->limit);
+	p->limit = limit;
 	if (!p->limit)
 		return 0;
 	p->entries = ioe_map(size * sizeof(*p->entries));

@@ -61,12 +61,11 @@ struct ioe_merge_pool {
 	_Atomic uint64_t requests;	/* events in them */
 };
 
-/*
- * The context's pool: `size` masters (its depth), with the byte limit
- * IOENGINE_MERGE and IOENGINE_MERGE_MAX ask for (ioe_merge_parse(); a bad
- * value: the default). Maps memory only when merging is on: -ENOMEM.
- */
-int ioe_merge_pool_init(struct ioe_merge_pool *p, unsigned int size);
+/* The byte limit IOENGINE_MERGE and IOENGINE_MERGE_MAX ask for (ioe_merge_parse(); a bad value: the default). */
+size_t ioe_merge_limit_from_env(void);
+
+/* The context's pool: `size` masters (its depth), runs of `limit` bytes at most (0: none). -ENOMEM. */
+int ioe_merge_pool_init(struct ioe_merge_pool *p, unsigned int size, size_t limit);
 void ioe_merge_pool_fini(struct ioe_merge_pool *p);
 
 /*
