@@ -136,7 +136,8 @@ def parse_merge(text, rec, raw):
         f = dict(x.split("=", 1) for x in line.split()[2:])
         r = dict(rec, ok=True, group="merge", backend=f["backend"], op=f["op"],
                  unmerged_iops=float(f["unmerged_iops"]), merged_iops=float(f["merged_iops"]),
-                 ratio=float(f["ratio"]))
+                 ratio=float(f["ratio"]), take_iops=float(f.get("take_merged_iops", 0)),
+                 take_ratio=float(f.get("take_ratio", 0)))
         r["contender"] = "merge-" + ("uring" if f["backend"] == "io_uring" else f["backend"])
         append(raw, r)
         n += 1
@@ -481,14 +482,19 @@ def report(raw, metapath, outdir):
     if merges:
         w("## Merge: 4 KiB sequential O_DIRECT, merged into IOs up to 128 KiB (ioengine-bench-merge)")
         w("")
-        w("| contender | op | unmerged IOPS | merged IOPS | merged/unmerged |")
-        w("|---|---|---|---|---|")
+        w("ioe_merger: the public merger; engine take: plain events that the engine merges as it takes "
+          "them from its queues (IOENGINE_MERGE).")
+        w("")
+        w("| contender | op | unmerged IOPS | ioe_merger IOPS | ioe_merger/unmerged | engine take IOPS "
+          "| engine take/unmerged |")
+        w("|---|---|---|---|---|---|---|")
         for r in merges:
             if r.get("ok"):
-                w("| %s | %s | %s | %s | %.2f× |" % (r["contender"], r["op"], fmt_iops(r["unmerged_iops"]),
-                                                   fmt_iops(r["merged_iops"]), r["ratio"]))
+                w("| %s | %s | %s | %s | %.2f× | %s | %.2f× |" % (
+                    r["contender"], r["op"], fmt_iops(r["unmerged_iops"]), fmt_iops(r["merged_iops"]),
+                    r["ratio"], fmt_iops(r.get("take_iops")), r.get("take_ratio", 0)))
             else:
-                w("| %s | — | failed | failed | — |" % r["contender"])
+                w("| %s | — | failed | failed | — | failed | — |" % r["contender"])
         w("")
     scs = [r for r in recs if r.get("group") == "syscalls"]
     if scs:
