@@ -41,6 +41,10 @@ CONTENDERS = [
      ["fio-io_uring", "posixaio-glibc"], False),
     ("posixaio-shim-aio", "posixaio", "fio ioengine=posixaio under the shim, Linux AIO",
      ["fio-io_uring", "posixaio-glibc"], False),
+    ("posixaio-shim-uring-nomerge", "posixaio", "the same, io_uring, IOENGINE_MERGE=0",
+     ["fio-io_uring", "posixaio-shim-uring"], False),
+    ("posixaio-shim-aio-nomerge", "posixaio", "the same, Linux AIO, IOENGINE_MERGE=0",
+     ["fio-io_uring", "posixaio-shim-aio"], False),
     ("psync-native", "psync", "fio ioengine=psync, plain pread/pwrite (reference)", [], True),
     ("psync-shim", "psync", "fio ioengine=psync under the shim, fast path on",
      ["psync-native"], False),
@@ -52,10 +56,12 @@ COLORS = {
     "engine-uring": "#d62728", "engine-aio": "#ff7f0e", "fio-io_uring": "#1f77b4",
     "fio-libaio": "#17becf", "posixaio-glibc": "#7f7f7f", "posixaio-shim-uring": "#9467bd",
     "posixaio-shim-aio": "#e377c2", "psync-native": "#2ca02c", "psync-shim": "#8c564b",
-    "psync-shim-nofast": "#bcbd22",
+    "psync-shim-nofast": "#bcbd22", "posixaio-shim-uring-nomerge": "#c5b0d5",
+    "posixaio-shim-aio-nomerge": "#f7b6d2",
 }
+# read and write: sequential (what the engine merges), O_DIRECT only.
 SECTIONS = [("randread", "hot"), ("randread", "direct"), ("randwrite", "hot"),
-            ("randwrite", "direct")]
+            ("randwrite", "direct"), ("read", "direct"), ("write", "direct")]
 MODE_NAME = {"hot": "page cache hot", "direct": "O_DIRECT"}
 
 
@@ -102,7 +108,7 @@ def parse_fio(text, rec):
     doc = json.loads(text[text.index("{"):])
     jobs = doc["jobs"]
     job = jobs[0]                       # --group_reporting: one entry
-    d = job["write" if rec["rw"] == "randwrite" else "read"]
+    d = job["write" if rec["rw"] in ("randwrite", "write") else "read"]
     lat = d.get("lat_ns", {}).get("percentile") or d["clat_ns"]["percentile"]
     pct = {float(k): v / 1e3 for k, v in lat.items()}
     rec.update(ok=True, iops=d["iops"], cpu_pct=job["usr_cpu"] + job["sys_cpu"],
