@@ -261,18 +261,14 @@ static void unmapped_member(void)
 {
 	int fd = new_file(0, RUN * BS);
 	char *buf = mmap(NULL, 8 * BS, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	off_t offs[8];
-
-	if (buf == MAP_FAILED || munmap(buf + 3 * BS, BS))
-		DIE("mmap: %s", strerror(errno));
-	for (int i = 0; i < 8; i++)
-		offs[i] = (off_t)i * BS;
 	static struct aiocb cb[8];
 	struct aiocb *l[8];
 
+	if (buf == MAP_FAILED || munmap(buf + 3 * BS, BS))
+		DIE("mmap: %s", strerror(errno));
 	block_start();
 	for (int i = 0; i < 8; i++) {
-		prep(&cb[i], fd, buf + (size_t)i * BS, BS, offs[i]);
+		prep(&cb[i], fd, buf + (size_t)i * BS, BS, (off_t)i * BS);
 		l[i] = &cb[i];
 		if (aio_read(&cb[i]))
 			DIE("aio_read: %s", strerror(errno));
