@@ -547,16 +547,16 @@ def report(raw, metapath, outdir):
           "or served by the fast path (buffered reads that hit the page cache).")
         w("")
         w("| contender | rw | mode | QD | backend | routed reads | routed writes | fast path hits "
-          "| fallbacks | peak queue depth | routed p50 µs |")
-        w("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| fallbacks | peak queue depth | merged IOs (requests) | routed p50 µs |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in shim_runs:
             st = r["shim_stats"]
             routed = (st.get("routed_reads") or 0) + (st.get("routed_writes") or 0)
-            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s (%s) | %s |" % (
                 r["contender"], r["rw"], r["mode"], r["depth"], st.get("backend"),
                 st.get("routed_reads"), st.get("routed_writes"), st.get("fastpath_hits"),
-                st.get("fallbacks"), st.get("peak_queue_depth"),
-                st.get("p50_us") if routed else "—"))
+                st.get("fallbacks"), st.get("peak_queue_depth"), st.get("merged_runs", "—"),
+                st.get("merged_requests", "—"), st.get("p50_us") if routed else "—"))
         w("")
     w("## Contenders")
     w("")
