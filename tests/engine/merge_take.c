@@ -4,11 +4,15 @@
  * writes queued together go to the kernel as one IO, and each gets exactly
  * what a separate request gets (the same call made natively is the
  * reference). The gate holds the submitter while a test queues its events,
- * so that they wait together; the counters (ioe_merge_counts()) say what
- * was merged.
+ * so that they wait together (held_or_queued(): IO that stays in flight);
+ * the counters (ioe_merge_counts()) say what was merged.
  */
 #include <signal.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include "util.h"
 #include "ioengine_internal.h"
 
@@ -264,6 +268,97 @@ static void cancel_member(enum ioe_backend b, int gate_fd, int fd)
 	ioe_context_free(ctx);
 }
 
+/*
+ * Events of ioe_submit_local() while IO is in flight are held (io_uring),
+ * or queued (Linux AIO: its submitter is inside io_submit() meanwhile),
+ * and merged when taken. The IO in flight: a 1 MiB read of /dev/zero into
+ * pages a userfaultfd keeps missing until the test lets it go.
+ */
+#define BLOCK_LEN (1u << 20)
+
+struct blocker {
+	int uffd, go[2];
+	char *buf;
+	atomic_int faults;
+};
+
+static void *block_server(void *arg)
+{
+	struct blocker *k = arg;
+	struct uffdio_zeropage z = { .range = { (uintptr_t)k->buf, BLOCK_LEN } };
+	struct uffd_msg m;
+	char c;
+
+	while (read(k->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
+		CHECK(errno == EINTR || errno == EAGAIN || m.event != UFFD_EVENT_PAGEFAULT);
+	atomic_fetch_add(&k->faults, 1);
+	CHECK_EQ(read(k->go[0], &c, 1), 1);
+	CHECK(!ioctl(k->uffd, UFFDIO_ZEROPAGE, &z) || errno == EEXIST);
+	return NULL;
+}
+
+static void held_or_queued(enum ioe_backend b, int fd)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct ioe_context *ctx = backend_context(b, 16, 0);
+	char *data = xalloc(8 * BS);
+	static struct tev t[8];
+	struct counts before = counts_of(ctx), after;
+	struct waitgroup wg, bwg;
+	struct blocker k = { .uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC) };
+	struct tev blocked;
+	pthread_t server;
+	int zero = open("/dev/zero", O_RDONLY);
+
+	if (k.uffd < 0) {
+		printf("held_or_queued: skipped, no userfaultfd (%s)\n", strerror(errno));
+		ioe_context_free(ctx);
+		free(data);
+		close(zero);
+		return;
+	}
+	k.buf = mmap(NULL, BLOCK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	reg.range.start = (uintptr_t)k.buf;
+	reg.range.len = BLOCK_LEN;
+	atomic_init(&k.faults, 0);
+	CHECK(k.buf != MAP_FAILED && zero >= 0);
+	CHECK(!ioctl(k.uffd, UFFDIO_API, &api) && !ioctl(k.uffd, UFFDIO_REGISTER, &reg) && !pipe(k.go));
+	CHECK_EQ(pthread_create(&server, NULL, block_server, &k), 0);
+	wg_init(&bwg, 1);
+	tev_init(&blocked, &bwg);
+	ioe_prep_read(&blocked.ev, zero, k.buf, BLOCK_LEN, 0);
+	CHECK_EQ(ioe_submit(ctx, &blocked.ev, IOE_CHAN_READ), 0);
+	while (!atomic_load(&k.faults))
+		usleep(100);
+	wg_init(&wg, 8);
+	for (int i = 0; i < 8; i++) {
+		tev_init(&t[i], &wg);
+		ioe_prep_read(&t[i].ev, fd, data + i * BS, BS, (int64_t)i * BS);
+		CHECK_EQ(ioe_submit_local(ctx, &t[i].ev, IOE_CHAN_READ), 0);
+	}
+	CHECK_EQ(write(k.go[1], "x", 1), 1);
+	wg_wait(&bwg);
+	wg_wait(&wg);
+	CHECK_EQ(blocked.ev.res, BLOCK_LEN);
+	after = counts_of(ctx);
+	CHECK_EQ(after.runs - before.runs, 1);
+	CHECK_EQ(after.requests - before.requests, 8);
+	for (int i = 0; i < 8; i++)
+		CHECK_EQ(t[i].ev.res, BS);
+	verify(data, 8 * BS, 0, 5);
+	CHECK_EQ(pthread_join(server, NULL), 0);
+	ioe_context_free(ctx);
+	wg_destroy(&wg);
+	wg_destroy(&bwg);
+	munmap(k.buf, BLOCK_LEN);
+	close(k.uffd);
+	close(k.go[0]);
+	close(k.go[1]);
+	close(zero);
+	free(data);
+}
+
 /* IOENGINE_MERGE=0 merges nothing; IOENGINE_MERGE_MAX bounds a master; bad values: the default. */
 static void settings(enum ioe_backend b, int gate_fd, int fd)
 {
@@ -315,7 +410,7 @@ static void settings(enum ioe_backend b, int gate_fd, int fd)
 int main(int argc, char **argv)
 {
 	enum ioe_backend b = test_backend(argc, argv);
-	int gate_fd = test_file(0), fd = test_file(0);
+	int gate_fd = test_file(0), fd = test_file(0), direct;
 	char *file = xalloc(N * BS);
 
 	CHECK(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
@@ -330,6 +425,10 @@ int main(int argc, char **argv)
 	breaks(b, gate_fd);
 	cancel_member(b, gate_fd, fd);
 	settings(b, gate_fd, fd);
+	direct = test_file(O_DIRECT);
+	CHECK_EQ(pwrite(direct, file, N * BS, 0), N * BS);
+	held_or_queued(b, direct);
+	close(direct);
 	free(file);
 	close(fd);
 	close(gate_fd);
