@@ -28,6 +28,7 @@ struct shim_config shim_cfg = {
 	.stats = NULL,
 	.interval = 0,
 	.metrics = NULL,
+	.merge_limit = 128 * 1024,	/* the engine's default: see ioe_merge_parse() */
 };
 
 bool shim_stats_on;
@@ -108,6 +109,24 @@ static void load_fastpath(void)
 		shim_log(SHIM_LOG_WARN, "IOENGINE_FASTPATH=%s is not 0 or 1, using 1", v);
 }
 
+/* By the engine's own rules (ioe_merge_parse()); a bad value: one message, the default. */
+static void load_merge(void)
+{
+	const char *on = env("IOENGINE_MERGE"), *max = env("IOENGINE_MERGE_MAX");
+	size_t limit;
+
+	if (on && ioe_merge_parse(on, NULL, &limit)) {
+		shim_log(SHIM_LOG_WARN, "IOENGINE_MERGE=%s is not 0 or 1, using 1", on);
+		on = NULL;
+	}
+	if (max && ioe_merge_parse(NULL, max, &limit)) {
+		shim_log(SHIM_LOG_WARN, "IOENGINE_MERGE_MAX=%s is not a number of bytes in 4096..67108864, "
+			 "using 131072", max);
+		max = NULL;
+	}
+	ioe_merge_parse(on, max, &shim_cfg.merge_limit);
+}
+
 static void load_stats(void)
 {
 	const char *v = env("IOENGINE_STATS");
@@ -153,6 +172,7 @@ void shim_config_load(void)
 	load_uint("IOENGINE_DEPTH", 1, IOE_MAX_DEPTH, &shim_cfg.depth);
 	load_uint("IOENGINE_WORKERS", 0, IOE_MAX_WORKERS, &shim_cfg.workers);
 	load_fastpath();
+	load_merge();
 	load_stats();
 	load_metrics();
 	load_uint("IOENGINE_STATS_INTERVAL", 0, SHIM_MAX_INTERVAL, &shim_cfg.interval);

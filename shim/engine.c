@@ -42,7 +42,7 @@ int shim_initialised;
 static struct ioe_context *start(enum ioe_backend b, int *err)
 {
 	struct ioe_options o = { .depth = shim_cfg.depth, .workers = shim_cfg.workers, .backend = b };
-	struct ioe_context *ctx = ioe_context_new_opts(&o);
+	struct ioe_context *ctx = ioe_context_new_merging(&o, shim_cfg.merge_limit);
 
 	*err = ctx ? 0 : errno;
 	return ctx;
@@ -147,7 +147,7 @@ static void start_here(unsigned int sb)
 	eng = create(sb);
 	starting_here = false;
 	if (eng)
-		shim_stats_backend(ioe_backend_name(eng));
+		shim_stats_engine(eng);
 	atomic_store_explicit(&eng_state, eng ? ENG_READY : ENG_FAILED, memory_order_release);
 	ioe_futex_wake(&eng_state, INT_MAX);
 	ioe_signals_restore(&old);

@@ -129,6 +129,11 @@ size_t shim_metrics_render(char *buf, size_t size, const struct shim_stats_snap 
 	     "The most IOs queued or in flight on the engine's shared queue, plus the new one, "
 	     "seen at a routed call.");
 	put(&o, "ioengine_queue_depth_peak{%s} %llu\n", lbl, (unsigned long long)s->peak_depth);
+	head(&o, "ioengine_merged_runs_total", "counter",
+	     "IOs the engine made of adjacent requests waiting together (IOENGINE_MERGE).");
+	put(&o, "ioengine_merged_runs_total{%s} %llu\n", lbl, (unsigned long long)s->merged_runs);
+	head(&o, "ioengine_merged_requests_total", "counter", "Requests those merged IOs carried.");
+	put(&o, "ioengine_merged_requests_total{%s} %llu\n", lbl, (unsigned long long)s->merged_requests);
 	histogram(&o, lbl, s);
 	return o.full ? 0 : (size_t)(o.p - buf);
 }

@@ -63,6 +63,7 @@ struct shim_config {
 	const char *stats;		/* IOENGINE_STATS: NULL, "" (stderr) or a path */
 	unsigned int interval;		/* IOENGINE_STATS_INTERVAL: seconds, 0 for none */
 	const char *metrics;		/* IOENGINE_METRICS: NULL or a path ending in .prom */
+	size_t merge_limit;		/* IOENGINE_MERGE, IOENGINE_MERGE_MAX: bytes of a merged IO, 0: none */
 };
 
 extern struct shim_config shim_cfg;
@@ -104,7 +105,7 @@ void shim_stats_count_fastpath(size_t bytes, bool whole);
 void shim_stats_count_fallback(enum shim_fallback_reason why);
 void shim_stats_queue_depth(size_t depth);	/* observed pending+running */
 /* The engine's backend ("io_uring", "aio"), once made; a reset forgets it. */
-void shim_stats_backend(const char *name);
+void shim_stats_engine(struct ioe_context *ctx);
 
 /* IOENGINE_STATS or IOENGINE_METRICS was set: the statistics hooks then record. */
 extern bool shim_stats_on;
@@ -160,6 +161,7 @@ struct shim_stats_snap {
 	uint64_t fallbacks[SHIM_FALLBACK_REASONS];
 	uint64_t fallbacks_all;
 	uint64_t peak_depth;
+	uint64_t merged_runs, merged_requests;	/* the engine's merged IOs and the requests in them */
 	uint64_t latency_sum_ns;
 	uint64_t hist[SHIM_STAT_BUCKETS];
 	uint64_t total;				/* hist[] added up */

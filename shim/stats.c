@@ -27,6 +27,7 @@ struct shim_stats {
 	_Atomic uint64_t latency_sum_ns;
 	_Atomic uint64_t hist[SHIM_STAT_BUCKETS];
 	const char *_Atomic backend;
+	struct ioe_context *_Atomic engine;	/* for its merge counters */
 };
 
 static struct shim_stats st;
@@ -92,9 +93,10 @@ void shim_stats_queue_depth(size_t depth)
 		;
 }
 
-void shim_stats_backend(const char *name)
+void shim_stats_engine(struct ioe_context *ctx)
 {
-	atomic_store_explicit(&st.backend, name, memory_order_relaxed);
+	atomic_store_explicit(&st.backend, ioe_backend_name(ctx), memory_order_relaxed);
+	atomic_store_explicit(&st.engine, ctx, memory_order_relaxed);
 }
 
 void shim_stats_reset(void)
@@ -135,6 +137,8 @@ void shim_stats_snapshot(struct shim_stats_snap *s)
 	for (unsigned int b = 0; b < SHIM_STAT_BUCKETS; b++)
 		s->total += (s->hist[b] = atomic_load_explicit(&st.hist[b], memory_order_relaxed));
 	s->backend = atomic_load_explicit(&st.backend, memory_order_relaxed);
+	ioe_merge_counts(atomic_load_explicit(&st.engine, memory_order_relaxed), &s->merged_runs,
+			 &s->merged_requests);
 }
 
 double shim_stats_percentile_us(const uint64_t *hist, uint64_t total, double p)

@@ -161,6 +161,15 @@ IOE_API void ioe_context_forget(struct ioe_context *ctx);
  * matching syscall would report them: -EBADF, -ESPIPE for a pipe or socket,
  * -EINVAL for misaligned O_DIRECT, -EFAULT for a bad buffer, ...
  *
+ * Reads or writes of one fd that wait together (queued, or held: see
+ * ioe_submit_local()), each starting where the one before it ends, with the
+ * same flags (not IOE_F_AT_POSITION), may go to the kernel as one vectored
+ * IO over their own buffers (IOENGINE_MERGE=0 when the context is made:
+ * never; IOENGINE_MERGE_MAX: its bytes, 128 KiB by default). Each still
+ * gets what it alone would have got: the part of the IO that covers it,
+ * or, where the IO did not reach it or failed, its own IO done again alone
+ * by the thread that completes the merged one. Nothing waits to be merged.
+ *
  * Callbacks run in an engine thread: a callback worker, or with workers == 0
  * the poller or the submitter (which completes itself an IO the kernel
  * refused, and the completions an idle ring already has right after it
@@ -264,7 +273,9 @@ enum ioe_cancel_result {
  * thread waits for the kernel's answer and may reap meanwhile (with
  * workers == 0 it may run other events' callbacks, and this one's).
  * Otherwise IOE_CANCEL_RUNNING: the event completes normally; so do the
- * remainder of a short read or write and a merged IO (merge.h). Its
+ * remainder of a short read or write, a merged IO (merge.h) and an event
+ * that the engine merged with others (see ioe_submit()) until it is
+ * called back. Its
  * completion has happened or is under way (its callback has run, runs or
  * is queued to run), or ev is no event of ctx: IOE_CANCEL_ALLDONE. ev is
  * only compared, never read, unless it is cancelled. Safe against the

@@ -70,6 +70,23 @@ int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chann
  */
 bool ioe_caller_copies(const struct ioe_context *ctx, enum ioe_wait_kind waits);
 
+/*
+ * IOENGINE_MERGE ("0" or "1"; NULL or "": 1) and IOENGINE_MERGE_MAX (bytes,
+ * 4096..64 MiB; NULL or "": 128 KiB): *limit, the bytes of a merged IO (0:
+ * no merging), or -EINVAL (*limit untouched) for a bad value. A context
+ * made by ioe_context_new_opts() reads both then (a bad value: the
+ * default, silently: the engine prints nothing); the shim reads them with
+ * the rest of its settings, at load time, says so once for a bad value
+ * (shim/config.c) and passes the limit (ioe_context_new_merging()).
+ */
+int ioe_merge_parse(const char *on, const char *max, size_t *limit);
+
+/* ioe_context_new_opts() with the merge limit given (0: no merging), not read from the environment. */
+struct ioe_context *ioe_context_new_merging(const struct ioe_options *o, size_t merge_limit);
+
+/* Merged IOs the context made from adjacent events, and the events in them. */
+void ioe_merge_counts(const struct ioe_context *ctx, uint64_t *runs, uint64_t *requests);
+
 /* Fault injection (engine/src/fault.h): what was injected, for IOENGINE_STATS. */
 enum ioe_fault_kind { IOE_FAULT_EIO, IOE_FAULT_SHORT, IOE_FAULT_EAGAIN, IOE_FAULT_ENOMEM, IOE_FAULT_MERGE_NOMEM,
 		      IOE_FAULT_KINDS };

@@ -74,15 +74,15 @@ static inline void ioe_mpsc_push(struct ioe_mpsc *q, struct ioe_event *ev)
 			memory_order_release, memory_order_relaxed));
 }
 
-/* Consumer only. */
-static inline struct ioe_event *ioe_mpsc_pop(struct ioe_mpsc *q)
+/* Consumer only: the producers' stack, if the FIFO is empty, moved to the FIFO (oldest first). */
+static inline void ioe_mpsc_refill(struct ioe_mpsc *q)
 {
 	if (ioe_list_empty(&q->fifo)) {
 		struct ioe_event *ev, *rev = NULL, *last;
 
 		ev = atomic_exchange_explicit(&q->stack, NULL, memory_order_acquire);
 		if (!ev)
-			return NULL;
+			return;
 		last = ev;
 		while (ev) {
 			struct ioe_event *next = ev->next_;
@@ -94,7 +94,20 @@ static inline struct ioe_event *ioe_mpsc_pop(struct ioe_mpsc *q)
 		q->fifo.head = rev;
 		q->fifo.tail = last;
 	}
+}
+
+/* Consumer only. */
+static inline struct ioe_event *ioe_mpsc_pop(struct ioe_mpsc *q)
+{
+	ioe_mpsc_refill(q);
 	return ioe_list_pop(&q->fifo);
+}
+
+/* Consumer only: the event the next pop would return, left in the queue (NULL: empty). */
+static inline struct ioe_event *ioe_mpsc_peek(struct ioe_mpsc *q)
+{
+	ioe_mpsc_refill(q);
+	return q->fifo.head;
 }
 
 /*

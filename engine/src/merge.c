@@ -14,6 +14,7 @@
 #include <string.h>
 #include "fault.h"
 #include "merge.h"
+#include "merge_master.h"
 #include "tasks.h"
 
 #define MERGE_ALIGN 4096
@@ -135,9 +136,9 @@ static void merge_done(struct ioe_event *master, void *alloc)
 		ssize_t r = res;
 
 		if (res >= 0) {
-			size_t got = (size_t)res > rel ? (size_t)res - rel : 0;
-
-			r = (ssize_t)(got < ev->len ? got : ev->len);
+			r = ioe_merge_share(res, rel, ev->len);
+			if (r < 0)
+				r = 0;
 		}
 		rel += ev->len;
 		complete(ev, r);
@@ -178,22 +179,30 @@ static int submit_master(struct ioe_merger *m, struct ioe_event *master, void *a
 	return ret;
 }
 
+void ioe_merge_master_init(struct ioe_event *master, struct iovec *iov, struct ioe_event *head,
+			   unsigned int count, int64_t start)
+{
+	unsigned int i = 0;
+
+	for (struct ioe_event *e = head; e; e = e->merged_next, i++) {
+		iov[i].iov_base = e->buf;
+		iov[i].iov_len = e->len;
+	}
+	if (head->action == IOE_WRITE)
+		ioe_prep_writev(master, head->fd, iov, (int)count, start);
+	else
+		ioe_prep_readv(master, head->fd, iov, (int)count, start);
+	master->merged = head;
+}
+
 /* The run as one vectored IO over the sub-events' own buffers. */
 static int submit_vectored(struct ioe_merger *m, struct ioe_event *head, unsigned int count, int64_t start)
 {
 	struct vectored *v;
-	unsigned int i = 0;
 
 	if (ioe_fault_merge_nomem() || !(v = malloc(sizeof(*v) + count * sizeof(v->iov[0]))))
 		return submit_separately(m, head);
-	for (struct ioe_event *e = head; e; e = e->merged_next, i++) {
-		v->iov[i].iov_base = e->buf;
-		v->iov[i].iov_len = e->len;
-	}
-	if (m->action == IOE_WRITE)
-		ioe_prep_writev(&v->ev, m->fd, v->iov, (int)count, start);
-	else
-		ioe_prep_readv(&v->ev, m->fd, v->iov, (int)count, start);
+	ioe_merge_master_init(&v->ev, v->iov, head, count, start);
 	return submit_master(m, &v->ev, v, head);
 }
 

@@ -27,7 +27,8 @@ except ImportError:
     sys.exit(77)
 
 FIELDS = ("pid backend routed_reads routed_writes routed_syncs read_bytes write_bytes fastpath_hits "
-          "fastpath_bytes plain_syscalls own_queue shared_queue fallbacks peak_queue_depth p50_us p99_us").split()
+          "fastpath_bytes plain_syscalls own_queue shared_queue fallbacks peak_queue_depth merged_runs merged_requests "
+          "p50_us p99_us").split()
 INTERVAL = ("interval_s reads_per_s writes_per_s syncs_per_s read_bytes_per_s write_bytes_per_s "
             "fallbacks_per_s interval_p50_us interval_p99_us").split()
 LINE = re.compile(r"ioengine: stats " + " ".join(f + r"=(\S+)" for f in FIELDS) +
@@ -40,6 +41,8 @@ SERIES = {
     "ioengine_fastpath_bytes_total": 1,
     "ioengine_fallbacks_total": 4,
     "ioengine_queue_depth_peak": 1,
+    "ioengine_merged_runs_total": 1,
+    "ioengine_merged_requests_total": 1,
     "ioengine_request_duration_seconds_bucket": 13,
     "ioengine_request_duration_seconds_sum": 1,
     "ioengine_request_duration_seconds_count": 1,
@@ -159,6 +162,8 @@ def same(summary, samples):
         "fastpath_bytes": total(samples, "ioengine_fastpath_bytes_total"),
         "fallbacks": total(samples, "ioengine_fallbacks_total"),
         "peak_queue_depth": total(samples, "ioengine_queue_depth_peak"),
+        "merged_runs": total(samples, "ioengine_merged_runs_total"),
+        "merged_requests": total(samples, "ioengine_merged_requests_total"),
     }
     for k, v in want.items():
         if int(summary[k]) != v:

@@ -42,6 +42,10 @@ CONTENDERS = [
      ["fio-io_uring", "posixaio-glibc"], False),
     ("posixaio-shim-aio", "posixaio", "fio ioengine=posixaio under the shim, Linux AIO",
      ["fio-io_uring", "posixaio-glibc"], False),
+    ("posixaio-shim-uring-nomerge", "posixaio", "the same, io_uring, IOENGINE_MERGE=0",
+     ["fio-io_uring", "posixaio-shim-uring"], False),
+    ("posixaio-shim-aio-nomerge", "posixaio", "the same, Linux AIO, IOENGINE_MERGE=0",
+     ["fio-io_uring", "posixaio-shim-aio"], False),
     ("psync-native", "psync", "fio ioengine=psync, plain pread/pwrite (reference)", [], True),
     ("psync-shim", "psync", "fio ioengine=psync under the shim, fast path on",
      ["psync-native"], False),
@@ -53,10 +57,12 @@ COLORS = {
     "engine-uring": "#d62728", "engine-aio": "#ff7f0e", "fio-io_uring": "#1f77b4",
     "fio-libaio": "#17becf", "posixaio-glibc": "#7f7f7f", "posixaio-shim-uring": "#9467bd",
     "posixaio-shim-aio": "#e377c2", "psync-native": "#2ca02c", "psync-shim": "#8c564b",
-    "psync-shim-nofast": "#bcbd22",
+    "psync-shim-nofast": "#bcbd22", "posixaio-shim-uring-nomerge": "#c5b0d5",
+    "posixaio-shim-aio-nomerge": "#f7b6d2",
 }
+# read and write: sequential (what the engine merges), O_DIRECT only.
 SECTIONS = [("randread", "hot"), ("randread", "direct"), ("randwrite", "hot"),
-            ("randwrite", "direct")]
+            ("randwrite", "direct"), ("read", "direct"), ("write", "direct")]
 MODE_NAME = {"hot": "page cache hot", "direct": "O_DIRECT"}
 
 
@@ -103,7 +109,7 @@ def parse_fio(text, rec):
     doc = json.loads(text[text.index("{"):])
     jobs = doc["jobs"]
     job = jobs[0]                       # --group_reporting: one entry
-    d = job["write" if rec["rw"] == "randwrite" else "read"]
+    d = job["write" if rec["rw"] in ("randwrite", "write") else "read"]
     lat = d.get("lat_ns", {}).get("percentile") or d["clat_ns"]["percentile"]
     pct = {float(k): v / 1e3 for k, v in lat.items()}
     rec.update(ok=True, iops=d["iops"], cpu_pct=job["usr_cpu"] + job["sys_cpu"],
@@ -137,7 +143,8 @@ def parse_merge(text, rec, raw):
         f = dict(x.split("=", 1) for x in line.split()[2:])
         r = dict(rec, ok=True, group="merge", backend=f["backend"], op=f["op"],
                  unmerged_iops=float(f["unmerged_iops"]), merged_iops=float(f["merged_iops"]),
-                 ratio=float(f["ratio"]))
+                 ratio=float(f["ratio"]), take_iops=float(f.get("take_merged_iops", 0)),
+                 take_ratio=float(f.get("take_ratio", 0)))
         r["contender"] = "merge-" + ("uring" if f["backend"] == "io_uring" else f["backend"])
         append(raw, r)
         n += 1
@@ -493,14 +500,19 @@ def report(raw, metapath, outdir):
     if merges:
         w("## Merge: 4 KiB sequential O_DIRECT, merged into IOs up to 128 KiB (ioengine-bench-merge)")
         w("")
-        w("| contender | op | unmerged IOPS | merged IOPS | merged/unmerged |")
-        w("|---|---|---|---|---|")
+        w("ioe_merger: the public merger; engine take: plain events that the engine merges as it takes "
+          "them from its queues (IOENGINE_MERGE).")
+        w("")
+        w("| contender | op | unmerged IOPS | ioe_merger IOPS | ioe_merger/unmerged | engine take IOPS "
+          "| engine take/unmerged |")
+        w("|---|---|---|---|---|---|---|")
         for r in merges:
             if r.get("ok"):
-                w("| %s | %s | %s | %s | %.2f× |" % (r["contender"], r["op"], fmt_iops(r["unmerged_iops"]),
-                                                   fmt_iops(r["merged_iops"]), r["ratio"]))
+                w("| %s | %s | %s | %s | %.2f× | %s | %.2f× |" % (
+                    r["contender"], r["op"], fmt_iops(r["unmerged_iops"]), fmt_iops(r["merged_iops"]),
+                    r["ratio"], fmt_iops(r.get("take_iops")), r.get("take_ratio", 0)))
             else:
-                w("| %s | — | failed | failed | — |" % r["contender"])
+                w("| %s | — | failed | failed | — | failed | — |" % r["contender"])
         w("")
     streams = [r for r in recs if r.get("group") == "stream"]
     if streams:
@@ -569,16 +581,16 @@ def report(raw, metapath, outdir):
           "or served by the fast path (buffered reads that hit the page cache).")
         w("")
         w("| contender | rw | mode | QD | backend | routed reads | routed writes | fast path hits "
-          "| fallbacks | peak queue depth | routed p50 µs |")
-        w("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| fallbacks | peak queue depth | merged IOs (requests) | routed p50 µs |")
+        w("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in shim_runs:
             st = r["shim_stats"]
             routed = (st.get("routed_reads") or 0) + (st.get("routed_writes") or 0)
-            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |" % (
+            w("| %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s (%s) | %s |" % (
                 r["contender"], r["rw"], r["mode"], r["depth"], st.get("backend"),
                 st.get("routed_reads"), st.get("routed_writes"), st.get("fastpath_hits"),
-                st.get("fallbacks"), st.get("peak_queue_depth"),
-                st.get("p50_us") if routed else "—"))
+                st.get("fallbacks"), st.get("peak_queue_depth"), st.get("merged_runs", "—"),
+                st.get("merged_requests", "—"), st.get("p50_us") if routed else "—"))
         w("")
     w("## Contenders")
     w("")

@@ -6,6 +6,8 @@
  * is in exactly one of these states:
  * - queued or held: taken out here, and called back with -ECANCELED in the
  *   calling thread (IOE_CANCEL_DONE);
+ * - a member of a merged IO (merge_take.h): IOE_CANCEL_RUNNING until its
+ *   master calls it back;
  * - with the kernel (in a slot, or on io_uring a stream event): the
  *   driver's cancel asks the kernel (IOE_CANCEL_DONE when the kernel
  *   cancelled it, IOE_CANCEL_RUNNING when it goes on);
@@ -38,6 +40,12 @@ int ioe_cancel(struct ioe_context *ctx, struct ioe_event *ev)
 		ev->res = -ECANCELED;
 		ev->cb(ev, ev->cb_arg);
 		return IOE_CANCEL_DONE;
+	}
+	/* A member of a merged IO: its master is with the kernel, or being fanned out. */
+	if (ioe_merge_holds(&ctx->shared.merge, ev)) {
+		ioe_sq_unlock(d);
+		ioe_signals_restore(&old);
+		return IOE_CANCEL_RUNNING;
 	}
 	ret = ctx->ops->cancel(ctx->driver, ev);
 	ioe_signals_restore(&old);

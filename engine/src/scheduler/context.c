@@ -68,7 +68,7 @@ static int start_driver(struct ioe_context *ctx, const struct ioe_driver_ops *op
  * routed call, which may come from a signal handler that interrupted
  * malloc().
  */
-struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
+struct ioe_context *ioe_context_new_merging(const struct ioe_options *o, size_t merge_limit)
 {
 	enum ioe_backend backend;
 	struct ioe_context *ctx;
@@ -90,6 +90,11 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 		return NULL;
 	}
 	shared_init(&ctx->shared, o->depth);
+	if (ioe_merge_pool_init(&ctx->shared.merge, o->depth, merge_limit)) {
+		ioe_unmap(ctx, sizeof(*ctx));
+		errno = ENOMEM;
+		return NULL;
+	}
 	ctx->workers = o->workers;
 	atomic_init(&ctx->threads, IOE_THREADS_NONE);
 	if (backend == IOE_BACKEND_AIO) {
@@ -101,11 +106,17 @@ struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
 			ret = start_driver(ctx, &ioe_aio_ops);
 	}
 	if (ret) {
+		ioe_merge_pool_fini(&ctx->shared.merge);
 		ioe_unmap(ctx, sizeof(*ctx));
 		errno = -ret;
 		return NULL;
 	}
 	return ctx;
+}
+
+struct ioe_context *ioe_context_new_opts(const struct ioe_options *o)
+{
+	return ioe_context_new_merging(o, ioe_merge_limit_from_env());
 }
 
 struct ioe_context *ioe_context_new(unsigned int depth, unsigned int workers)
@@ -130,6 +141,7 @@ void ioe_context_free(struct ioe_context *ctx)
 	ioe_wake(&sh->submit_wake);
 	ctx->ops->stop(ctx->driver);
 	ioe_cb_workers_stop(&sh->cb_workers);
+	ioe_merge_pool_fini(&sh->merge);
 	ioe_unmap(ctx, sizeof(*ctx));
 }
 

@@ -13,6 +13,7 @@
 #include "../callback_worker.h"
 #include "../embedded_list.h"
 #include "../wake.h"
+#include "merge_take.h"
 
 struct ioe_own_queue_ops;
 
@@ -53,6 +54,9 @@ struct ioe_shared_ctx {
 	 */
 	_Atomic unsigned int streams;
 	bool streams_cancelled;
+
+	/* Masters of merged runs, made as events are taken (merge_take.h). */
+	struct ioe_merge_pool merge;
 
 	struct ioe_waiter submit_wake;	/* submitter: new events or free slots */
 	struct ioe_cb_workers cb_workers;

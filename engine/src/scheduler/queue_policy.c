@@ -8,33 +8,6 @@
 #include "queue_policy.h"
 #include "../tasks.h"
 
-static unsigned int take(struct ioe_shared_ctx *sh, enum ioe_channel ch,
-			 struct ioe_event **out, unsigned int budget)
-{
-	unsigned int n = 0;
-	struct ioe_event *ev;
-
-	while (n < budget && (ev = ioe_mpsc_pop(&sh->queues[ch])))
-		out[n++] = ev;
-	return n;
-}
-
-unsigned int poll_request_from_queues(struct ioe_shared_ctx *sh, struct ioe_event **out,
-				      unsigned int budget)
-{
-	enum ioe_channel first = sh->read_first ? IOE_CHAN_READ : IOE_CHAN_WRITE;
-	enum ioe_channel second = sh->read_first ? IOE_CHAN_WRITE : IOE_CHAN_READ;
-	unsigned int n;
-
-	n = take(sh, IOE_CHAN_PRIO, out, budget);
-	n += take(sh, first, out + n, budget - n);
-	n += take(sh, second, out + n, budget - n);
-	sh->read_first = !sh->read_first;
-	if (n)
-		atomic_fetch_sub_explicit(&sh->total_count, n, memory_order_relaxed);
-	return n;
-}
-
 int ioe_fd_check(struct ioe_fd_check *c, int fd)
 {
 	unsigned int i;
@@ -75,6 +48,53 @@ static int refusal(struct ioe_shared_ctx *sh, struct ioe_fd_check *fdc, const st
 	return fd_to_check(ev) ? ioe_fd_check(fdc, ev->fd) : 0;
 }
 
+/*
+ * Take at most `budget` events of q into out[]; one that may go to the
+ * kernel takes the events behind it that continue it along as one merged
+ * IO (ioe_merge_take(), not on the priority channel). *popped counts every
+ * event taken out of q.
+ */
+static unsigned int take(struct ioe_shared_ctx *sh, struct ioe_mpsc *q, bool merge, struct ioe_fd_check *fdc,
+			 struct ioe_event **out, unsigned int budget, unsigned int *popped)
+{
+	unsigned int n = 0;
+	struct ioe_event *ev;
+
+	while (n < budget && (ev = ioe_mpsc_pop(q))) {
+		++*popped;
+		if (merge && !refusal(sh, fdc, ev))
+			ev = ioe_merge_take(&sh->merge, ev, q, popped);
+		out[n++] = ev;
+	}
+	return n;
+}
+
+/* The channels, priority first, then read and write in turn: see poll_request_from_queues(). */
+static unsigned int take_channels(struct ioe_shared_ctx *sh, struct ioe_fd_check *fdc, struct ioe_event **out,
+				  unsigned int budget)
+{
+	enum ioe_channel first = sh->read_first ? IOE_CHAN_READ : IOE_CHAN_WRITE;
+	enum ioe_channel second = sh->read_first ? IOE_CHAN_WRITE : IOE_CHAN_READ;
+	unsigned int n, popped = 0;
+
+	n = take(sh, &sh->queues[IOE_CHAN_PRIO], false, fdc, out, budget, &popped);
+	n += take(sh, &sh->queues[first], true, fdc, out + n, budget - n, &popped);
+	n += take(sh, &sh->queues[second], true, fdc, out + n, budget - n, &popped);
+	sh->read_first = !sh->read_first;
+	if (popped)
+		atomic_fetch_sub_explicit(&sh->total_count, popped, memory_order_relaxed);
+	return n;
+}
+
+unsigned int poll_request_from_queues(struct ioe_shared_ctx *sh, struct ioe_event **out,
+				      unsigned int budget)
+{
+	struct ioe_fd_check fdc;
+
+	ioe_fd_check_reset(&fdc);
+	return take_channels(sh, &fdc, out, budget);
+}
+
 bool ioe_fd_refuses(struct ioe_event *ev)
 {
 	struct ioe_fd_check fdc;
@@ -88,18 +108,16 @@ bool ioe_fd_refuses(struct ioe_event *ev)
  * Keep the events of out[0..n) that may go to the kernel; the rest, with
  * their result set, are appended to *refused (linked through next_).
  */
-static unsigned int keep_submittable(struct ioe_shared_ctx *sh, struct ioe_event **out, unsigned int n,
-				     struct ioe_event **refused)
+static unsigned int keep_submittable(struct ioe_shared_ctx *sh, struct ioe_fd_check *fdc, struct ioe_event **out,
+				     unsigned int n, struct ioe_event **refused)
 {
 	unsigned int kept = 0;
-	struct ioe_fd_check fdc;
 
 	while (*refused)
 		refused = &(*refused)->next_;
-	ioe_fd_check_reset(&fdc);
 	for (unsigned int i = 0; i < n; i++) {
 		struct ioe_event *ev = out[i];
-		int err = refusal(sh, &fdc, ev);
+		int err = refusal(sh, fdc, ev);
 
 		if (err) {
 			ev->res = err;
@@ -113,27 +131,31 @@ static unsigned int keep_submittable(struct ioe_shared_ctx *sh, struct ioe_event
 	return kept;
 }
 
+/* The fd check is shared with the take: an fd that a merge looked at is not looked at again. */
 unsigned int ioe_take_round(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			    unsigned int budget, struct ioe_event **refused)
 {
-	return keep_submittable(sh, out, poll_request_from_queues(sh, out, budget), refused);
+	struct ioe_fd_check fdc;
+
+	ioe_fd_check_reset(&fdc);
+	return keep_submittable(sh, &fdc, out, take_channels(sh, &fdc, out, budget), refused);
 }
 
 unsigned int ioe_take_held(struct ioe_shared_ctx *sh, struct ioe_event **out,
 			   unsigned int budget, struct ioe_event **refused)
 {
-	unsigned int n = 0;
-	struct ioe_event *ev;
+	unsigned int n, popped = 0;
+	struct ioe_fd_check fdc;
 
 	if (!budget && atomic_load_explicit(&sh->held_count, memory_order_relaxed))
 		atomic_store_explicit(&sh->held_kick, true, memory_order_relaxed);
-	while (n < budget && (ev = ioe_mpsc_pop(&sh->held)))
-		out[n++] = ev;
-	if (n) {
-		atomic_fetch_sub_explicit(&sh->held_count, n, memory_order_relaxed);
+	ioe_fd_check_reset(&fdc);
+	n = take(sh, &sh->held, true, &fdc, out, budget, &popped);
+	if (popped) {
+		atomic_fetch_sub_explicit(&sh->held_count, popped, memory_order_relaxed);
 		atomic_fetch_add_explicit(&sh->held_takes, 1, memory_order_relaxed);
 	}
-	return keep_submittable(sh, out, n, refused);
+	return keep_submittable(sh, &fdc, out, n, refused);
 }
 
 bool ioe_unqueue(struct ioe_shared_ctx *sh, struct ioe_event *ev)
