@@ -12,7 +12,7 @@ bats_require_minimum_version 1.5.0
 
 BENCH=$(readlink -f "$BATS_TEST_DIRNAME/../../tools/ioengine-bench")
 CONTENDERS="engine-uring engine-aio fio-io_uring fio-libaio posixaio-glibc posixaio-shim-uring
-posixaio-shim-aio psync-native psync-shim psync-shim-nofast"
+posixaio-shim-aio posixaio-shim-uring-nomerge posixaio-shim-aio-nomerge psync-native psync-shim psync-shim-nofast"
 
 setup_file() {
 	local args=(--quick --size small --depths "1 32" --out "$BATS_FILE_TMPDIR/report")
