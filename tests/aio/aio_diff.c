@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -101,6 +99,7 @@ static void show(const char *what, struct aiocb *cb)
 }
 
 #include "asan_cancel.h"
+#include "fault_hold.h"
 #include "task_file.h"
 
 /* ---- notifications ---- */
@@ -993,90 +992,32 @@ static void slow_start(struct aiocb *cb, size_t len)
  * until it was still in progress where they needed it to be.
  */
 #define BLOCK_LEN (1u << 20)
-static char *block_buf;
-static int block_uffd = -1, block_go[2];
-static _Atomic int block_faults;
-
-/* Serve the faults: each one is held until the test writes a byte to block_go. */
-static void *block_server(void *p)
-{
-	struct uffdio_zeropage z = { .range = { (uintptr_t)block_buf, BLOCK_LEN } };
-	struct uffd_msg m;
-	char c;
-
-	(void)p;
-	for (;;) {
-		if (read(block_uffd, &m, sizeof(m)) != sizeof(m)) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			DIE("userfaultfd read: %s", strerror(errno));
-		}
-		if (m.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		atomic_fetch_add(&block_faults, 1);
-		while (read(block_go[0], &c, 1) != 1)
-			if (errno != EINTR)
-				DIE("block_go: %s", strerror(errno));
-		z.zeropage = 0;
-		/* The whole buffer at once: the read then goes on to its end. */
-		if (ioctl(block_uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
-			DIE("UFFDIO_ZEROPAGE: %s", strerror(errno));
-	}
-	return NULL;
-}
-
-static bool block_init(void)
-{
-	static int state;	/* 0: not tried, 1: works, -1: not here */
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	pthread_t t;
-
-	if (state)
-		return state > 0;
-	state = -1;
-	block_uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-	if (block_uffd < 0)
-		return false;
-	block_buf = mmap(NULL, BLOCK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.range.start = (uintptr_t)block_buf;
-	reg.range.len = BLOCK_LEN;
-	if (block_buf == MAP_FAILED || ioctl(block_uffd, UFFDIO_API, &api) ||
-	    ioctl(block_uffd, UFFDIO_REGISTER, &reg) || pipe(block_go) ||
-	    pthread_create(&t, NULL, block_server, NULL))
-		DIE("userfaultfd set-up: %s", strerror(errno));
-	pthread_detach(t);
-	state = 1;
-	return true;
-}
+static struct fault_hold block;
 
 /* Start a request that is in progress until block_release(); false: a slow read (see above). */
 static bool block_start(struct aiocb *cb, size_t slow_len)
 {
-	int before = atomic_load(&block_faults);
+	static int state;	/* 0: not tried, 1: works, -1: not here */
+	int before;
 
-	if (!block_init()) {
+	if (!state)
+		state = fault_hold_init(&block, BLOCK_LEN) ? 1 : -1;
+	if (state < 0) {
 		slow_start(cb, slow_len);
 		return false;
 	}
-	/* Missing again, so that the next read faults. */
-	if (madvise(block_buf, BLOCK_LEN, MADV_DONTNEED))
-		DIE("madvise: %s", strerror(errno));
-	prep(cb, zero_fd(), block_buf, BLOCK_LEN, 0);
+	before = fault_hold_arm(&block);
+	prep(cb, zero_fd(), block.buf, BLOCK_LEN, 0);
 	if (aio_read(cb))
 		DIE("blocked aio_read: %s", strerror(errno));
-	for (int i = 0; atomic_load(&block_faults) == before; i++) {
-		if (i == 30000)
-			DIE("the blocked read did not reach the kernel in 30 s");
-		sleep_ms(1);
-	}
+	fault_hold_wait(&block, before);
 	return true;
 }
 
 static void block_release(void)
 {
-	if (block_uffd >= 0 && write(block_go[1], "x", 1) != 1)
-		DIE("block_go: %s", strerror(errno));
+	if (block.buf)
+		fault_hold_release(&block);
 }
 
 /* Its end, with room for a loaded machine (each wait_one() wait is 10 s at most). */

@@ -22,12 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "fault_hold.h"
 
 #define BS 4096
 #define RUN 32
@@ -83,53 +81,15 @@ static int new_file(int flags, size_t size)
 
 /* --- a request in progress until block_release() (see the top) --- */
 #define BLOCK_LEN (1u << 20)
-static char *block_buf;
-static int block_uffd = -1, block_go[2], zero;
-static _Atomic int block_faults;
+static struct fault_hold block;
+static int zero;
 static struct aiocb block_cb;
-
-static void *block_server(void *p)
-{
-	struct uffdio_zeropage z = { .range = { 0, BLOCK_LEN } };
-	struct uffd_msg m;
-	char c;
-
-	(void)p;
-	for (;;) {
-		if (read(block_uffd, &m, sizeof(m)) != sizeof(m)) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			DIE("userfaultfd read: %s", strerror(errno));
-		}
-		if (m.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		atomic_fetch_add(&block_faults, 1);
-		while (read(block_go[0], &c, 1) != 1)
-			if (errno != EINTR)
-				DIE("block_go: %s", strerror(errno));
-		z.range.start = (uintptr_t)block_buf;
-		if (ioctl(block_uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
-			DIE("UFFDIO_ZEROPAGE: %s", strerror(errno));
-	}
-	return NULL;
-}
 
 static void block_init(void)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	pthread_t t;
-
-	block_uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
-	block_buf = mmap(NULL, BLOCK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.range.start = (uintptr_t)block_buf;
-	reg.range.len = BLOCK_LEN;
 	zero = open("/dev/zero", O_RDONLY);
-	if (block_uffd < 0 || block_buf == MAP_FAILED || zero < 0 || ioctl(block_uffd, UFFDIO_API, &api) ||
-	    ioctl(block_uffd, UFFDIO_REGISTER, &reg) || pipe(block_go) ||
-	    pthread_create(&t, NULL, block_server, NULL))
+	if (zero < 0 || !fault_hold_init(&block, BLOCK_LEN))
 		DIE("userfaultfd set-up: %s", strerror(errno));
-	pthread_detach(t);
 }
 
 static void wait_all(struct aiocb **l, int n)
@@ -142,30 +102,22 @@ static void wait_all(struct aiocb **l, int n)
 
 static void block_start(void)
 {
-	int before = atomic_load(&block_faults);
-	struct timespec ms = { 0, 1000000 };
+	int before = fault_hold_arm(&block);
 
-	if (madvise(block_buf, BLOCK_LEN, MADV_DONTNEED))
-		DIE("madvise: %s", strerror(errno));
 	memset(&block_cb, 0, sizeof(block_cb));
 	block_cb.aio_fildes = zero;
-	block_cb.aio_buf = block_buf;
+	block_cb.aio_buf = block.buf;
 	block_cb.aio_nbytes = BLOCK_LEN;
 	if (aio_read(&block_cb))
 		DIE("blocked aio_read: %s", strerror(errno));
-	for (int i = 0; atomic_load(&block_faults) == before; i++) {
-		if (i == 30000)
-			DIE("the blocked read did not reach the kernel in 30 s");
-		nanosleep(&ms, NULL);
-	}
+	fault_hold_wait(&block, before);
 }
 
 static void block_release(void)
 {
 	struct aiocb *l[1] = { &block_cb };
 
-	if (write(block_go[1], "x", 1) != 1)
-		DIE("block_go: %s", strerror(errno));
+	fault_hold_release(&block);
 	wait_all(l, 1);
 	if (aio_return(&block_cb) != BLOCK_LEN)
 		DIE("blocked read");

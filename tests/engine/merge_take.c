@@ -8,11 +8,8 @@
  * the counters (ioe_merge_counts()) say what was merged.
  */
 #include <signal.h>
-#include <linux/userfaultfd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
+#include "fault_hold.h"
 #include "util.h"
 #include "ioengine_internal.h"
 
@@ -276,68 +273,39 @@ static void cancel_member(enum ioe_backend b, int gate_fd, int fd)
  */
 #define BLOCK_LEN (1u << 20)
 
-struct blocker {
-	int uffd, go[2];
-	char *buf;
-	atomic_int faults;
-};
-
-static void *block_server(void *arg)
-{
-	struct blocker *k = arg;
-	struct uffdio_zeropage z = { .range = { (uintptr_t)k->buf, BLOCK_LEN } };
-	struct uffd_msg m;
-	char c;
-
-	while (read(k->uffd, &m, sizeof(m)) != sizeof(m) || m.event != UFFD_EVENT_PAGEFAULT)
-		CHECK(errno == EINTR || errno == EAGAIN || m.event != UFFD_EVENT_PAGEFAULT);
-	atomic_fetch_add(&k->faults, 1);
-	CHECK_EQ(read(k->go[0], &c, 1), 1);
-	CHECK(!ioctl(k->uffd, UFFDIO_ZEROPAGE, &z) || errno == EEXIST);
-	return NULL;
-}
-
 static void held_or_queued(enum ioe_backend b, int fd)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
-	struct ioe_context *ctx = backend_context(b, 16, 0);
-	char *data = xalloc(8 * BS);
+	static struct fault_hold hold;
+	struct ioe_context *ctx;
+	char *data;
 	static struct tev t[8];
-	struct counts before = counts_of(ctx), after;
+	struct counts before, after;
 	struct waitgroup wg, bwg;
-	struct blocker k = { .uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC) };
 	struct tev blocked;
-	pthread_t server;
-	int zero = open("/dev/zero", O_RDONLY);
+	int zero, faults;
 
-	if (k.uffd < 0) {
+	if (!fault_hold_init(&hold, BLOCK_LEN)) {
 		printf("held_or_queued: skipped, no userfaultfd (%s)\n", strerror(errno));
-		ioe_context_free(ctx);
-		free(data);
-		close(zero);
 		return;
 	}
-	k.buf = mmap(NULL, BLOCK_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	reg.range.start = (uintptr_t)k.buf;
-	reg.range.len = BLOCK_LEN;
-	atomic_init(&k.faults, 0);
-	CHECK(k.buf != MAP_FAILED && zero >= 0);
-	CHECK(!ioctl(k.uffd, UFFDIO_API, &api) && !ioctl(k.uffd, UFFDIO_REGISTER, &reg) && !pipe(k.go));
-	CHECK_EQ(pthread_create(&server, NULL, block_server, &k), 0);
+	ctx = backend_context(b, 16, 0);
+	data = xalloc(8 * BS);
+	before = counts_of(ctx);
+	zero = open("/dev/zero", O_RDONLY);
+	CHECK(zero >= 0);
+	faults = fault_hold_arm(&hold);
 	wg_init(&bwg, 1);
 	tev_init(&blocked, &bwg);
-	ioe_prep_read(&blocked.ev, zero, k.buf, BLOCK_LEN, 0);
+	ioe_prep_read(&blocked.ev, zero, hold.buf, BLOCK_LEN, 0);
 	CHECK_EQ(ioe_submit(ctx, &blocked.ev, IOE_CHAN_READ), 0);
-	while (!atomic_load(&k.faults))
-		usleep(100);
+	fault_hold_wait(&hold, faults);
 	wg_init(&wg, 8);
 	for (int i = 0; i < 8; i++) {
 		tev_init(&t[i], &wg);
 		ioe_prep_read(&t[i].ev, fd, data + i * BS, BS, (int64_t)i * BS);
 		CHECK_EQ(ioe_submit_local(ctx, &t[i].ev, IOE_CHAN_READ), 0);
 	}
-	CHECK_EQ(write(k.go[1], "x", 1), 1);
+	fault_hold_release(&hold);
 	wg_wait(&bwg);
 	wg_wait(&wg);
 	CHECK_EQ(blocked.ev.res, BLOCK_LEN);
@@ -347,14 +315,9 @@ static void held_or_queued(enum ioe_backend b, int fd)
 	for (int i = 0; i < 8; i++)
 		CHECK_EQ(t[i].ev.res, BS);
 	verify(data, 8 * BS, 0, 5);
-	CHECK_EQ(pthread_join(server, NULL), 0);
 	ioe_context_free(ctx);
 	wg_destroy(&wg);
 	wg_destroy(&bwg);
-	munmap(k.buf, BLOCK_LEN);
-	close(k.uffd);
-	close(k.go[0]);
-	close(k.go[1]);
 	close(zero);
 	free(data);
 }
