@@ -8,16 +8,21 @@
  * Async-signal-safe (no allocation, no lock): it serves a signal handler
  * that interrupted its own thread while that thread was queueing.
  *
- * A synchronous write, fsync or fdatasync takes neither the thread's own
- * ring or AIO context (scheduler/own_queue.c) nor the queues, whatever the
- * queues hold (ioe_write_or_sync_run_inline()): it is done with the plain
- * system call, which the caller waits for anyway. io_uring hands a buffered
- * write (ext4 has no async buffered writes) or a sync to its io-wq worker
- * thread, to block in the same call two context switches later (an
- * O_DIRECT write into new blocks too, seen in tests/engine/sync_wait.c);
- * and an O_DIRECT write takes longer through either kernel interface than
- * through pwrite(), which does the same work in the caller with one system
- * call. A SIGXFSZ is so raised in the calling thread, as by pwrite().
+ * A synchronous write, fsync or fdatasync, whatever the queues hold, and a
+ * synchronous read that finds the engine idle (choose_path() in
+ * scheduler/context.c) take no ring or AIO context: they are done with the
+ * plain system call (ioe_event_run_plain()), which the caller waits for
+ * anyway. io_uring hands a buffered write (ext4 has no async buffered
+ * writes) or a sync to its io-wq worker thread, to block in the same call
+ * two context switches later (an O_DIRECT write into new blocks too, seen
+ * in tests/engine/sync_wait.c); an O_DIRECT write takes longer through
+ * either kernel interface than through pwrite(), which does the same work
+ * in the caller with one system call; and a read on a ring or AIO context
+ * costs at least the same system call (io_uring_enter, or io_submit and
+ * io_getevents) plus a check that the fd is no pipe (lseek(): io_uring and
+ * Linux AIO read a pipe at any offset), where pread() is one call whose
+ * ESPIPE or EBADF is the kernel's own. A SIGXFSZ is so raised in the
+ * calling thread, as by pwrite().
  */
 #include <errno.h>
 #include <sys/syscall.h>
@@ -120,7 +125,7 @@ void ioe_event_finish_inline(struct ioe_progress *p, struct ioe_event *ev)
 	errno = saved;
 }
 
-void ioe_write_or_sync_run_inline(struct ioe_event *ev)
+void ioe_event_run_plain(struct ioe_event *ev)
 {
 	struct ioe_progress prog;
 

@@ -9,12 +9,13 @@
 void ioe_event_run_inline(struct ioe_event *ev);
 
 /*
- * A write, an fsync or an fdatasync (choose_path()'s IOE_PATH_PLAIN, see
- * run_inline.c for why): done now in the calling thread with the plain
- * system call, by the engine's progress rules (fault injection included);
- * ev->res set, errno kept.
+ * choose_path()'s IOE_PATH_PLAIN (a write, a sync, or a read that finds
+ * the engine idle; see run_inline.c for why): done now in the calling
+ * thread with the plain system call, by the engine's progress rules (one
+ * call for IOE_F_ONE_CALL; fault injection included); ev->res set, errno
+ * kept.
  */
-void ioe_write_or_sync_run_inline(struct ioe_event *ev);
+void ioe_event_run_plain(struct ioe_event *ev);
 
 struct ioe_progress;
 /* The rest of ev, after what p says is done, by plain system calls: ev->res set. */

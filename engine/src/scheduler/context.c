@@ -9,7 +9,6 @@
 #include "caller_wait.h"
 #include "driver.h"
 #include "queue_policy.h"
-#include "own_queue.h"
 #include "ioengine_internal.h"
 #include "../futex.h"
 #include "../run_inline.h"
@@ -318,37 +317,23 @@ static void sync_done(struct ioe_event *ev, void *arg)
 /*
  * The one decision for a synchronous request: where it runs.
  * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
- *   hold (see run_inline.c for why); and any request of a signal handler
- *   that interrupted this thread's queueing (see queueing).
- * - IOE_PATH_OWN_QUEUE: a read while nothing is queued (or before the
- *   engine's threads run): on this thread's own io_uring or AIO context,
- *   where it shares nothing with other threads.
- * - IOE_PATH_SHARED: a read while others are queued: the context's shared
- *   ring or AIO context, handed to the kernel by this thread when the
- *   driver can (its submit_wait), else queued for the submitter.
- * A read whose own queue cannot be had (a kernel without one, a limit, a
- * handler that interrupted its use) takes the shared path; before the
- * engine's threads run, the plain one: it starts no thread (see
- * threads_start()).
+ *   hold; a read that finds the engine idle (nothing queued and a slot
+ *   free, or its threads not started); and any request of a signal handler
+ *   that interrupted this thread's queueing (see queueing). Done with the
+ *   plain system call in the calling thread (see run_inline.c for why):
+ *   what the program would have made without the engine, one system call,
+ *   and a pipe, a socket or a bad fd gets the kernel's own ESPIPE or EBADF.
+ * - IOE_PATH_SHARED: a read while others are queued or every slot is
+ *   taken: the context's shared ring or AIO context, handed to the kernel
+ *   by this thread when the driver can (its submit_wait), else queued for
+ *   the submitter, behind the others and by the queues' policy.
  */
 static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event *ev)
 {
-	if (queueing || !ioe_event_is_rw(ev) || ioe_event_is_write(ev))
-		return IOE_PATH_PLAIN;
-	if (!threads_running(ctx) || ioe_direct_possible(&ctx->shared))
-		return IOE_PATH_OWN_QUEUE;
-	return IOE_PATH_SHARED;
-}
+	bool read = ioe_event_is_rw(ev) && !ioe_event_is_write(ev);
 
-/* ev on this thread's own queue, or where it goes without one: the path it took. */
-static enum ioe_path run_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
-{
-	/* A pipe, a socket or a bad fd: ev->res says so (-ESPIPE, -EBADF), as on any path. */
-	if (ioe_fd_refuses(ev) || !ioe_own_queue_run(ctx->ops->own_queue, ev))
-		return IOE_PATH_OWN_QUEUE;
-	if (threads_running(ctx))
+	if (read && !queueing && threads_running(ctx) && !ioe_direct_possible(&ctx->shared))
 		return IOE_PATH_SHARED;
-	ioe_event_run_inline(ev);
 	return IOE_PATH_PLAIN;
 }
 
@@ -377,11 +362,8 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
 	if (*path == IOE_PATH_PLAIN)
-		ioe_write_or_sync_run_inline(ev);
-	else if (*path == IOE_PATH_OWN_QUEUE)
-		*path = run_own_queue(ctx, ev);
-	if (*path == IOE_PATH_SHARED &&
-	    (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done))) {
+		ioe_event_run_plain(ev);
+	else if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
 	}

@@ -15,8 +15,6 @@
 #include "../wake.h"
 #include "merge_take.h"
 
-struct ioe_own_queue_ops;
-
 #define IOE_STOPPED 0x80000000u
 
 struct ioe_shared_ctx {
@@ -68,8 +66,6 @@ struct ioe_shared_ctx {
  */
 struct ioe_driver_ops {
 	const char *name;
-	/* A thread's own ring or AIO context for its synchronous reads (own_queue.h). */
-	const struct ioe_own_queue_ops *own_queue;
 	/*
 	 * Make the driver and check that the kernel has what it needs. Starts no
 	 * thread and, for io_uring, keeps no fd: a program that makes only
