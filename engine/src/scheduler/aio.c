@@ -403,17 +403,16 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 
 /*
  * What ioe_submit_local() may hand to the kernel from the calling thread:
- * syncs, and O_DIRECT reads and writes up to 64 KiB. Linux AIO does a
- * buffered one inside io_submit() itself, which would hold up the calling
- * thread, or whichever hands it over. (ext4 still does an O_DIRECT write
- * that extends the file inside io_submit(), nearly all of its time: the
- * caller then waits for that one write, where the submitter would have.)
+ * syncs, and O_DIRECT reads and writes up to 64 KiB (the fd is O_DIRECT:
+ * caller_takes() in context.c looked, for caller_direct_only). Linux AIO
+ * does a buffered one inside io_submit() itself, which would hold up the
+ * calling thread, or whichever hands it over. (ext4 still does an O_DIRECT
+ * write that extends the file inside io_submit(), nearly all of its time:
+ * the caller then waits for that one write, where the submitter would have.)
  */
 static bool caller_may_submit(const struct ioe_event *ev)
 {
-	if (!ioe_event_is_rw(ev))
-		return true;
-	return ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES && ioe_fd_is_direct(ev->fd);
+	return !ioe_event_is_rw(ev) || ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES;
 }
 
 /* ioe_driver.direct_submit */
@@ -587,5 +586,6 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,
 	.submit_local = aio_submit_local,
+	.caller_direct_only = true,
 	.cancel = aio_cancel,
 };

@@ -256,17 +256,23 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
  * queued for the submitter. Only for a thread that waits for it itself,
  * and never a PRIO event (held events skip the channels). A thread that
  * waits for many takes only its O_DIRECT IO and syncs on such fds: the
- * page-cache copies of buffered IO go to the submitter, on another core.
- * A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
+ * page-cache copies of buffered IO go to the submitter, on another core;
+ * nor does any thread a buffered read or write where the driver's caller
+ * path takes only O_DIRECT ones (ops->caller_direct_only). The fd is looked
+ * at here, once: the driver does not ask again. A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
  * when the thread that submitted it exits, and one may wait for its file
  * for as long as the program runs: the submitter, which lives as long as
  * the context, submits it.
  */
-static bool caller_takes(const struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
+static bool caller_takes(const struct ioe_context *ctx, const struct ioe_event *ev, enum ioe_channel channel,
+			 enum ioe_wait_kind waits)
 {
-	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE || (ev->flags & IOE_F_AT_POSITION))
+	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE || (ev->flags & IOE_F_AT_POSITION) ||
+	    !ctx->ops->submit_local)
 		return false;
-	return waits == IOE_WAITS_ALONE || ioe_fd_is_direct(ev->fd);
+	if (waits == IOE_WAITS_AMONG_MANY || (ctx->ops->caller_direct_only && ioe_event_is_rw(ev)))
+		return ioe_fd_is_direct(ev->fd);
+	return true;
 }
 
 int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
@@ -287,7 +293,7 @@ int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chann
 		producer_leave(&ctx->shared);
 		return ret;
 	}
-	if (!caller_takes(ev, channel, waits) || !ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
+	if (!caller_takes(ctx, ev, channel, waits) || ctx->ops->submit_local(ctx->driver, ev))
 		queue(&ctx->shared, ev, channel);
 	producer_leave(&ctx->shared);
 	return 0;

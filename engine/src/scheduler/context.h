@@ -94,6 +94,8 @@ struct ioe_driver_ops {
 	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
 	/* Optional: hand ev to the kernel from the calling thread (0), or -EAGAIN: queue it. */
 	int (*submit_local)(void *driver, struct ioe_event *ev);
+	/* submit_local takes a read or write only on an O_DIRECT fd (caller_takes() looks). */
+	bool caller_direct_only;
 	/*
 	 * ioe_cancel() of an event that is neither queued nor held: whether it
 	 * is with the kernel, and if so cancelled there (see cancel.c). Called
