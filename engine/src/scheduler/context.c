@@ -368,7 +368,7 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
 	if (*path == IOE_PATH_PLAIN)
-		ioe_event_run_plain(ev);
+		ioe_event_run_inline(ev);
 	else if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
