@@ -69,7 +69,7 @@ static void head(struct out *o, const char *name, const char *type, const char *
 }
 
 static const char *const op_names[SHIM_STAT_OPS] = { "read", "write", "sync" };
-static const char *const path_names[IOE_PATHS] = { "plain_syscall", "own_queue", "shared_queue" };
+static const char *const path_names[IOE_PATHS] = { "plain_syscall", "shared_queue" };
 static const char *const reason_names[SHIM_FALLBACK_REASONS] = { "fd_type", "no_engine", "engine_error",
 								  "aio_inline" };
 

@@ -201,12 +201,14 @@ static void rest_init(struct rest *r, const struct rw_call *c, size_t done)
 }
 
 /*
- * Route the plausible call from byte `done` on. Returns the call's result:
- * done plus what the engine moved; or, when the engine cannot take it or it
- * failed with nothing done, what the real function says. seen: the fast
- * path's preadv2() has just read from the fd or said EAGAIN (IOE_F_FD_SEEN).
+ * Route the plausible call from byte `done` on; fde: its fd's cache entry
+ * (shim_fd_route_entry(), looked up once per call). Returns the call's
+ * result: done plus what the engine moved; or, when the engine cannot take
+ * it or it failed with nothing done, what the real function says. seen:
+ * the fast path's preadv2() has just read from the fd or said EAGAIN
+ * (IOE_F_FD_SEEN).
  */
-static ssize_t route(const struct rw_call *c, size_t done, bool seen, int saved_errno)
+static ssize_t route(const struct rw_call *c, uint32_t fde, size_t done, bool seen, int saved_errno)
 {
 	struct ioe_context *ctx;
 	struct ioe_event ev;
@@ -217,7 +219,7 @@ static ssize_t route(const struct rw_call *c, size_t done, bool seen, int saved_
 	size_t routed;
 	ssize_t res;
 
-	if (!(shim_fd_route_entry(c->fd) & SHIM_FDC_ROUTABLE))
+	if (!(fde & SHIM_FDC_ROUTABLE))
 		goto real;
 	why = SHIM_FB_NO_ENGINE;
 	ctx = shim_engine();
@@ -279,9 +281,11 @@ real:
 /*
  * The fast path, for a plausible call. Returns true with *res set when the
  * call is answered; false with *done set to what was read so far when the
- * rest must be routed (*seen: the fd took the positioned read, see route()).
+ * rest must be routed (*seen: the fd took the positioned read, see route();
+ * *fde: the fd's entry, looked at again after an error).
  */
-static bool fast_read(const struct rw_call *c, size_t *done, bool *seen, ssize_t *res, int saved_errno)
+static bool fast_read(const struct rw_call *c, uint32_t *fde, size_t *done, bool *seen, ssize_t *res,
+		      int saved_errno)
 {
 	struct iovec one = { c->buf, c->len };
 	ssize_t n, want = -1;
@@ -304,7 +308,7 @@ static bool fast_read(const struct rw_call *c, size_t *done, bool *seen, ssize_t
 		 * phrase, after a fresh look at the fd: it may have been reused.
 		 * EOPNOTSUPP on a file means its filesystem has no RWF_NOWAIT.
 		 */
-		if (errno != EAGAIN && (shim_fd_refresh(c->fd, -1) & SHIM_FDC_ROUTABLE) &&
+		if (errno != EAGAIN && ((*fde = shim_fd_refresh(c->fd, -1)) & SHIM_FDC_ROUTABLE) &&
 		    errno == EOPNOTSUPP)
 			shim_fd_nowait_bad(c->fd);
 		return false;
@@ -341,14 +345,16 @@ static ssize_t do_read(const struct rw_call *c)
 	int saved = errno;
 	bool seen = false;
 	size_t done = 0;
+	uint32_t fde;
 	ssize_t res;
 
 	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
 	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
-	if (shim_cfg.fastpath && shim_fd_fast_ok(shim_fd_get(c->fd)) && fast_read(c, &done, &seen, &res, saved))
+	fde = shim_fd_route_entry(c->fd);
+	if (shim_cfg.fastpath && shim_fd_fast_ok(fde) && fast_read(c, &fde, &done, &seen, &res, saved))
 		return res;
-	return route(c, done, seen, saved);
+	return route(c, fde, done, seen, saved);
 }
 
 static ssize_t do_write(const struct rw_call *c)
@@ -356,7 +362,7 @@ static ssize_t do_write(const struct rw_call *c)
 	if (!__atomic_load_n(&shim_initialised, __ATOMIC_ACQUIRE) || !plausible(c) ||
 	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
-	return route(c, 0, false, errno);
+	return route(c, shim_fd_route_entry(c->fd), 0, false, errno);
 }
 
 SHIM_API ssize_t pread(int fd, void *buf, size_t count, off_t offset)

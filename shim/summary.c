@@ -71,7 +71,7 @@ int shim_summary_format(char *line, size_t size, const struct shim_stats_snap *s
 	n = snprintf(line, size,
 		     "ioengine: stats pid=%d backend=%s routed_reads=%llu routed_writes=%llu "
 		     "routed_syncs=%llu read_bytes=%llu write_bytes=%llu fastpath_hits=%llu "
-		     "fastpath_bytes=%llu plain_syscalls=%llu own_queue=%llu shared_queue=%llu "
+		     "fastpath_bytes=%llu plain_syscalls=%llu shared_queue=%llu "
 		     "fallbacks=%llu peak_queue_depth=%llu merged_runs=%llu merged_requests=%llu "
 		     "p50_us=%.1f p99_us=%.1f\n",
 		     (int)getpid(), s->backend ? s->backend : "none",
@@ -79,8 +79,7 @@ int shim_summary_format(char *line, size_t size, const struct shim_stats_snap *s
 		     (unsigned long long)s->ops[SHIM_STAT_SYNC],
 		     (unsigned long long)s->bytes[SHIM_STAT_READ], (unsigned long long)s->bytes[SHIM_STAT_WRITE],
 		     (unsigned long long)s->fast_hits, (unsigned long long)s->fast_bytes,
-		     (unsigned long long)s->paths[IOE_PATH_PLAIN], (unsigned long long)s->paths[IOE_PATH_OWN_QUEUE],
-		     (unsigned long long)s->paths[IOE_PATH_SHARED],
+		     (unsigned long long)s->paths[IOE_PATH_PLAIN], (unsigned long long)s->paths[IOE_PATH_SHARED],
 		     (unsigned long long)s->fallbacks_all, (unsigned long long)s->peak_depth,
 		     (unsigned long long)s->merged_runs, (unsigned long long)s->merged_requests,
 		     shim_stats_percentile_us(s->hist, s->total, 0.50),

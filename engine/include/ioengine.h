@@ -185,20 +185,16 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * is done at once in the calling thread with the plain system call: the
  * kernel's asynchronous forms pass it to a worker thread of their own, or
  * (an O_DIRECT write) are slower than pwrite() (a SIGXFSZ is so raised in
- * the calling thread, as by pwrite()). When the queues are empty, a read
- * is done by the calling thread on an io_uring or Linux AIO context of its
- * own (whichever the context's backend is), made on its first such call
- * and freed when it exits (no file descriptor is taken; kernels before 6.1
- * have no such io_uring): nothing is shared with other threads, and the
- * completion wakes it directly, as pread() would; on Linux AIO the kernel
- * does a buffered read inside the submission, in this thread, as pread()
- * would. Such IO is not counted in ioe_running() nor held to the
- * context's depth (one per thread at a time). Without a context of its own,
- * the thread hands the event to the context's kernel queue itself and reaps
- * completions, running other events' callbacks too (with workers == 0),
- * with every signal blocked. Called from a signal handler that interrupted
- * this thread's ioe_submit() or ioe_submit_wait(), it does the IO with
- * plain syscalls or on the shared queue. Not a cancellation point: a
+ * the calling thread, as by pwrite()). A read that finds the engine idle
+ * (the queues empty and a slot free, or the threads not started) is done
+ * the same way, one plain system call where a ring or AIO context would
+ * cost the same call and a check of the fd (a pipe, a socket or a bad fd
+ * gets the kernel's own ESPIPE or EBADF); such IO is not counted in
+ * ioe_running() nor held to the context's depth. A read while others are
+ * queued, or no slot is free, is queued like any other and waited for.
+ * Called from a signal handler that interrupted this thread's
+ * ioe_submit() or ioe_submit_wait(), it does the IO with
+ * plain syscalls. Not a cancellation point: a
  * thread must not be cancelled while in here (the engine writes into ev
  * until it returns). Must not be called from a callback.
  */

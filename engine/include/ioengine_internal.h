@@ -42,10 +42,10 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 /*
  * Where a synchronous request ran (choose_path() in
  * engine/src/scheduler/context.c decides): a plain system call in the
- * calling thread, the calling thread's own io_uring or AIO context, or the
- * context's shared one (handed to the kernel by the caller or the submitter).
+ * calling thread, or the context's shared ring or AIO context (handed to
+ * the kernel by the caller or the submitter).
  */
-enum ioe_path { IOE_PATH_PLAIN, IOE_PATH_OWN_QUEUE, IOE_PATH_SHARED, IOE_PATHS };
+enum ioe_path { IOE_PATH_PLAIN, IOE_PATH_SHARED, IOE_PATHS };
 
 /* ioe_submit_wait() that also says where ev ran (*path, set when it returns 0). */
 int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel,

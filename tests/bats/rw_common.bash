@@ -28,7 +28,7 @@ assert_routed() {
 	sed "s/^/# /" "$STATS" >&3 2>/dev/null || true
 	[ $((r + w)) -gt 0 ] || fail "nothing routed: $(cat "$STATS")"
 	# Each routed request ran on one path.
-	assert_equal $(($(stat_of plain_syscalls) + $(stat_of own_queue) + $(stat_of shared_queue))) \
+	assert_equal $(($(stat_of plain_syscalls) + $(stat_of shared_queue))) \
 		$((r + w + $(stat_of routed_syncs)))
 	case " ${OPTS[*]} " in
 	*" --no-fastpath "*) [ "$r" -gt 0 ] || fail "--no-fastpath but no routed reads: $(cat "$STATS")" ;;

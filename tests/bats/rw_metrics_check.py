@@ -27,7 +27,7 @@ except ImportError:
     sys.exit(77)
 
 FIELDS = ("pid backend routed_reads routed_writes routed_syncs read_bytes write_bytes fastpath_hits "
-          "fastpath_bytes plain_syscalls own_queue shared_queue fallbacks peak_queue_depth merged_runs merged_requests "
+          "fastpath_bytes plain_syscalls shared_queue fallbacks peak_queue_depth merged_runs merged_requests "
           "p50_us p99_us").split()
 INTERVAL = ("interval_s reads_per_s writes_per_s syncs_per_s read_bytes_per_s write_bytes_per_s "
             "fallbacks_per_s interval_p50_us interval_p99_us").split()
@@ -35,7 +35,7 @@ LINE = re.compile(r"ioengine: stats " + " ".join(f + r"=(\S+)" for f in FIELDS) 
                   "(?: " + " ".join(f + r"=(\S+)" for f in INTERVAL) + ")?\n")
 # Every series the metrics file has, with its label sets, whatever the counts.
 SERIES = {
-    "ioengine_requests_total": 9,
+    "ioengine_requests_total": 6,
     "ioengine_bytes_total": 2,
     "ioengine_fastpath_hits_total": 1,
     "ioengine_fastpath_bytes_total": 1,
@@ -154,7 +154,6 @@ def same(summary, samples):
         "routed_writes": total(samples, "ioengine_requests_total", op="write"),
         "routed_syncs": total(samples, "ioengine_requests_total", op="sync"),
         "plain_syscalls": total(samples, "ioengine_requests_total", path="plain_syscall"),
-        "own_queue": total(samples, "ioengine_requests_total", path="own_queue"),
         "shared_queue": total(samples, "ioengine_requests_total", path="shared_queue"),
         "read_bytes": total(samples, "ioengine_bytes_total", op="read"),
         "write_bytes": total(samples, "ioengine_bytes_total", op="write"),
@@ -192,7 +191,7 @@ def final(stats, prom):
         fail("no metrics file")
     same(lines[-1], parse_prom(text))
     no_temp(prom)
-    print("final: %s" % " ".join("%s=%s" % (k, lines[-1][k]) for k in ("routed_reads", "routed_writes", "plain_syscalls", "own_queue")))
+    print("final: %s" % " ".join("%s=%s" % (k, lines[-1][k]) for k in ("routed_reads", "routed_writes", "plain_syscalls", "shared_queue")))
 
 
 def complete(stats, prom):

@@ -158,8 +158,8 @@ PY
 @test "stats: a read partly by the fast path counts every byte once: uring" { partial_read_stats uring; }
 @test "stats: a read partly by the fast path counts every byte once: aio" { partial_read_stats aio; }
 
-# Writes run as plain system calls in the caller, O_DIRECT reads on an idle
-# engine on the thread's own queue; each is counted where it ran.
+# Writes, and O_DIRECT reads on an idle engine, run as plain system calls
+# in the caller; each is counted where it ran, and no other path is printed.
 path_stats() {
 	local prog=$BATS_TEST_TMPDIR/paths.py
 	cat >"$prog" <<'PY'
@@ -178,17 +178,18 @@ PY
 	assert_output 16384
 	assert_routed
 	assert_equal "$(stat_of routed_writes)" 3
-	assert_equal "$(stat_of plain_syscalls)" 3
 	assert_equal "$(stat_of routed_reads)" 4
-	assert_equal "$(stat_of own_queue)" 4
+	assert_equal "$(stat_of plain_syscalls)" 7
 	assert_equal "$(stat_of shared_queue)" 0
+	assert_equal "$(stat_of own_queue)" ""
 }
 
 @test "stats: each request is counted on the path it ran: uring" { path_stats uring; }
 @test "stats: each request is counted on the path it ran: aio" { path_stats aio; }
 
-# A fork child makes its own queue too (the parent's is not its own).
-fork_own_queue() {
+# A fork child's reads are routed by an engine of its own (the parent's is
+# not its own), as plain system calls on the idle engine.
+fork_child_reads() {
 	local prog=$BATS_TEST_TMPDIR/fork.py
 	cat >"$prog" <<'PY'
 import mmap, os, sys
@@ -209,12 +210,12 @@ PY
 	assert_success
 	local child=${output%% *}
 	assert_equal "${output#* }" 8192
-	grep -q "pid=$child .* routed_reads=2 .* own_queue=2 shared_queue=0 " "$STATS" ||
-		fail "the child's reads did not run on its own queue: $(cat "$STATS")"
+	grep -q "pid=$child .* routed_reads=2 .* plain_syscalls=2 shared_queue=0 " "$STATS" ||
+		fail "the child's reads were not routed as plain system calls: $(cat "$STATS")"
 }
 
-@test "a fork child's reads run on a queue of its own: uring" { fork_own_queue uring; }
-@test "a fork child's reads run on a queue of its own: aio" { fork_own_queue aio; }
+@test "a fork child's reads are routed by its own engine: uring" { fork_child_reads uring; }
+@test "a fork child's reads are routed by its own engine: aio" { fork_child_reads aio; }
 
 # A program that makes an fd number stand for an O_DIRECT file (by close and
 # open, dup2(), fcntl(F_SETFL), close_range()) has its next read routed at
@@ -260,7 +261,7 @@ PY
 	assert_output ok
 	assert_equal "$(stat_of fastpath_hits)" 5
 	assert_equal "$(stat_of routed_reads)" 4
-	assert_equal "$(stat_of own_queue)" 4
+	assert_equal "$(stat_of plain_syscalls)" 4
 }
 
 @test "an fd changed by close, dup2, fcntl or close_range is routed at its next read: uring" { fd_change_seen uring; }

@@ -58,24 +58,6 @@ static inline int count_threads(const char *name)
 	return n;
 }
 
-/*
- * The engine was made in this process: an io_uring (the thread's own ring,
- * or the shared one) or its AIO context is mapped. (Its threads start only
- * with a request that needs them: synchronous calls make none.)
- */
-static inline bool engine_mapped(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-	bool found = false;
-
-	CHECK(f);
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, "io_uring") || strstr(line, "/[aio]");
-	fclose(f);
-	return found;
-}
-
 static inline const char *test_dir(void)
 {
 	const char *d = getenv("IOENGINE_TEST_DIR");

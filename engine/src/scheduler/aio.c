@@ -2,8 +2,7 @@
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
  * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait()
- * while the queues are empty (without a context of its own, see
- * own_queue.c), and a caller of ioe_submit_local() or
+ * while the queues are empty, and a caller of ioe_submit_local() or
  * ioe_wait_word() for syncs and O_DIRECT IO (see caller_may_submit()).
  * Completions have one consumer at a time (the poller, the submitter right
  * after it submitted to an idle context, or a caller: see caller_wait()),
@@ -20,7 +19,6 @@
 #include "caller_submit.h"
 #include "caller_wait.h"
 #include "driver.h"
-#include "own_queue.h"
 #include "progress.h"
 #include "queue_policy.h"
 #include "../fault.h"
@@ -405,17 +403,16 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 
 /*
  * What ioe_submit_local() may hand to the kernel from the calling thread:
- * syncs, and O_DIRECT reads and writes up to 64 KiB. Linux AIO does a
- * buffered one inside io_submit() itself, which would hold up the calling
- * thread, or whichever hands it over. (ext4 still does an O_DIRECT write
- * that extends the file inside io_submit(), nearly all of its time: the
- * caller then waits for that one write, where the submitter would have.)
+ * syncs, and O_DIRECT reads and writes up to 64 KiB (the fd is O_DIRECT:
+ * caller_takes() in context.c looked, for caller_direct_only). Linux AIO
+ * does a buffered one inside io_submit() itself, which would hold up the
+ * calling thread, or whichever hands it over. (ext4 still does an O_DIRECT
+ * write that extends the file inside io_submit(), nearly all of its time:
+ * the caller then waits for that one write, where the submitter would have.)
  */
 static bool caller_may_submit(const struct ioe_event *ev)
 {
-	if (!ioe_event_is_rw(ev))
-		return true;
-	return ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES && ioe_fd_is_direct(ev->fd);
+	return !ioe_event_is_rw(ev) || ioe_event_bytes(ev) <= IOE_LOCAL_MAX_BYTES;
 }
 
 /* ioe_driver.direct_submit */
@@ -443,8 +440,7 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 }
 
 /*
- * ioe_submit_wait() while the queues are empty, for a thread without a
- * context of its own (see own_queue.c): submitted and reaped in the
+ * ioe_submit_wait() while the queues are empty: submitted and reaped in the
  * calling thread on the shared one, so that no engine thread is woken (a
  * wake-up costs more than a page-cache read, see wake.h). A buffered read
  * or write is then done inside io_submit(), in this thread, as pread()
@@ -584,12 +580,12 @@ static void aio_stop(void *arg)
 
 const struct ioe_driver_ops ioe_aio_ops = {
 	.name = "aio",
-	.own_queue = &ioe_aio_own_context,
 	.start = aio_start,
 	.threads = aio_threads,
 	.stop = aio_stop,
 	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,
 	.submit_local = aio_submit_local,
+	.caller_direct_only = true,
 	.cancel = aio_cancel,
 };

@@ -9,7 +9,6 @@
 #include "caller_wait.h"
 #include "driver.h"
 #include "queue_policy.h"
-#include "own_queue.h"
 #include "ioengine_internal.h"
 #include "../futex.h"
 #include "../run_inline.h"
@@ -257,17 +256,23 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
  * queued for the submitter. Only for a thread that waits for it itself,
  * and never a PRIO event (held events skip the channels). A thread that
  * waits for many takes only its O_DIRECT IO and syncs on such fds: the
- * page-cache copies of buffered IO go to the submitter, on another core.
- * A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
+ * page-cache copies of buffered IO go to the submitter, on another core;
+ * nor does any thread a buffered read or write where the driver's caller
+ * path takes only O_DIRECT ones (ops->caller_direct_only). The fd is looked
+ * at here, once: the driver does not ask again. A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
  * when the thread that submitted it exits, and one may wait for its file
  * for as long as the program runs: the submitter, which lives as long as
  * the context, submits it.
  */
-static bool caller_takes(const struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
+static bool caller_takes(const struct ioe_context *ctx, const struct ioe_event *ev, enum ioe_channel channel,
+			 enum ioe_wait_kind waits)
 {
-	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE || (ev->flags & IOE_F_AT_POSITION))
+	if (channel == IOE_CHAN_PRIO || waits == IOE_WAITS_ELSEWHERE || (ev->flags & IOE_F_AT_POSITION) ||
+	    !ctx->ops->submit_local)
 		return false;
-	return waits == IOE_WAITS_ALONE || ioe_fd_is_direct(ev->fd);
+	if (waits == IOE_WAITS_AMONG_MANY || (ctx->ops->caller_direct_only && ioe_event_is_rw(ev)))
+		return ioe_fd_is_direct(ev->fd);
+	return true;
 }
 
 int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel, enum ioe_wait_kind waits)
@@ -288,7 +293,7 @@ int ioe_submit_for(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_chann
 		producer_leave(&ctx->shared);
 		return ret;
 	}
-	if (!caller_takes(ev, channel, waits) || !ctx->ops->submit_local || ctx->ops->submit_local(ctx->driver, ev))
+	if (!caller_takes(ctx, ev, channel, waits) || ctx->ops->submit_local(ctx->driver, ev))
 		queue(&ctx->shared, ev, channel);
 	producer_leave(&ctx->shared);
 	return 0;
@@ -318,37 +323,23 @@ static void sync_done(struct ioe_event *ev, void *arg)
 /*
  * The one decision for a synchronous request: where it runs.
  * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
- *   hold (see run_inline.c for why); and any request of a signal handler
- *   that interrupted this thread's queueing (see queueing).
- * - IOE_PATH_OWN_QUEUE: a read while nothing is queued (or before the
- *   engine's threads run): on this thread's own io_uring or AIO context,
- *   where it shares nothing with other threads.
- * - IOE_PATH_SHARED: a read while others are queued: the context's shared
- *   ring or AIO context, handed to the kernel by this thread when the
- *   driver can (its submit_wait), else queued for the submitter.
- * A read whose own queue cannot be had (a kernel without one, a limit, a
- * handler that interrupted its use) takes the shared path; before the
- * engine's threads run, the plain one: it starts no thread (see
- * threads_start()).
+ *   hold; a read that finds the engine idle (nothing queued and a slot
+ *   free, or its threads not started); and any request of a signal handler
+ *   that interrupted this thread's queueing (see queueing). Done with the
+ *   plain system call in the calling thread (see run_inline.c for why):
+ *   what the program would have made without the engine, one system call,
+ *   and a pipe, a socket or a bad fd gets the kernel's own ESPIPE or EBADF.
+ * - IOE_PATH_SHARED: a read while others are queued or every slot is
+ *   taken: the context's shared ring or AIO context, handed to the kernel
+ *   by this thread when the driver can (its submit_wait), else queued for
+ *   the submitter, behind the others and by the queues' policy.
  */
 static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event *ev)
 {
-	if (queueing || !ioe_event_is_rw(ev) || ioe_event_is_write(ev))
-		return IOE_PATH_PLAIN;
-	if (!threads_running(ctx) || ioe_direct_possible(&ctx->shared))
-		return IOE_PATH_OWN_QUEUE;
-	return IOE_PATH_SHARED;
-}
+	bool read = ioe_event_is_rw(ev) && !ioe_event_is_write(ev);
 
-/* ev on this thread's own queue, or where it goes without one: the path it took. */
-static enum ioe_path run_own_queue(struct ioe_context *ctx, struct ioe_event *ev)
-{
-	/* A pipe, a socket or a bad fd: ev->res says so (-ESPIPE, -EBADF), as on any path. */
-	if (ioe_fd_refuses(ev) || !ioe_own_queue_run(ctx->ops->own_queue, ev))
-		return IOE_PATH_OWN_QUEUE;
-	if (threads_running(ctx))
+	if (read && !queueing && threads_running(ctx) && !ioe_direct_possible(&ctx->shared))
 		return IOE_PATH_SHARED;
-	ioe_event_run_inline(ev);
 	return IOE_PATH_PLAIN;
 }
 
@@ -377,11 +368,8 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
 	if (*path == IOE_PATH_PLAIN)
-		ioe_write_or_sync_run_inline(ev);
-	else if (*path == IOE_PATH_OWN_QUEUE)
-		*path = run_own_queue(ctx, ev);
-	if (*path == IOE_PATH_SHARED &&
-	    (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done))) {
+		ioe_event_run_inline(ev);
+	else if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
 	}

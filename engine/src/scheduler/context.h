@@ -15,8 +15,6 @@
 #include "../wake.h"
 #include "merge_take.h"
 
-struct ioe_own_queue_ops;
-
 #define IOE_STOPPED 0x80000000u
 
 struct ioe_shared_ctx {
@@ -68,8 +66,6 @@ struct ioe_shared_ctx {
  */
 struct ioe_driver_ops {
 	const char *name;
-	/* A thread's own ring or AIO context for its synchronous reads (own_queue.h). */
-	const struct ioe_own_queue_ops *own_queue;
 	/*
 	 * Make the driver and check that the kernel has what it needs. Starts no
 	 * thread and, for io_uring, keeps no fd: a program that makes only
@@ -98,6 +94,8 @@ struct ioe_driver_ops {
 	int (*wait_word)(void *driver, uint32_t *word, uint32_t old, uint64_t deadline);
 	/* Optional: hand ev to the kernel from the calling thread (0), or -EAGAIN: queue it. */
 	int (*submit_local)(void *driver, struct ioe_event *ev);
+	/* submit_local takes a read or write only on an O_DIRECT fd (caller_takes() looks). */
+	bool caller_direct_only;
 	/*
 	 * ioe_cancel() of an event that is neither queued nor held: whether it
 	 * is with the kernel, and if so cancelled there (see cancel.c). Called

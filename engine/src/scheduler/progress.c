@@ -6,6 +6,7 @@
 #include <sys/types.h>
 #include "progress.h"
 #include "../fault.h"
+#include "../iov.h"
 #include "../tasks.h"
 #include "../valgrind_annotate.h"
 
@@ -23,6 +24,7 @@ void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev)
 	p->iov_rest = NULL;
 	p->iovcnt_rest = 0;
 	p->retries = 0;
+	p->in_place = false;
 }
 
 static void finish(struct ioe_progress *p, struct ioe_event *ev, ssize_t res)
@@ -63,7 +65,7 @@ bool ioe_progress_update(struct ioe_progress *p, struct ioe_event *ev, long res)
 		finish(p, ev, (ssize_t)p->done);
 		return true;
 	}
-	if (ioe_event_is_vectored(ev)) {
+	if (ioe_event_is_vectored(ev) && !p->in_place) {
 		struct iovec *rest = ioe_iov_advance(ev->iov, (int)ev->len, p->done, &p->iovcnt_rest);
 
 		if (!rest) {
@@ -91,15 +93,24 @@ void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev,
 	/* -1: the file's position, which the kernel then uses and moves (read()). */
 	out->offset = ev->flags & IOE_F_AT_POSITION ? -1 : ev->offset + (int64_t)p->done;
 	if (ioe_event_is_vectored(ev)) {
+		size_t skip = 0;
+		int i = 0;
+
+		if (p->in_place && p->done) {	/* the program's vector: the kernel has read it */
+			skip = p->done;
+			i = ioe_iov_skip(ev->iov, (int)ev->len, &skip);
+		}
 		out->buf = NULL;
-		out->iov = p->iov_rest ? p->iov_rest : ev->iov;
+		out->iov = p->iov_rest ? p->iov_rest : ev->iov + i;
+		out->skip = skip;
 		/* Fault injection cuts a vectored IO at an iovec boundary. */
-		out->len = piece_len(ev, p->iov_rest ? (size_t)p->iovcnt_rest : ev->len);
+		out->len = piece_len(ev, p->iov_rest ? (size_t)p->iovcnt_rest : ev->len - (size_t)i);
 	} else {
 		size_t len = ev->len - p->done;
 
 		out->buf = (char *)ev->buf + p->done;
 		out->iov = NULL;
+		out->skip = 0;
 		out->len = piece_len(ev, len < IOE_MAX_RW ? len : IOE_MAX_RW);
 	}
 }

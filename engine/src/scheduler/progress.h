@@ -16,6 +16,14 @@ struct ioe_progress {
 	struct iovec *iov_rest;	/* remainder of a vectored IO, once short */
 	int iovcnt_rest;
 	unsigned int retries;	/* EINTR/EAGAIN in a row */
+	/*
+	 * A vector's rest is found in ev->iov from done at each piece (see
+	 * ioe_piece.skip), never copied to iov_rest: no allocation, for the
+	 * plain system calls of ioe_event_run_inline(), which a signal handler
+	 * may make. A driver's piece is read by the kernel later: it has the
+	 * copy (false, as ioe_progress_start() sets it).
+	 */
+	bool in_place;
 };
 
 void ioe_progress_start(struct ioe_progress *p, const struct ioe_event *ev);
@@ -35,6 +43,7 @@ struct ioe_piece {
 	void *buf;			/* non-vectored */
 	const struct iovec *iov;	/* vectored */
 	size_t len;			/* bytes, or iovcnt */
+	size_t skip;			/* vectored, in_place: bytes of iov[0] done already; else 0 */
 	int64_t offset;
 };
 

@@ -184,8 +184,8 @@ void ioe_held_kick(struct ioe_shared_ctx *sh)
  * about a microsecond, a large share of what the calling thread spends on
  * each O_DIRECT event at a deep queue. Between two looks an entry can be
  * stale (the fd closed and reused for another file): at most that many
- * events then take another path (see caller_takes() in context.c and the
- * AIO driver's caller_may_submit()). Where it runs, never the result.
+ * events then take another path (see caller_takes() in context.c, its
+ * only caller). Where it runs, never the result.
  */
 #define DIRECT_CACHE 16
 #define DIRECT_RECHECK 64

@@ -3,8 +3,7 @@
  * io_uring driver. The submission queue and the completion queue each have
  * one user at a time, under a try-lock: the submitter's rounds, a caller of
  * ioe_submit_wait() that hands its own event to the kernel while the queues
- * are empty (when it has no ring of its own, see own_queue.c), or a caller
- * of ioe_wait_word() that hands over the events
+ * are empty, or a caller of ioe_wait_word() that hands over the events
  * ioe_submit_local() held back (see ioe_hold()); the poller's reaping, the
  * submitter's quick look right after it submitted to an idle ring, or a
  * caller's. A short read or write goes back to the submitter in the same
@@ -33,7 +32,6 @@
 #include "caller_submit.h"
 #include "caller_wait.h"
 #include "driver.h"
-#include "own_queue.h"
 #include "progress.h"
 #include "queue_policy.h"
 #include "uring_prep.h"
@@ -1222,7 +1220,6 @@ static void uring_forget(void *arg)
 
 const struct ioe_driver_ops ioe_uring_ops = {
 	.name = "io_uring",
-	.own_queue = &ioe_uring_own_ring,
 	.start = uring_start,
 	.threads = uring_threads,
 	.stop = uring_stop,
