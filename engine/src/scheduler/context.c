@@ -258,11 +258,12 @@ static void queue(struct ioe_shared_ctx *sh, struct ioe_event *ev, enum ioe_chan
  * waits for many takes only its O_DIRECT IO and syncs on such fds: the
  * page-cache copies of buffered IO go to the submitter, on another core;
  * nor does any thread a buffered read or write where the driver's caller
- * path takes only O_DIRECT ones (ops->caller_direct_only). The fd is looked
- * at here, once: the driver does not ask again. A stream event (IOE_F_AT_POSITION) never: the kernel cancels a request
- * when the thread that submitted it exits, and one may wait for its file
- * for as long as the program runs: the submitter, which lives as long as
- * the context, submits it.
+ * path takes only O_DIRECT ones (ops->caller_direct_only). The fd is
+ * looked at here, once: the driver does not ask again. A stream event
+ * (IOE_F_AT_POSITION) never: the kernel cancels a request when the thread
+ * that submitted it exits, and one may wait for its file for as long as
+ * the program runs: the submitter, which lives as long as the context,
+ * submits it.
  */
 static bool caller_takes(const struct ioe_context *ctx, const struct ioe_event *ev, enum ioe_channel channel,
 			 enum ioe_wait_kind waits)
