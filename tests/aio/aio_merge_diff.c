@@ -25,6 +25,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "aio_util.h"
 #include "fault_hold.h"
 
 #define BS 4096
@@ -33,9 +34,6 @@
 
 static const char *dir;
 static int nfile;
-
-#define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
-#define DIE(...) do { printf("FATAL %s:%d: ", __FILE__, __LINE__); OUT(__VA_ARGS__); exit(1); } while (0)
 
 static uint32_t sum(const void *p, size_t len)
 {
@@ -121,16 +119,6 @@ static void block_release(void)
 	wait_all(l, 1);
 	if (aio_return(&block_cb) != BLOCK_LEN)
 		DIE("blocked read");
-}
-
-static void prep(struct aiocb *cb, int fd, void *buf, size_t len, off_t off)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_fildes = fd;
-	cb->aio_buf = buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
-	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 }
 
 static void print_results(const char *what, struct aiocb *cb, int n, const char *buf)

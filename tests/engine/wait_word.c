@@ -375,19 +375,6 @@ static void on_usr1(int sig)
 	atomic_fetch_add(&handled, 1);
 }
 
-/* Whether thread tid sleeps in a wait of the engine's (its /proc syscall). */
-static bool in_wait(pid_t tid)
-{
-	char line[32];
-	long nr;
-
-	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
-		return false;
-	nr = strtol(line, NULL, 10);
-	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents ||
-	       nr == SYS_io_pgetevents || nr == SYS_ppoll;
-}
-
 /*
  * Whether tid blocks SIGUSR1: inside ioe_wait_word(), which blocks every
  * signal while it sleeps. A thread in a futex with it unblocked is
@@ -434,7 +421,7 @@ static void *later_main(void *arg)
 {
 	struct later *l = arg;
 
-	for (int i = 0; !(in_wait(l->tid) && blocks_usr1(l->tid)); i++) {
+	for (int i = 0; !(thread_in_wait(l->tid) && blocks_usr1(l->tid)); i++) {
 		CHECK(i < 100000);	/* 10 s */
 		usleep(100);
 	}
