@@ -123,20 +123,24 @@ static bool answered_here(const struct aiocb *cb, int op, size_t *len)
 /*
  * Whether a read or write goes at its fd's position (a pipe, a socket, ...),
  * as glibc's helper does it with read() or write() after pread() said
- * ESPIPE. A negative offset is not: pread() says EINVAL for it first.
+ * ESPIPE: the event's flags for it (see shim_fd_stream_flags()), or 0. A
+ * negative offset is not: pread() says EINVAL for it first.
  */
-static bool at_position(const struct aiocb *cb, int op, bool now)
+static unsigned int at_position(const struct aiocb *cb, int op, bool now)
 {
-	return (op == OP_READ || op == OP_WRITE) && !now && cb->aio_offset >= 0 &&
-	       shim_fd_is_stream(cb->aio_fildes);
+	if ((op != OP_READ && op != OP_WRITE) || now || cb->aio_offset < 0)
+		return 0;
+	return shim_fd_stream_flags(cb->aio_fildes, cb->aio_offset);
 }
 
 /* Fill r for the request: what its completion needs, and its engine event. */
 static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_t len, bool now,
 			struct lio_group *g)
 {
+	unsigned int stream = at_position(cb, op, now);
+
 	r->op = op;
-	r->stream = at_position(cb, op, now);
+	r->stream = stream;
 	r->counted = false;
 	r->inline_done = now;
 	r->group = g;
@@ -167,7 +171,7 @@ static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_
 	if (op == OP_WRITE)
 		r->ev.flags = IOE_F_ONE_CALL;
 	if (r->stream)
-		r->ev.flags = IOE_F_AT_POSITION;	/* one read() or write(), the engine's or glibc's */
+		r->ev.flags = stream;	/* one read() or write(), the engine's or glibc's */
 	ioe_set_callback(&r->ev, on_engine_done, r);
 }
 

@@ -40,6 +40,16 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 #define IOE_F_FD_SEEN	(1u << 16)
 
 /*
+ * ev->flags, with IOE_F_AT_POSITION: the kernel is given ev->offset, which
+ * ev's stream ignores (a pipe or FIFO; a socket only at 0, as it says
+ * ESPIPE for any other). Should the fd no longer be a stream (its number
+ * reused behind the caller's back for a file), ev is read or written at
+ * ev->offset, as pread() or pwrite() would, not at the file's position:
+ * the answer of the caller's look at the fd may so be kept (shim/fdcache.h).
+ */
+#define IOE_F_STREAM_OFFSET	(1u << 17)
+
+/*
  * Where a synchronous request ran (choose_path() in
  * engine/src/scheduler/context.c decides): a plain system call in the
  * calling thread, the calling thread's own io_uring or AIO context, or the

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the shim's fd cache says about an fd that is not a regular file
+ * (shim/fdcache.h), seen from a program's POSIX AIO requests.
+ *
+ * count N: N one-byte aio_read()s of a pipe, each waited for. Counted
+ * with strace (run_fd_class.sh), they make no lseek() each: the cache
+ * knows the pipe.
+ *
+ * stale: an fd's number taken over behind the cache's back (a raw dup3(),
+ * which the shim does not see) by something else; each request must still
+ * be answered as glibc answers it:
+ * - a pipe's number, then a file's: an aio_read() and an aio_write() at an
+ *   offset go at that offset, and leave the file's position alone;
+ * - a socket's number (read at offset 0), then a file's: at offset 0 and
+ *   at another;
+ * - a file's number, then a pipe's: the read reads the pipe.
+ * The program checks each answer itself (natively too), and says FATAL on
+ * a wrong one.
+ */
+#include <aio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "aio_util.h"
+
+#define FILE_LEN 4096
+
+static const char *dir;
+
+static char pat(size_t i)
+{
+	return (char)(i * 7 + 3);
+}
+
+/* A new file of FILE_LEN bytes of pat(), unlinked. */
+static int new_file(void)
+{
+	char path[4096], b[FILE_LEN];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/aio-fd-class-%d", dir, (int)getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		DIE("open %s: %s", path, strerror(errno));
+	unlink(path);
+	for (size_t i = 0; i < FILE_LEN; i++)
+		b[i] = pat(i);
+	if (pwrite(fd, b, FILE_LEN, 0) != FILE_LEN)
+		DIE("fill");
+	return fd;
+}
+
+/* Put what is at fd on number at, which is closed first: the shim does not see it. */
+static void take_over(int fd, int at)
+{
+	if (syscall(SYS_dup3, fd, at, 0) != at)
+		DIE("dup3: %s", strerror(errno));
+	close(fd);
+}
+
+/* One request (op: 'r' or 'w') of n bytes at off of fd, waited for; its result. */
+static ssize_t one(char op, int fd, void *buf, size_t n, off_t off)
+{
+	struct aiocb cb;
+
+	prep(&cb, fd, buf, n, off);
+	if (op == 'r' ? aio_read(&cb) : aio_write(&cb))
+		DIE("aio_%s: %s", op == 'r' ? "read" : "write", strerror(errno));
+	wait_one(&cb);
+	return aio_return(&cb);
+}
+
+/* A read of 4 bytes at off of the file at fd: pat() from off, and its position still 0. */
+static void file_read_at(int fd, off_t off)
+{
+	char b[4];
+
+	if (one('r', fd, b, sizeof(b), off) != sizeof(b))
+		DIE("read at %ld: short or failed", (long)off);
+	for (int i = 0; i < 4; i++)
+		if (b[i] != pat((size_t)off + i))
+			DIE("read at %ld: got the bytes of another place", (long)off);
+	if (lseek(fd, 0, SEEK_CUR) != 0)
+		DIE("read at %ld: the file's position moved", (long)off);
+}
+
+static void pipe_then_file(void)
+{
+	char b[4] = "abcd", c;
+	int p[2];
+
+	if (pipe(p))
+		DIE("pipe: %s", strerror(errno));
+	if (write(p[1], "x", 1) != 1 || one('r', p[0], &c, 1, 0) != 1 || c != 'x')
+		DIE("pipe read");
+	take_over(new_file(), p[0]);
+	file_read_at(p[0], 100);
+	if (one('w', p[0], b, sizeof(b), 200) != sizeof(b))
+		DIE("write at 200");
+	if (pread(p[0], b, sizeof(b), 200) != sizeof(b) || memcmp(b, "abcd", 4))
+		DIE("write at 200: not there");
+	if (lseek(p[0], 0, SEEK_CUR) != 0)
+		DIE("write at 200: the file's position moved");
+	close(p[0]);
+	close(p[1]);
+	OUT("pipe, then a file: read and write at their offsets");
+}
+
+static void socket_then_file(void)
+{
+	int sv[2];
+	char c;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		DIE("socketpair: %s", strerror(errno));
+	if (write(sv[1], "y", 1) != 1 || one('r', sv[0], &c, 1, 0) != 1 || c != 'y')
+		DIE("socket read");
+	take_over(new_file(), sv[0]);
+	file_read_at(sv[0], 0);
+	file_read_at(sv[0], 300);
+	close(sv[0]);
+	close(sv[1]);
+	OUT("socket, then a file: reads at their offsets");
+}
+
+static void file_then_pipe(void)
+{
+	int fd = new_file(), p[2];
+	char c;
+
+	file_read_at(fd, 100);
+	if (pipe(p))
+		DIE("pipe: %s", strerror(errno));
+	take_over(p[0], fd);
+	if (write(p[1], "z", 1) != 1 || one('r', fd, &c, 1, 100) != 1 || c != 'z')
+		DIE("file, then a pipe: the read did not read the pipe");
+	close(fd);
+	close(p[1]);
+	OUT("file, then a pipe: the read reads the pipe");
+}
+
+static void count(int n)
+{
+	int p[2];
+
+	if (pipe(p))
+		DIE("pipe: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		char c = (char)i, got;
+
+		if (write(p[1], &c, 1) != 1)
+			DIE("write");
+		if (one('r', p[0], &got, 1, 0) != 1 || got != c)
+			DIE("read %d of the pipe", i);
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && !strcmp(argv[1], "count")) {
+		dir = argv[2];
+		count(atoi(argv[3]));
+		return 0;
+	}
+	if (argc != 3 || strcmp(argv[1], "stale")) {
+		fprintf(stderr, "usage: %s count DIR N | stale DIR\n", argv[0]);
+		return 2;
+	}
+	dir = argv[2];
+	pipe_then_file();
+	socket_then_file();
+	file_then_pipe();
+	return 0;
+}
