@@ -14,7 +14,8 @@
  *   offset go at that offset, and leave the file's position alone;
  * - a socket's number (read at offset 0), then a file's: at offset 0 and
  *   at another;
- * - a file's number, then a pipe's: the read reads the pipe.
+ * - a file's number, then a pipe's: the read reads the pipe;
+ * - a pipe made O_NONBLOCK where the shim does not see it: EAGAIN.
  * The program checks each answer itself (natively too), and says FATAL on
  * a wrong one.
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -64,16 +66,23 @@ static void take_over(int fd, int at)
 	close(fd);
 }
 
-/* One request (op: 'r' or 'w') of n bytes at off of fd, waited for; its result. */
-static ssize_t one(char op, int fd, void *buf, size_t n, off_t off)
+/* One request (op: 'r' or 'w') of n bytes at off of fd, waited for; its result, and its aio_error() in *err. */
+static ssize_t one_err(char op, int fd, void *buf, size_t n, off_t off, int *err)
 {
 	struct aiocb cb;
 
 	prep(&cb, fd, buf, n, off);
 	if (op == 'r' ? aio_read(&cb) : aio_write(&cb))
 		DIE("aio_%s: %s", op == 'r' ? "read" : "write", strerror(errno));
-	wait_one(&cb);
+	*err = wait_one(&cb);
 	return aio_return(&cb);
+}
+
+static ssize_t one(char op, int fd, void *buf, size_t n, off_t off)
+{
+	int err;
+
+	return one_err(op, fd, buf, n, off, &err);
 }
 
 /* A read of 4 bytes at off of the file at fd: pat() from off, and its position still 0. */
@@ -145,6 +154,38 @@ static void file_then_pipe(void)
 	OUT("file, then a pipe: the read reads the pipe");
 }
 
+/*
+ * O_NONBLOCK is the open file description's: set through a dup, or with
+ * ioctl(FIONBIO), it holds for the fd too, with nothing the shim sees done
+ * to the fd. A read of the empty pipe then says EAGAIN, as read() would
+ * (the engine looks at the flag per request: a cached one would wait).
+ */
+static void nonblock_elsewhere(void)
+{
+	int p[2], d, on = 1, err;
+	char c;
+
+	if (pipe(p))
+		DIE("pipe: %s", strerror(errno));
+	if (write(p[1], "n", 1) != 1 || one('r', p[0], &c, 1, 0) != 1 || c != 'n')
+		DIE("pipe read");
+	d = dup(p[0]);
+	if (d < 0 || fcntl(d, F_SETFL, O_NONBLOCK))
+		DIE("dup, F_SETFL: %s", strerror(errno));
+	if (one_err('r', p[0], &c, 1, 0, &err) != -1 || err != EAGAIN)
+		DIE("O_NONBLOCK through a dup: the empty pipe's read said %s, not EAGAIN", strerror(err));
+	if (fcntl(d, F_SETFL, 0) || write(p[1], "o", 1) != 1 || one('r', p[0], &c, 1, 0) != 1 || c != 'o')
+		DIE("blocking again");
+	if (ioctl(d, FIONBIO, &on))
+		DIE("FIONBIO: %s", strerror(errno));
+	if (one_err('r', p[0], &c, 1, 0, &err) != -1 || err != EAGAIN)
+		DIE("O_NONBLOCK by FIONBIO: the empty pipe's read said %s, not EAGAIN", strerror(err));
+	close(d);
+	close(p[0]);
+	close(p[1]);
+	OUT("O_NONBLOCK set through a dup or by FIONBIO: an empty pipe's read says EAGAIN");
+}
+
 static void count(int n)
 {
 	int p[2];
@@ -178,5 +219,6 @@ int main(int argc, char **argv)
 	pipe_then_file();
 	socket_then_file();
 	file_then_pipe();
+	nonblock_elsewhere();
 	return 0;
 }
