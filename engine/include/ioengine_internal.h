@@ -50,6 +50,14 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 #define IOE_F_STREAM_OFFSET	(1u << 17)
 
 /*
+ * ev->flags: ev's fd is no regular file nor block device (a character
+ * device such as /dev/zero, which the engine's lseek() check accepts), so
+ * the engine merges it with no other event (merge_take.c): only a file's
+ * or a block device's adjacent ranges are one range.
+ */
+#define IOE_F_NO_MERGE	(1u << 18)
+
+/*
  * Where a synchronous request ran (choose_path() in
  * engine/src/scheduler/context.c decides): a plain system call in the
  * calling thread, the calling thread's own io_uring or AIO context, or the
