@@ -76,7 +76,7 @@ struct aio_req {
 	uint32_t idx;
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
-	bool stream;			/* at the fd's position: a pipe, socket, ... (shim_fd_stream_flags()) */
+	bool stream;			/* at the fd's position: a pipe, socket, ... (shim_fd_rw_flags()) */
 	bool counted;			/* counted in its fdq's out */
 	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */

@@ -40,7 +40,7 @@ uint32_t shim_fd_refresh(int fd, int flags)
 	return e;
 }
 
-unsigned int shim_fd_stream_flags(int fd, int64_t offset)
+unsigned int shim_fd_rw_flags(int fd, int64_t offset)
 {
 	uint32_t e = shim_fd_get(fd);
 	int saved = errno;
@@ -52,7 +52,7 @@ unsigned int shim_fd_stream_flags(int fd, int64_t offset)
 		return IOE_F_AT_POSITION | IOE_F_STREAM_OFFSET;
 	stream = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
 	errno = saved;
-	return stream ? IOE_F_AT_POSITION : 0;
+	return stream ? IOE_F_AT_POSITION : IOE_F_NO_MERGE;
 }
 
 void shim_fd_nowait_bad(int fd)

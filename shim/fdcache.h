@@ -82,7 +82,8 @@ static inline uint32_t shim_fd_route_entry(int fd)
 
 /*
  * How a read or write of fd at offset goes, as ev->flags: 0 at offset (a
- * file, or what the engine finds out, see below), or IOE_F_AT_POSITION
+ * file, or what the engine finds out, see below), IOE_F_NO_MERGE at offset
+ * on anything else that can seek (a character device), or IOE_F_AT_POSITION
  * when fd reads and writes only at its position (pread() says ESPIPE: a
  * pipe, FIFO, socket or terminal), with IOE_F_STREAM_OFFSET when the
  * kernel may be given offset, which the stream ignores.
@@ -101,9 +102,11 @@ static inline uint32_t shim_fd_route_entry(int fd)
  *   on ESPIPE), whatever the entry says.
  * Any other fd that is not a file (a terminal, a character device) costs
  * one lseek() per request: a terminal would ignore offset, but its
- * number reused for a file would be read at the file's position.
+ * number reused for a file would be read at the file's position. An entry
+ * that says file where the fd is by now a character device lets its
+ * adjacent reads merge until the entry's next look.
  */
-unsigned int shim_fd_stream_flags(int fd, int64_t offset);
+unsigned int shim_fd_rw_flags(int fd, int64_t offset);
 
 /* The fd number now stands for something else, or nothing (fd_changes.c): look again at its next use. */
 void shim_fd_forget(int fd);
