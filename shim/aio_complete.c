@@ -64,6 +64,7 @@ static void to_glibc(struct aio_req *r)
 	struct fdq *q = r->counted ? r->q : NULL;
 
 	atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
+	rec_state_moved(r);
 	/* A record kept for glibc's notification may be gone once this returns. */
 	if (!glibc_submit(r))
 		release_rec(r, true);
@@ -120,6 +121,7 @@ void complete(struct aio_req *r, ssize_t res)
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC, r->path,
 				  (size_t)res, shim_now_ns() - r->t0);
 	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
+	rec_state_moved(r);
 	/*
 	 * No longer outstanding once the program can see the result: a program
 	 * that resubmits at once, at the limit, must not get EAGAIN. (A record
