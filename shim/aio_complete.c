@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "aio_request.h"
+#include "fdcache.h"
 
 __thread enum ioe_wait_kind waits;
 
@@ -149,6 +150,16 @@ void on_engine_done(struct ioe_event *ev, void *arg)
 
 	(void)ev;
 	if (r->ev.res == -ESPIPE && (r->op == OP_READ || r->op == OP_WRITE)) {
+		to_glibc(r);
+		return;
+	}
+	/*
+	 * EAGAIN of a request whose fd the cache took for a pipe or socket
+	 * (IOE_F_STREAM_OFFSET) that is by now something else, O_NONBLOCK: the
+	 * engine's RWF_NOWAIT, which pread() would not say (shim_fd_rw_flags()).
+	 */
+	if (r->ev.res == -EAGAIN && (r->ev.flags & IOE_F_STREAM_OFFSET) &&
+	    !(shim_fd_refresh(r->ev.fd, -1) & (SHIM_FDC_PIPE | SHIM_FDC_SOCKET))) {
 		to_glibc(r);
 		return;
 	}

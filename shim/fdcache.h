@@ -94,8 +94,10 @@ static inline uint32_t shim_fd_route_entry(int fd)
  * reused), no answer is wrong:
  * - a file where the entry says pipe or socket is read or written at
  *   offset, as pread()/pwrite() would (IOE_F_STREAM_OFFSET), and glibc's
- *   helper does; a socket where it says pipe (offset not 0) says ESPIPE,
- *   and the request goes to glibc, which reads at the position;
+ *   helper does (an O_NONBLOCK one's EAGAIN, which the engine's RWF_NOWAIT
+ *   gives and pread() would not, sends the request to glibc); a socket
+ *   where it says pipe (offset not 0) says ESPIPE, and the request goes
+ *   to glibc, which reads at the position;
  * - a pipe or socket where the entry says file goes at offset: the engine
  *   refuses it (-ESPIPE, its lseek() check) and it goes to glibc;
  * - on Linux AIO every stream request goes to glibc (pread(), then read()

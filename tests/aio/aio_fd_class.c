@@ -11,7 +11,8 @@
  * which the shim does not see) by something else; each request must still
  * be answered as glibc answers it:
  * - a pipe's number, then a file's: an aio_read() and an aio_write() at an
- *   offset go at that offset, and leave the file's position alone;
+ *   offset go at that offset, and leave the file's position alone; also
+ *   when the file is O_NONBLOCK and out of the page cache;
  * - a socket's number (read at offset 0), then a file's: at offset 0 and
  *   at another;
  * - a file's number, then a pipe's: the read reads the pipe;
@@ -40,14 +41,14 @@ static char pat(size_t i)
 	return (char)(i * 7 + 3);
 }
 
-/* A new file of FILE_LEN bytes of pat(), unlinked. */
-static int new_file(void)
+/* A new file of FILE_LEN bytes of pat(), unlinked, opened with flags. */
+static int new_file_flags(int flags)
 {
 	char path[4096], b[FILE_LEN];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/aio-fd-class-%d", dir, (int)getpid());
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | flags, 0600);
 	if (fd < 0)
 		DIE("open %s: %s", path, strerror(errno));
 	unlink(path);
@@ -56,6 +57,11 @@ static int new_file(void)
 	if (pwrite(fd, b, FILE_LEN, 0) != FILE_LEN)
 		DIE("fill");
 	return fd;
+}
+
+static int new_file(void)
+{
+	return new_file_flags(0);
 }
 
 /* Put what is at fd on number at, which is closed first: the shim does not see it. */
@@ -119,6 +125,30 @@ static void pipe_then_file(void)
 	close(p[0]);
 	close(p[1]);
 	OUT("pipe, then a file: read and write at their offsets");
+}
+
+/*
+ * The same with an O_NONBLOCK file whose pages are not in the page cache:
+ * pread() reads it (O_NONBLOCK means nothing to a file), where a read
+ * that must not wait says EAGAIN.
+ */
+static void pipe_then_nonblocking_file(void)
+{
+	int p[2], fd;
+	char c;
+
+	if (pipe(p))
+		DIE("pipe: %s", strerror(errno));
+	if (write(p[1], "x", 1) != 1 || one('r', p[0], &c, 1, 0) != 1 || c != 'x')
+		DIE("pipe read");
+	fd = new_file_flags(O_NONBLOCK);
+	if (fsync(fd) || posix_fadvise(fd, 0, FILE_LEN, POSIX_FADV_DONTNEED))
+		DIE("fsync, fadvise: %s", strerror(errno));
+	take_over(fd, p[0]);
+	file_read_at(p[0], 100);
+	close(p[0]);
+	close(p[1]);
+	OUT("pipe, then an O_NONBLOCK file out of the page cache: read at its offset");
 }
 
 static void socket_then_file(void)
@@ -217,6 +247,7 @@ int main(int argc, char **argv)
 	}
 	dir = argv[2];
 	pipe_then_file();
+	pipe_then_nonblocking_file();
 	socket_then_file();
 	file_then_pipe();
 	nonblock_elsewhere();
