@@ -37,7 +37,7 @@
  * - a completion signal the kernel refuses for lack of resources (EAGAIN)
  *   is lost and the result kept (glibc makes the result EAGAIN): the result
  *   is published before the signal is sent, so that a handler sees it.
- * Pipes, FIFOs, sockets and other files without positions (at_position()):
+ * Pipes, FIFOs, sockets and other files without positions (fd_flags(), aio_submit.c):
  * each request is one read() or write() at the fd's position, as glibc's
  * helper does it, and one fd's requests go one at a time in their order
  * (aio_fd_order.c). On io_uring the engine does them, and a blocked one

@@ -9,25 +9,44 @@
  * this returns AIO_CANCELED.
  */
 #include <fcntl.h>
-#include <sched.h>
+#include <time.h>
 #include "aio_request.h"
 
 /* cancel_rec(): the request is glibc's now. */
 #define GLIBCS (-1)
 
 /*
+ * r's request was in state st, between two states: being handed to the
+ * engine or to glibc, or completing, a few steps of another thread, which
+ * may have lost its CPU. Sleep until r->state moves from st (the steps
+ * wake a pinned record's sleepers: rec_state_moved()), 1 ms at most: the
+ * step from marked as the engine's to queued in it moves no word.
+ */
+static void wait_state_moved(struct aio_req *r, uint32_t st)
+{
+	struct timespec most = { 0, 1000000 };
+
+	ioe_futex_wait(&r->state, st, &most);
+}
+
+/*
  * What became of r's request, r pinned: AIO_CANCELED, AIO_NOTCANCELED,
  * AIO_ALLDONE (its result is out, or r holds another request by now), or
  * GLIBCS. A request being handed to the engine or to glibc, or completing,
- * is waited for: each is a few steps of another thread.
+ * is waited for (wait_state_moved()).
  */
 static int cancel_rec(struct ioe_context *ctx, struct aio_req *r, int fd, const struct aiocb *cb)
 {
+	/* Pinned before the state is read: see rec_state_moved(). */
+	atomic_thread_fence(memory_order_seq_cst);
 	for (;;) {
+		uint32_t st;
+
 		if (cb ? atomic_load_explicit(&r->cb, memory_order_relaxed) != cb :
 			 atomic_load_explicit(&r->fd, memory_order_relaxed) != fd)
 			return AIO_ALLDONE;
-		switch (atomic_load_explicit(&r->state, memory_order_acquire)) {
+		st = atomic_load_explicit(&r->state, memory_order_acquire);
+		switch (st) {
 		case REQ_ENGINE:
 			switch (ioe_cancel(ctx, &r->ev)) {
 			case IOE_CANCEL_DONE:
@@ -53,7 +72,7 @@ static int cancel_rec(struct ioe_context *ctx, struct aio_req *r, int fd, const 
 			/* Released: done, or handed to glibc (its aiocb still in progress). */
 			return cb && cb_error(cb) == EINPROGRESS ? GLIBCS : AIO_ALLDONE;
 		}
-		sched_yield();
+		wait_state_moved(r, st);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "aio_request.h"
+#include "fdcache.h"
 
 __thread enum ioe_wait_kind waits;
 
@@ -64,6 +65,7 @@ static void to_glibc(struct aio_req *r)
 	struct fdq *q = r->counted ? r->q : NULL;
 
 	atomic_store_explicit(&r->state, REQ_FOREIGN, memory_order_release);
+	rec_state_moved(r);
 	/* A record kept for glibc's notification may be gone once this returns. */
 	if (!glibc_submit(r))
 		release_rec(r, true);
@@ -120,6 +122,7 @@ void complete(struct aio_req *r, ssize_t res)
 				  r->op == OP_WRITE ? SHIM_STAT_WRITE : SHIM_STAT_SYNC, r->path,
 				  (size_t)res, shim_now_ns() - r->t0);
 	atomic_store_explicit(&r->state, REQ_DONE, memory_order_release);
+	rec_state_moved(r);
 	/*
 	 * No longer outstanding once the program can see the result: a program
 	 * that resubmits at once, at the limit, must not get EAGAIN. (A record
@@ -147,6 +150,16 @@ void on_engine_done(struct ioe_event *ev, void *arg)
 
 	(void)ev;
 	if (r->ev.res == -ESPIPE && (r->op == OP_READ || r->op == OP_WRITE)) {
+		to_glibc(r);
+		return;
+	}
+	/*
+	 * EAGAIN of a request whose fd the cache took for a pipe or socket
+	 * (IOE_F_STREAM_OFFSET) that is by now something else, O_NONBLOCK: the
+	 * engine's RWF_NOWAIT, which pread() would not say (shim_fd_rw_flags()).
+	 */
+	if (r->ev.res == -EAGAIN && (r->ev.flags & IOE_F_STREAM_OFFSET) &&
+	    !(shim_fd_refresh(r->ev.fd, -1) & (SHIM_FDC_PIPE | SHIM_FDC_SOCKET))) {
 		to_glibc(r);
 		return;
 	}

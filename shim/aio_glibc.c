@@ -82,6 +82,7 @@ bool glibc_submit(struct aio_req *r)
 	sev.sigev_value.sival_ptr = r;
 	atomic_store_explicit(&r->glibc_ends, 2, memory_order_relaxed);
 	atomic_store_explicit(&r->state, REQ_GLIBC, memory_order_release);
+	rec_state_moved(r);
 	/* Refused, glibc still sends the list's notification: nothing of it is queued. */
 	if (shim_real.lio_listio(LIO_NOWAIT, list, 1, &sev) < 0)
 		refused(cb);

@@ -170,10 +170,20 @@ void release_rec(struct aio_req *r, bool uncount)
 	pins = atomic_fetch_or_explicit(&r->pins, PIN_RELEASED, memory_order_acq_rel);
 	if (uncount)
 		atomic_fetch_sub_explicit(&outstanding, 1, memory_order_relaxed);
-	if (!pins)
+	if (!pins) {
 		rec_free(r);
-	else
+	} else {
 		ioe_futex_wake(&r->pins, INT_MAX);	/* rec_wait_released() */
+		ioe_futex_wake(&r->state, INT_MAX);	/* see rec_state_moved() */
+	}
+}
+
+void rec_state_moved(struct aio_req *r)
+{
+	/* Seq_cst: either this sees the pin, or the pinner's futex wait sees the new state. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&r->pins, memory_order_relaxed) >= PIN_ONE)
+		ioe_futex_wake(&r->state, INT_MAX);
 }
 
 /*

@@ -76,7 +76,7 @@ struct aio_req {
 	uint32_t idx;
 	_Atomic uint32_t next_free;	/* idx + 1 of the next free record */
 	int op;				/* enum req_op */
-	bool stream;			/* at the fd's position: a pipe, socket, ... (shim_fd_is_stream()) */
+	bool stream;			/* at the fd's position: a pipe, socket, ... (shim_fd_rw_flags()) */
 	bool counted;			/* counted in its fdq's out */
 	struct fdq *q;			/* that fdq, when counted */
 	bool inline_done;		/* done in the caller's thread, not routed */
@@ -114,6 +114,12 @@ uint32_t effective_max(void);
 void rec_pin(struct aio_req *r);
 void rec_unpin(struct aio_req *r);
 void rec_wait_released(struct aio_req *r);
+/*
+ * r->state was just stored: wake whoever pinned r and sleeps until it
+ * moves (aio_cancel(), see cancel_rec()). A load, no system call, unless
+ * r is pinned.
+ */
+void rec_state_moved(struct aio_req *r);
 struct aio_req *rec_next_on_fd(int fd, uint32_t *i);
 void rec_atfork_child(void);
 

@@ -121,22 +121,27 @@ static bool answered_here(const struct aiocb *cb, int op, size_t *len)
 }
 
 /*
- * Whether a read or write goes at its fd's position (a pipe, a socket, ...),
- * as glibc's helper does it with read() or write() after pread() said
- * ESPIPE. A negative offset is not: pread() says EINVAL for it first.
+ * The event flags the fd gives a read or write (see shim_fd_rw_flags()):
+ * whether it goes at its fd's position (a pipe, a socket, ...), as glibc's
+ * helper does it with read() or write() after pread() said ESPIPE, and
+ * whether it may merge. A negative offset is never at the position:
+ * pread() says EINVAL for it first.
  */
-static bool at_position(const struct aiocb *cb, int op, bool now)
+static unsigned int fd_flags(const struct aiocb *cb, int op, bool now)
 {
-	return (op == OP_READ || op == OP_WRITE) && !now && cb->aio_offset >= 0 &&
-	       shim_fd_is_stream(cb->aio_fildes);
+	if ((op != OP_READ && op != OP_WRITE) || now || cb->aio_offset < 0)
+		return 0;
+	return shim_fd_rw_flags(cb->aio_fildes, cb->aio_offset);
 }
 
 /* Fill r for the request: what its completion needs, and its engine event. */
 static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_t len, bool now,
 			struct lio_group *g)
 {
+	unsigned int fdf = fd_flags(cb, op, now);
+
 	r->op = op;
-	r->stream = at_position(cb, op, now);
+	r->stream = fdf & IOE_F_AT_POSITION;
 	r->counted = false;
 	r->inline_done = now;
 	r->group = g;
@@ -167,7 +172,9 @@ static void prep_record(struct aio_req *r, const struct aiocb *cb, int op, size_
 	if (op == OP_WRITE)
 		r->ev.flags = IOE_F_ONE_CALL;
 	if (r->stream)
-		r->ev.flags = IOE_F_AT_POSITION;	/* one read() or write(), the engine's or glibc's */
+		r->ev.flags = fdf;	/* one read() or write(), the engine's or glibc's */
+	else
+		r->ev.flags |= fdf;	/* IOE_F_NO_MERGE, or nothing */
 	ioe_set_callback(&r->ev, on_engine_done, r);
 }
 

@@ -26,24 +26,33 @@ uint32_t shim_fd_refresh(int fd, int flags)
 		store(fd, 0);
 		return 0;
 	}
-	if (!fstat(fd, &st) && (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)))
-		e |= SHIM_FDC_ROUTABLE;
+	if (!fstat(fd, &st)) {
+		if (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))
+			e |= SHIM_FDC_ROUTABLE;
+		else if (S_ISFIFO(st.st_mode))
+			e |= SHIM_FDC_PIPE;
+		else if (S_ISSOCK(st.st_mode))
+			e |= SHIM_FDC_SOCKET;
+	}
 	if (flags & O_DIRECT)
 		e |= SHIM_FDC_DIRECT;
 	store(fd, e);
 	return e;
 }
 
-bool shim_fd_is_stream(int fd)
+unsigned int shim_fd_rw_flags(int fd, int64_t offset)
 {
+	uint32_t e = shim_fd_get(fd);
 	int saved = errno;
 	bool stream;
 
-	if (shim_fd_get(fd) & SHIM_FDC_ROUTABLE)
-		return false;
+	if (e & SHIM_FDC_ROUTABLE)
+		return 0;
+	if ((e & SHIM_FDC_PIPE) || ((e & SHIM_FDC_SOCKET) && !offset))
+		return IOE_F_AT_POSITION | IOE_F_STREAM_OFFSET;
 	stream = lseek(fd, 0, SEEK_CUR) < 0 && errno == ESPIPE;
 	errno = saved;
-	return stream;
+	return stream ? IOE_F_AT_POSITION : IOE_F_NO_MERGE;
 }
 
 void shim_fd_nowait_bad(int fd)

@@ -4,8 +4,8 @@
  *
  * Deciding per call costs an fcntl(F_GETFL), a system call that is a large
  * fraction of a 4 KiB page-cache pread itself. So one word per fd caches
- * "regular file or block device, opened with O_DIRECT or not, RWF_NOWAIT
- * supported", re-read from the kernel (fcntl + fstat) every
+ * "regular file or block device (or pipe, or socket), opened with O_DIRECT
+ * or not, RWF_NOWAIT supported", re-read from the kernel (fcntl + fstat) every
  * SHIM_FDC_RECHECK uses (fast-path decisions and routed calls).
  *
  * close(), dup2(), dup3(), close_range(), closefrom() and fcntl() forget
@@ -36,6 +36,8 @@
 #define SHIM_FDC_ROUTABLE	2u	/* regular file or block device */
 #define SHIM_FDC_DIRECT		4u	/* O_DIRECT when last looked at */
 #define SHIM_FDC_NOWAIT_BAD	8u	/* RWF_NOWAIT said EOPNOTSUPP */
+#define SHIM_FDC_PIPE		16u	/* a pipe or FIFO */
+#define SHIM_FDC_SOCKET		32u
 #define SHIM_FDC_USE		(1u << 8)	/* uses left, in the upper bits */
 #define SHIM_FDC_RECHECK	256u
 #define SHIM_FDC_SIZE		65536
@@ -79,12 +81,34 @@ static inline uint32_t shim_fd_route_entry(int fd)
 }
 
 /*
- * Whether fd reads and writes only at its position (pread says ESPIPE): a
- * pipe, FIFO, socket or terminal. Not cached: an fd taken for a stream
- * while it is a file would be read at the wrong place; a file is known
- * from its entry, anything else costs one lseek().
+ * How a read or write of fd at offset goes, as ev->flags: 0 at offset (a
+ * file, or what the engine finds out, see below), IOE_F_NO_MERGE at offset
+ * on anything else that can seek (a character device), or IOE_F_AT_POSITION
+ * when fd reads and writes only at its position (pread() says ESPIPE: a
+ * pipe, FIFO, socket or terminal), with IOE_F_STREAM_OFFSET when the
+ * kernel may be given offset, which the stream ignores.
+ *
+ * The answer comes from the entry for a pipe or FIFO, and for a socket at
+ * offset 0 (a socket says ESPIPE for any other): no system call. Should
+ * the entry be stale (the fd closed behind the cache's back and its number
+ * reused), no answer is wrong:
+ * - a file where the entry says pipe or socket is read or written at
+ *   offset, as pread()/pwrite() would (IOE_F_STREAM_OFFSET), and glibc's
+ *   helper does (an O_NONBLOCK one's EAGAIN, which the engine's RWF_NOWAIT
+ *   gives and pread() would not, sends the request to glibc); a socket
+ *   where it says pipe (offset not 0) says ESPIPE, and the request goes
+ *   to glibc, which reads at the position;
+ * - a pipe or socket where the entry says file goes at offset: the engine
+ *   refuses it (-ESPIPE, its lseek() check) and it goes to glibc;
+ * - on Linux AIO every stream request goes to glibc (pread(), then read()
+ *   on ESPIPE), whatever the entry says.
+ * Any other fd that is not a file (a terminal, a character device) costs
+ * one lseek() per request: a terminal would ignore offset, but its
+ * number reused for a file would be read at the file's position. An entry
+ * that says file where the fd is by now a character device lets its
+ * adjacent reads merge until the entry's next look.
  */
-bool shim_fd_is_stream(int fd);
+unsigned int shim_fd_rw_flags(int fd, int64_t offset);
 
 /* The fd number now stands for something else, or nothing (fd_changes.c): look again at its next use. */
 void shim_fd_forget(int fd);

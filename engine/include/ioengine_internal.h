@@ -40,6 +40,24 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 #define IOE_F_FD_SEEN	(1u << 16)
 
 /*
+ * ev->flags, with IOE_F_AT_POSITION: the kernel is given ev->offset, which
+ * ev's stream ignores (a pipe or FIFO; a socket only at 0, as it says
+ * ESPIPE for any other). Should the fd no longer be a stream (its number
+ * reused behind the caller's back for a file), ev is read or written at
+ * ev->offset, as pread() or pwrite() would, not at the file's position:
+ * the answer of the caller's look at the fd may so be kept (shim/fdcache.h).
+ */
+#define IOE_F_STREAM_OFFSET	(1u << 17)
+
+/*
+ * ev->flags: ev's fd is no regular file nor block device (a character
+ * device such as /dev/zero, which the engine's lseek() check accepts), so
+ * the engine merges it with no other event (merge_take.c): only a file's
+ * or a block device's adjacent ranges are one range.
+ */
+#define IOE_F_NO_MERGE	(1u << 18)
+
+/*
  * Where a synchronous request ran (choose_path() in
  * engine/src/scheduler/context.c decides): a plain system call in the
  * calling thread, or the context's shared ring or AIO context (handed to

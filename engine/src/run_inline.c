@@ -45,6 +45,13 @@ static long rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int 
 	bool write = ioe_event_is_write(ev);
 
 	if (ev->flags & IOE_F_AT_POSITION) {	/* at the file's position: off is not used */
+		struct ioe_event at_off = *ev;	/* IOE_F_STREAM_OFFSET: at off, until that says ESPIPE */
+		long res;
+
+		at_off.flags &= ~IOE_F_AT_POSITION;
+		if ((ev->flags & IOE_F_STREAM_OFFSET) &&
+		    ((res = ioe_rw_syscall(&at_off, iov, cnt, skip, off)) != -1 || errno != ESPIPE))
+			return res;
 		if (skip || cnt == 1)
 			return syscall(write ? SYS_write : SYS_read, ev->fd, (char *)iov->iov_base + skip,
 				       iov->iov_len - skip);

@@ -27,15 +27,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "aio_util.h"
 
 #define SIG_NOTE (SIGRTMIN + 1)
 #define BS 4096
 
 static const char *dir, *dir_path;
 static int nfile;
-
-#define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
-#define DIE(...) do { printf("FATAL %s:%d: ", __FILE__, __LINE__); OUT(__VA_ARGS__); exit(1); } while (0)
 
 static int new_file(int flags, size_t size)
 {
@@ -57,27 +55,6 @@ static int new_file(int flags, size_t size)
 		free(b);
 	}
 	return fd;
-}
-
-static void prep(struct aiocb *cb, int fd, void *buf, size_t n, off_t off)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_fildes = fd;
-	cb->aio_buf = buf;
-	cb->aio_nbytes = n;
-	cb->aio_offset = off;
-	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
-}
-
-static int wait_one(struct aiocb *cb)
-{
-	const struct aiocb *l[1] = { cb };
-	struct timespec ts = { 10, 0 };
-
-	while (aio_error(cb) == EINPROGRESS)
-		if (aio_suspend(l, 1, &ts) && errno == EAGAIN)
-			DIE("request did not complete in 10 s");
-	return aio_error(cb);
 }
 
 #define CALL(expr) do { \
@@ -331,25 +308,13 @@ struct kick {
 	_Atomic int *ran;	/* if set: then block_release() once the handler counted here */
 };
 
-/* Whether thread tid is in a futex wait, io_uring_enter() or io_getevents() (its /proc syscall). */
-static bool in_wait(pid_t tid)
-{
-	char line[32];
-	long nr;
-
-	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
-		return false;
-	nr = strtol(line, NULL, 10);
-	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents;
-}
-
 static void block_release(void);
 
 static void *kick(void *arg)
 {
 	struct kick *k = arg;
 
-	for (int i = 0; k->waiter && i < 10000 && !in_wait(k->waiter); i++)
+	for (int i = 0; k->waiter && i < 10000 && !thread_in_wait(k->waiter); i++)
 		usleep(200);
 	sleep_ms(k->ms);
 	pthread_kill(k->thread, k->sig);
@@ -1150,7 +1115,7 @@ static void sc_suspend_cancel(void)
 				while (!atomic_load(&susp_entered))
 					sleep_ms(1);
 				/* Into its wait (a cancel that comes before acts there too). */
-				for (int i = 0; i < 10000 && !in_wait(atomic_load(&susp_tid)); i++)
+				for (int i = 0; i < 10000 && !thread_in_wait(atomic_load(&susp_tid)); i++)
 					usleep(200);
 				pthread_cancel(t);
 			}

@@ -8,9 +8,10 @@
  * progress (a read into pages a userfaultfd keeps missing): at
  * IOENGINE_DEPTH=1 what comes after it waits until it is let go, all
  * together. "random" mode: reads of blocks none of which is next to
- * another, which nothing may merge.
+ * another, which nothing may merge; "chardev": adjacent reads of
+ * /dev/zero, a character device, which nothing may merge either.
  *
- * Usage: aio_merge_diff DIR seq|random
+ * Usage: aio_merge_diff DIR seq|random|chardev
  */
 #include <aio.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "aio_util.h"
 #include "fault_hold.h"
 
 #define BS 4096
@@ -33,9 +35,6 @@
 
 static const char *dir;
 static int nfile;
-
-#define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
-#define DIE(...) do { printf("FATAL %s:%d: ", __FILE__, __LINE__); OUT(__VA_ARGS__); exit(1); } while (0)
 
 static uint32_t sum(const void *p, size_t len)
 {
@@ -121,16 +120,6 @@ static void block_release(void)
 	wait_all(l, 1);
 	if (aio_return(&block_cb) != BLOCK_LEN)
 		DIE("blocked read");
-}
-
-static void prep(struct aiocb *cb, int fd, void *buf, size_t len, off_t off)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_fildes = fd;
-	cb->aio_buf = buf;
-	cb->aio_nbytes = len;
-	cb->aio_offset = off;
-	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
 }
 
 static void print_results(const char *what, struct aiocb *cb, int n, const char *buf)
@@ -329,12 +318,28 @@ static void random_reads(void)
 	close(fd);
 }
 
+/* Adjacent reads of /dev/zero: a character device, which nothing may merge. */
+static void chardev_reads(void)
+{
+	int fd = open("/dev/zero", O_RDONLY);
+	char *buf = abuf(RUN * BS);
+	off_t offs[RUN];
+
+	if (fd < 0)
+		DIE("/dev/zero: %s", strerror(errno));
+	for (int i = 0; i < RUN; i++)
+		offs[i] = (off_t)i * BS;
+	reads("read /dev/zero", fd, buf, offs, RUN);
+	free(buf);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	sigset_t set;
 
 	if (argc != 3)
-		DIE("usage: aio_merge_diff DIR seq|random");
+		DIE("usage: aio_merge_diff DIR seq|random|chardev");
 	dir = argv[1];
 	sigemptyset(&set);
 	sigaddset(&set, SIG_LIST);
@@ -342,6 +347,10 @@ int main(int argc, char **argv)
 	block_init();
 	if (!strcmp(argv[2], "random")) {
 		random_reads();
+		return 0;
+	}
+	if (!strcmp(argv[2], "chardev")) {
+		chardev_reads();
 		return 0;
 	}
 	seq_reads("read", 0);

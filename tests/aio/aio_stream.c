@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "aio_util.h"
 #include "task_file.h"
 
 #define SIG_NOTE	(SIGRTMIN + 1)
@@ -53,10 +54,8 @@ static bool details;	/* the shim-only run: only the lines that may differ from g
 static bool glibc_notes;
 static pid_t main_tid;
 
-#define OUT(...) do { printf(__VA_ARGS__); putchar('\n'); fflush(stdout); } while (0)
 #define MAIN(...) do { if (!details) OUT(__VA_ARGS__); } while (0)
 #define DETAIL(...) do { if (details) OUT(__VA_ARGS__); } while (0)
-#define DIE(...) do { printf("FATAL %s:%d: ", __FILE__, __LINE__); OUT(__VA_ARGS__); exit(1); } while (0)
 
 static void sleep_ms(int ms)
 {
@@ -69,26 +68,6 @@ static void sleep_ms(int ms)
 static const char *ename(int e)
 {
 	return e == 0 ? "0" : e == EINPROGRESS ? "EINPROGRESS" : strerrorname_np(e);
-}
-
-static void prep(struct aiocb *cb, int fd, void *buf, size_t n)
-{
-	memset(cb, 0, sizeof(*cb));
-	cb->aio_fildes = fd;
-	cb->aio_buf = buf;
-	cb->aio_nbytes = n;
-	cb->aio_sigevent.sigev_notify = SIGEV_NONE;
-}
-
-static int wait_one(struct aiocb *cb)
-{
-	const struct aiocb *l[1] = { cb };
-	struct timespec ts = { 10, 0 };
-
-	while (aio_error(cb) == EINPROGRESS)
-		if (aio_suspend(l, 1, &ts) && errno == EAGAIN)
-			DIE("request did not complete in 10 s");
-	return aio_error(cb);
 }
 
 /* ---- where a request is ---- */
@@ -362,7 +341,7 @@ static void sock_cancel(bool by_fd, enum note how, bool at_once)
 	notes_reset();
 	for (int i = 0; i < NREQ; i++) {
 		memset(buf[i], 'a' + i, len);
-		prep(&w[i], sv[0], buf[i], len);
+		prep(&w[i], sv[0], buf[i], len, 0);
 		set_note(&w[i], how, i);
 		if (aio_write(&w[i]))
 			DIE("aio_write: %s", strerror(errno));
@@ -460,7 +439,7 @@ static void pipe_cancel(void)
 	if (pipe(pfd))
 		DIE("pipe");
 	MAIN("pipe_cancel");
-	prep(&p, pfd[0], buf, sizeof(buf));
+	prep(&p, pfd[0], buf, sizeof(buf), 0);
 	if (aio_read(&p))
 		DIE("aio_read: %s", strerror(errno));
 	wait_blocked(&pfd[0], 1, SYS_read);
@@ -507,7 +486,7 @@ static void cancel_race(bool sock)
 	for (int i = 0; i < ROUNDS; i++) {
 		int r, e, plain;
 
-		prep(&p, fds[0], buf, sizeof(buf));
+		prep(&p, fds[0], buf, sizeof(buf), 0);
 		set_note(&p, NOTE_THREAD, i % NOTE_MAX);
 		if (aio_read(&p))
 			DIE("aio_read: %s", strerror(errno));
@@ -546,7 +525,7 @@ static void order(void)
 	dgram_pair(sv);
 	for (int i = 0; i < 8; i++) {
 		memset(wbuf[i], 'a' + i, sizeof(wbuf[i]));
-		prep(&w[i], sv[0], wbuf[i], sizeof(wbuf[i]));
+		prep(&w[i], sv[0], wbuf[i], sizeof(wbuf[i]), 0);
 		if (aio_write(&w[i]))
 			DIE("aio_write");
 	}
@@ -558,7 +537,7 @@ static void order(void)
 	/* Reads queued on a socket get the datagrams in their order. */
 	ok = 1;
 	for (int i = 0; i < 3; i++) {
-		prep(&r[i], sv[1], rb[i], sizeof(rb[i]));
+		prep(&r[i], sv[1], rb[i], sizeof(rb[i]), 0);
 		if (aio_read(&r[i]))
 			DIE("aio_read");
 	}
@@ -577,7 +556,7 @@ static void order(void)
 		DIE("pipe");
 	ok = 1;
 	for (int i = 0; i < 3; i++) {
-		prep(&r[i], pfd[0], rb[i], 1);
+		prep(&r[i], pfd[0], rb[i], 1, 0);
 		if (aio_read(&r[i]))
 			DIE("aio_read");
 	}
@@ -656,7 +635,7 @@ static void lio_socket(void)
 	len = sndbuf(sv[0]) / 2;
 	for (int i = 0; i < 4; i++) {
 		memset(buf[i], 'a' + i, len);
-		prep(&w[i], sv[0], buf[i], len);
+		prep(&w[i], sv[0], buf[i], len, 0);
 		w[i].aio_lio_opcode = LIO_WRITE;
 		l[i] = &w[i];
 	}
@@ -703,9 +682,9 @@ static void lio_pipe(void)
 		DIE("pipe");
 	for (int i = 0; i < 3; i++) {
 		memset(wb[i], 'a' + i, sizeof(wb[i]));
-		prep(&m[i], pfd[0], rb[i], sizeof(rb[i]));
+		prep(&m[i], pfd[0], rb[i], sizeof(rb[i]), 0);
 		m[i].aio_lio_opcode = LIO_READ;
-		prep(&m[3 + i], pfd[1], wb[i], sizeof(wb[i]));
+		prep(&m[3 + i], pfd[1], wb[i], sizeof(wb[i]), 0);
 		m[3 + i].aio_lio_opcode = LIO_WRITE;
 	}
 	for (int i = 0; i < 6; i++)
@@ -735,11 +714,11 @@ static void lio_pipe(void)
 		MAIN("  all done, the reads got the writes in order: %d", ok);
 	}
 	/* A member that fails: LIO_WAIT says EIO, the member its own error. */
-	prep(&m[0], pfd[1], rb[0], 10);
+	prep(&m[0], pfd[1], rb[0], 10, 0);
 	m[0].aio_lio_opcode = LIO_READ;
-	prep(&m[1], pfd[1], wb[0], 10);
+	prep(&m[1], pfd[1], wb[0], 10, 0);
 	m[1].aio_lio_opcode = LIO_WRITE;
-	prep(&m[2], pfd[0], rb[1], 10);
+	prep(&m[2], pfd[0], rb[1], 10, 0);
 	m[2].aio_lio_opcode = LIO_READ;
 	errno = 0;
 	r = lio_listio(LIO_WAIT, l, 3, NULL);
@@ -759,24 +738,12 @@ struct feeder {
 	int fd;
 };
 
-/* Whether thread tid sleeps in a wait (futex, io_uring_enter, io_getevents). */
-static bool in_wait(pid_t tid)
-{
-	char line[32];
-	long nr;
-
-	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
-		return false;
-	nr = strtol(line, NULL, 10);
-	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents;
-}
-
 /* Write a datagram once the waiter sleeps (or after 10 s: the result is the same). */
 static void *feed(void *p)
 {
 	struct feeder *f = p;
 
-	for (int i = 0; i < 10000 && !in_wait(f->waiter); i++)
+	for (int i = 0; i < 10000 && !thread_in_wait(f->waiter); i++)
 		usleep(1000);
 	if (write(f->fd, "fed", 3) != 3)
 		DIE("feed: %s", strerror(errno));
@@ -800,8 +767,8 @@ static void suspend_streams(void)
 	if (pipe(pfd))
 		DIE("pipe");
 	dgram_pair(sv);
-	prep(&p, pfd[0], pb, sizeof(pb));
-	prep(&s, sv[1], sb, sizeof(sb));
+	prep(&p, pfd[0], pb, sizeof(pb), 0);
+	prep(&s, sv[1], sb, sizeof(sb), 0);
 	if (aio_read(&p) || aio_read(&s))
 		DIE("aio_read");
 	l[0] = &p;
@@ -838,7 +805,7 @@ static void suspend_streams(void)
 	/* A write blocked on a full socket, with a file read done meanwhile. */
 	len = sndbuf(sv[0]) / 2;
 	for (int i = 0; i < 3; i++) {
-		prep(&w[i], sv[0], big, len);
+		prep(&w[i], sv[0], big, len, 0);
 		if (aio_write(&w[i]))
 			DIE("aio_write");
 	}
@@ -848,7 +815,7 @@ static void suspend_streams(void)
 	if (fd < 0 || pwrite(fd, fb, sizeof(fb), 0) != sizeof(fb))
 		DIE("file %s", path);
 	unlink(path);
-	prep(&f, fd, fb, sizeof(fb));
+	prep(&f, fd, fb, sizeof(fb), 0);
 	l[0] = &w[2];
 	errno = 0;
 	r = aio_suspend(l, 1, &t50);
@@ -886,7 +853,7 @@ static void blocked_threads(void)
 		if (pipe(p[i]))
 			DIE("pipe");
 		fds[i] = p[i][0];
-		prep(&r[i], p[i][0], b[i], sizeof(b[i]));
+		prep(&r[i], p[i][0], b[i], sizeof(b[i]), 0);
 	}
 	for (int i = 0; i < N; i++)
 		if (aio_read(&r[i]))

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 /* The first line of /proc/self/task/TID/NAME into buf; false if the thread has ended. */
@@ -27,6 +28,23 @@ static inline bool task_file(pid_t tid, const char *name, char *buf, int len)
 	got = fgets(buf, len, f) != NULL;
 	fclose(f);
 	return got;
+}
+
+/*
+ * Whether thread tid sleeps in a wait (its /proc syscall): a futex (glibc's
+ * aio_suspend(), the engine's sleeps on a word), io_uring_enter(),
+ * io_getevents() or io_pgetevents() (libaio), or ppoll().
+ */
+static inline bool thread_in_wait(pid_t tid)
+{
+	char line[32];
+	long nr;
+
+	if (!task_file(tid, "syscall", line, sizeof(line)) || line[0] < '0' || line[0] > '9')
+		return false;
+	nr = strtol(line, NULL, 10);
+	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents ||
+	       nr == SYS_io_pgetevents || nr == SYS_ppoll;
 }
 
 /* Whether thread tid of this process is named prefix* (false once it has ended). */

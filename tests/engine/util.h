@@ -228,17 +228,23 @@ static inline void gate_cb(struct ioe_event *ev, void *arg)
 	atomic_store(&g->left, 1);
 }
 
-/* Submit a 1-byte read through the gate and wait until it holds its reaper. */
-static inline void gate_close(struct ioe_context *ctx, struct gate *g, int fd)
+/* Submit a read of len bytes at 0 into buf through the gate and wait until it holds its reaper. */
+static inline void gate_close_into(struct ioe_context *ctx, struct gate *g, int fd, void *buf, size_t len)
 {
 	atomic_init(&g->entered, 0);
 	atomic_init(&g->open, 0);
 	atomic_init(&g->left, 0);
-	ioe_prep_read(&g->ev, fd, &g->byte, 1, 0);
+	ioe_prep_read(&g->ev, fd, buf, len, 0);
 	ioe_set_callback(&g->ev, gate_cb, g);
 	CHECK_EQ(ioe_submit(ctx, &g->ev, IOE_CHAN_READ), 0);
 	while (!atomic_load(&g->entered))
 		usleep(100);
+}
+
+/* Submit a 1-byte read through the gate and wait until it holds its reaper. */
+static inline void gate_close(struct ioe_context *ctx, struct gate *g, int fd)
+{
+	gate_close_into(ctx, g, fd, &g->byte, 1);
 }
 
 static inline void gate_open(struct gate *g)
@@ -258,6 +264,26 @@ static inline void gate_close_submitter(struct ioe_context *ctx, struct gate *g,
 	for (int tries = 0; ; tries++) {
 		gate_close(ctx, g, fd);
 		if (thread_named(g->holder, "ioe-submit"))
+			return;
+		CHECK(tries < 1000);
+		gate_open(g);
+		while (!atomic_load(&g->left))
+			usleep(100);
+	}
+}
+
+/*
+ * gate_close() until the gate holds the poller (fd: opened with O_DIRECT,
+ * blk: an aligned block of ALIGN bytes, so that the read completes after
+ * its submission and the poller, not the submitter, reaps it). Then no
+ * completion is reaped but by a caller of ioe_wait_word() until the gate
+ * opens.
+ */
+static inline void gate_close_poller(struct ioe_context *ctx, struct gate *g, int fd, void *blk)
+{
+	for (int tries = 0; ; tries++) {
+		gate_close_into(ctx, g, fd, blk, ALIGN);
+		if (thread_named(g->holder, "ioe-poll"))
 			return;
 		CHECK(tries < 1000);
 		gate_open(g);

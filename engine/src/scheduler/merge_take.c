@@ -103,10 +103,11 @@ static void entry_put(struct ioe_merge_pool *p, struct ioe_merge_entry *e)
 							 memory_order_relaxed));
 }
 
-/* A read or write that may start a run or join one: positioned, not vectored, not empty. */
+/* A read or write that may start a run or join one: positioned, of a file (IOE_F_NO_MERGE), not vectored, not empty. */
 static bool mergeable(const struct ioe_merge_pool *p, const struct ioe_event *ev)
 {
-	return (ev->action == IOE_READ || ev->action == IOE_WRITE) && !(ev->flags & IOE_F_AT_POSITION) &&
+	return (ev->action == IOE_READ || ev->action == IOE_WRITE) &&
+	       !(ev->flags & (IOE_F_AT_POSITION | IOE_F_NO_MERGE)) &&
 	       ev->len && ev->len < p->limit;
 }
 

@@ -91,7 +91,8 @@ static size_t piece_len(const struct ioe_event *ev, size_t len)
 void ioe_progress_next(const struct ioe_progress *p, const struct ioe_event *ev, struct ioe_piece *out)
 {
 	/* -1: the file's position, which the kernel then uses and moves (read()). */
-	out->offset = ev->flags & IOE_F_AT_POSITION ? -1 : ev->offset + (int64_t)p->done;
+	out->offset = (ev->flags & (IOE_F_AT_POSITION | IOE_F_STREAM_OFFSET)) == IOE_F_AT_POSITION ?
+		      -1 : ev->offset + (int64_t)p->done;
 	if (ioe_event_is_vectored(ev)) {
 		size_t skip = 0;
 		int i = 0;

@@ -476,7 +476,11 @@ static bool submitter_ready(void *arg)
  * io_uring waits for a pipe or a socket that has nothing even when it is
  * O_NONBLOCK; read() would say EAGAIN, and so does RWF_NOWAIT. The flag is
  * looked at for each event (a raw fcntl(): the shim interposes it), as a
- * program may change it between two.
+ * program may change it between two. No caller can vouch for it instead
+ * (the shim's fd cache could): it belongs to the open file description,
+ * which a dup of the fd, another process or ioctl(FIONBIO) changes with
+ * nothing done to the fd, and a stale bit would leave a read waiting where
+ * read() says EAGAIN. The look costs the submitter, not the caller.
  */
 static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 {
