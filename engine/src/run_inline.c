@@ -50,7 +50,7 @@ static long rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int 
 
 		at_off.flags &= ~IOE_F_AT_POSITION;
 		if ((ev->flags & IOE_F_STREAM_OFFSET) &&
-		    ((res = ioe_rw_syscall(&at_off, iov, cnt, skip, off)) != -1 || errno != ESPIPE))
+		    ((res = rw_syscall(&at_off, iov, cnt, skip, off)) != -1 || errno != ESPIPE))
 			return res;
 		if (skip || cnt == 1)
 			return syscall(write ? SYS_write : SYS_read, ev->fd, (char *)iov->iov_base + skip,
