@@ -322,7 +322,8 @@ static void sync_done(struct ioe_event *ev, void *arg)
 }
 
 /*
- * The one decision for a synchronous request: where it runs.
+ * The one decision for a synchronous request: where it runs. The shim asks
+ * it too, for a read, before its fast path (shim/rw.c): the same function.
  * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
  *   hold; a read that finds the engine idle (nothing queued and a slot
  *   free, or its threads not started); and any request of a signal handler
@@ -335,10 +336,8 @@ static void sync_done(struct ioe_event *ev, void *arg)
  *   by this thread when the driver can (its submit_wait), else queued for
  *   the submitter, behind the others and by the queues' policy.
  */
-static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event *ev)
+enum ioe_path ioe_choose_path(struct ioe_context *ctx, bool read)
 {
-	bool read = ioe_event_is_rw(ev) && !ioe_event_is_write(ev);
-
 	if (read && !queueing && threads_running(ctx) && !ioe_direct_possible(&ctx->shared))
 		return IOE_PATH_SHARED;
 	return IOE_PATH_PLAIN;
@@ -359,7 +358,7 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	/* For asynchronous events only: a thread would wait for its file. */
 	if (ev->flags & IOE_F_AT_POSITION)
 		return -EOPNOTSUPP;
-	*path = choose_path(ctx, ev);
+	*path = ioe_choose_path(ctx, ioe_event_is_rw(ev) && !ioe_event_is_write(ev));
 	if (queueing) {
 		/* Nothing shared is touched, not even the producers' count. */
 		ioe_event_run_inline(ev);
