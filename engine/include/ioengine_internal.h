@@ -41,8 +41,8 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 
 /*
  * Where a synchronous request runs: a plain system call in the calling
- * thread, or the context's shared ring or AIO context (handed to the kernel
- * by the caller or the submitter).
+ * thread, or the context's shared ring or AIO context (queued for the
+ * submitter).
  */
 enum ioe_path { IOE_PATH_PLAIN, IOE_PATH_SHARED, IOE_PATHS };
 

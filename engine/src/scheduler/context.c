@@ -332,9 +332,10 @@ static void sync_done(struct ioe_event *ev, void *arg)
  *   what the program would have made without the engine, one system call,
  *   and a pipe, a socket or a bad fd gets the kernel's own ESPIPE or EBADF.
  * - IOE_PATH_SHARED: a read while others are queued or every slot is
- *   taken: the context's shared ring or AIO context, handed to the kernel
- *   by this thread when the driver can (its submit_wait), else queued for
- *   the submitter, behind the others and by the queues' policy.
+ *   taken: queued for the submitter, behind the others and by the queues'
+ *   policy, for the context's shared ring or AIO context. (The caller could
+ *   hand it to the kernel itself only with the queues empty and a slot
+ *   free, the case of IOE_PATH_PLAIN.)
  */
 enum ioe_path ioe_choose_path(struct ioe_context *ctx, bool read)
 {
@@ -367,9 +368,9 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (*path == IOE_PATH_PLAIN)
+	if (*path == IOE_PATH_PLAIN) {
 		ioe_event_run_inline(ev);
-	else if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
+	} else {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
 	}
