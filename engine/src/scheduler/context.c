@@ -339,7 +339,8 @@ static void sync_done(struct ioe_event *ev, void *arg)
  */
 enum ioe_path ioe_choose_path(struct ioe_context *ctx, bool read)
 {
-	if (read && !queueing && threads_running(ctx) && !ioe_direct_possible(&ctx->shared))
+	/* queueing last: an idle engine's answer needs no look at thread-local storage (__tls_get_addr). */
+	if (read && threads_running(ctx) && !ioe_direct_possible(&ctx->shared) && !queueing)
 		return IOE_PATH_SHARED;
 	return IOE_PATH_PLAIN;
 }
