@@ -356,13 +356,13 @@ static bool fast_read(const struct rw_call *c, uint32_t *fde, size_t *done, bool
 
 /*
  * A read that the engine would run on its plain path (ioe_choose_path()):
- * the program's own call, the real function, once. Counted as a routed
- * read on the plain path: it ran where the engine would have run it. Its
- * result, an error included, is the real call's own.
+ * the program's own call, the real function, once. Counted, when it
+ * succeeds, as a routed read on the plain path: it ran where the engine
+ * would have run it. Its result, an error included, is the real call's own.
  */
 static ssize_t plain_read(const struct rw_call *c)
 {
-	uint64_t t0 = 0;
+	uint64_t t0;
 	ssize_t res;
 
 	if (!shim_stats_on)
@@ -370,7 +370,8 @@ static ssize_t plain_read(const struct rw_call *c)
 	shim_stats_queue_depth(1);
 	t0 = shim_now_ns();
 	res = real_call(c);
-	shim_stats_routed(SHIM_STAT_READ, IOE_PATH_PLAIN, res > 0 ? (size_t)res : 0, shim_now_ns() - t0);
+	if (res >= 0)
+		shim_stats_routed(SHIM_STAT_READ, IOE_PATH_PLAIN, (size_t)res, shim_now_ns() - t0);
 	return res;
 }
 
