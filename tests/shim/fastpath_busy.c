@@ -63,6 +63,7 @@ int main(void)
 	/* Written through the page cache: every page of the file is cached. */
 	if (write(fd, data, HELD_LEN) != HELD_LEN)
 		die("write");
+	free(data);
 	/* A read that outlives its bound ends the test: a read queued behind the held one never returns. */
 	alarm(60);
 
