@@ -25,8 +25,11 @@
  * The fast path below may read in pieces: RWF_NOWAIT stops short of what
  * would block, which is no answer of the real call's.
  *
- * Buffered reads first try RWF_NOWAIT in the caller's thread (the fast path):
- * only what would block is routed, remainder of a partial read included.
+ * A read that the engine would do as a plain system call (an idle engine:
+ * ioe_choose_path()) is the real function's call, once. Otherwise others
+ * are queued, and a buffered read first tries RWF_NOWAIT in the caller's
+ * thread (the fast path): only what would block is routed, remainder of a
+ * partial read included.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -49,6 +52,17 @@
 #define IOV_STACK 16
 /* Non-blocking attempts on a read before the rest is routed. */
 #define FAST_TRIES 4
+
+/*
+ * The tests' fault-injecting shim (engine/src/fault.h) has the engine's
+ * plain runner make a plain-path read, so that IOENGINE_FAULT's faults
+ * reach it; the shim a user loads makes the real call.
+ */
+#ifdef IOENGINE_FAULT_INJECTION
+#define PLAIN_READ_BY_ENGINE true
+#else
+#define PLAIN_READ_BY_ENGINE false
+#endif
 
 enum rw_fn { FN_PREAD, FN_PWRITE, FN_PREADV, FN_PWRITEV, FN_PREADV2, FN_PWRITEV2 };
 
@@ -340,8 +354,36 @@ static bool fast_read(const struct rw_call *c, uint32_t *fde, size_t *done, bool
 	return true;
 }
 
+/*
+ * A read that the engine would run on its plain path (ioe_choose_path()):
+ * the program's own call, the real function, once. Counted, when it
+ * succeeds, as a routed read on the plain path: it ran where the engine
+ * would have run it. Its result, an error included, is the real call's own.
+ */
+static ssize_t plain_read(const struct rw_call *c)
+{
+	uint64_t t0;
+	ssize_t res;
+
+	if (!shim_stats_on)
+		return real_call(c);
+	shim_stats_queue_depth(1);
+	t0 = shim_now_ns();
+	res = real_call(c);
+	if (res >= 0)
+		shim_stats_routed(SHIM_STAT_READ, IOE_PATH_PLAIN, (size_t)res, shim_now_ns() - t0);
+	return res;
+}
+
+/*
+ * The engine decides where a read runs (ioe_choose_path()): on its plain
+ * path the read is the real call straight away; on the shared path others
+ * are queued, and the fast path answers a cached read without queueing
+ * behind them; what it cannot answer is routed.
+ */
 static ssize_t do_read(const struct rw_call *c)
 {
+	struct ioe_context *ctx;
 	int saved = errno;
 	bool seen = false;
 	size_t done = 0;
@@ -352,6 +394,8 @@ static ssize_t do_read(const struct rw_call *c)
 	    !(shim_sandbox_mask() & SHIM_SB_CORE))
 		return real_call(c);
 	fde = shim_fd_route_entry(c->fd);
+	if ((fde & SHIM_FDC_ROUTABLE) && (ctx = shim_engine()) && ioe_choose_path(ctx, true) == IOE_PATH_PLAIN)
+		return PLAIN_READ_BY_ENGINE ? route(c, fde, 0, false, saved) : plain_read(c);
 	if (shim_cfg.fastpath && shim_fd_fast_ok(fde) && fast_read(c, &fde, &done, &seen, &res, saved))
 		return res;
 	return route(c, fde, done, seen, saved);

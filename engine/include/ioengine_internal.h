@@ -58,12 +58,22 @@ int ioe_backend_parse(const char *v, enum ioe_backend *b);
 #define IOE_F_NO_MERGE	(1u << 18)
 
 /*
- * Where a synchronous request ran (choose_path() in
- * engine/src/scheduler/context.c decides): a plain system call in the
- * calling thread, or the context's shared ring or AIO context (handed to
- * the kernel by the caller or the submitter).
+ * Where a synchronous request runs: a plain system call in the calling
+ * thread, or the context's shared ring or AIO context (queued for the
+ * submitter).
  */
 enum ioe_path { IOE_PATH_PLAIN, IOE_PATH_SHARED, IOE_PATHS };
+
+/*
+ * The one decision (engine/src/scheduler/context.c): where a synchronous
+ * request, a read or not, would run if submitted now by this thread. A
+ * write or sync always runs plain; a read too while the engine is idle
+ * (nothing queued and a slot free, or its threads not started), else on
+ * the shared path. ioe_submit_wait_path() asks it for every request; the
+ * shim asks it before its fast path: a read on the plain path is then the
+ * program's own call, with no RWF_NOWAIT attempt before it.
+ */
+enum ioe_path ioe_choose_path(struct ioe_context *ctx, bool read);
 
 /* ioe_submit_wait() that also says where ev ran (*path, set when it returns 0). */
 int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_channel channel,

@@ -11,7 +11,7 @@
  * its own thread while that thread was queueing.
  *
  * A synchronous write, fsync or fdatasync, whatever the queues hold, and a
- * synchronous read that finds the engine idle (choose_path() in
+ * synchronous read that finds the engine idle (ioe_choose_path() in
  * scheduler/context.c) take no ring or AIO context: they are done with the
  * plain system call (ioe_event_run_inline()), which the caller waits for
  * anyway. io_uring hands a buffered write (ext4 has no async buffered

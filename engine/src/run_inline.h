@@ -7,7 +7,7 @@
 /*
  * Do ev now in this thread with plain system calls, by the engine's
  * progress rules (one call for IOE_F_ONE_CALL; fault injection included),
- * and set ev->res; errno kept. Async-signal-safe. choose_path()'s
+ * and set ev->res; errno kept. Async-signal-safe. ioe_choose_path()'s
  * IOE_PATH_PLAIN (a write, a sync, or a read that finds the engine idle:
  * see run_inline.c for why), and wherever an event cannot go to the kernel
  * through a ring or AIO context.

@@ -41,23 +41,6 @@ static inline void ioe_done_set(_Atomic uint32_t *w)
 		ioe_futex_wake(w, 1);
 }
 
-/*
- * Caller side, for a waiter that also does other work (reaping): sleep ns
- * at most unless DONE, announced (only a sleeper is woken), and back to
- * PENDING after it.
- */
-static inline void ioe_done_sleep(_Atomic uint32_t *w, long ns)
-{
-	struct timespec ts = { 0, ns };
-	uint32_t expect = IOE_W_PENDING;
-
-	if (!atomic_compare_exchange_strong(w, &expect, IOE_W_SLEEPING))
-		return;
-	ioe_futex_wait(w, IOE_W_SLEEPING, &ts);
-	expect = IOE_W_SLEEPING;
-	atomic_compare_exchange_strong(w, &expect, IOE_W_PENDING);
-}
-
 /* Caller side: return once DONE. A signal (EINTR) only means: wait again. */
 static inline void ioe_done_wait(_Atomic uint32_t *w)
 {

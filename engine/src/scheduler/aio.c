@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Linux AIO driver. Each slot keeps its struct iocb inline. The submitter
- * fills iocbs and io_submit()s them; so does a caller of ioe_submit_wait()
- * while the queues are empty, and a caller of ioe_submit_local() or
- * ioe_wait_word() for syncs and O_DIRECT IO (see caller_may_submit()).
+ * fills iocbs and io_submit()s them; so does a caller of ioe_submit_local()
+ * or ioe_wait_word() for syncs and O_DIRECT IO (see caller_may_submit()).
  * Completions have one consumer at a time (the poller, the submitter right
  * after it submitted to an idle context, or a caller: see caller_wait()),
  * reaped from the completion ring in user space when its layout is known
@@ -343,12 +342,10 @@ static void *poller_main(void *arg)
  * IOE_WAIT_RECHECK_NS at most, and a cancel acts after it, once what it
  * reaped is delivered. A caller that finds the side taken sleeps on the
  * word instead, as long, cancellably. Returns 0, -ETIMEDOUT, or -EINTR
- * with *restart (see ioe_signal_due()). sync: the word is
- * ioe_submit_wait()'s (see aio_submit_wait()): not a cancellation point,
- * and a sleep on it is announced, as only a sleeper is woken.
+ * with *restart (see ioe_signal_due()).
  */
 IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, uint32_t old,
-					uint64_t deadline, const sigset_t *mask, bool *restart, bool sync)
+					uint64_t deadline, const sigset_t *mask, bool *restart)
 {
 	struct io_event evs[IOE_REAP_MAX];
 	struct ioe_cb_batch cbb = { 0 };
@@ -373,10 +370,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct aio_driver *d, uint32_t *word, ui
 			if (atomic_load_explicit(&d->base.inflight, memory_order_relaxed) > 0)
 				ioe_wake(&d->base.poll_wake);
 			finish_events(d, evs, n > 0 ? n : 0, &cbb);
-			if (!sync)
-				pthread_testcancel();
-		} else if (sync) {
-			ioe_done_sleep((_Atomic uint32_t *)word, ns);
+			pthread_testcancel();
 		} else {
 			ioe_word_sleep(word, old, ns);
 		}
@@ -395,7 +389,7 @@ IOE_CANCEL_FRAME static int aio_wait_word(void *arg, uint32_t *word, uint32_t ol
 
 	ioe_word_wait_begin(&ww, &d->base);
 	pthread_cleanup_push(ioe_word_wait_end, &ww);
-	while ((ret = caller_wait(d, word, old, deadline, &ww.mask, &restart, false)) == -EINTR && restart)
+	while ((ret = caller_wait(d, word, old, deadline, &ww.mask, &restart)) == -EINTR && restart)
 		ioe_word_wait_handlers(&ww);
 	pthread_cleanup_pop(1);
 	return ret;
@@ -437,39 +431,6 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 		atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 	ioe_deliver_refusals(&d->base, &rf, &cbb);
 	return true;
-}
-
-/*
- * ioe_submit_wait() while the queues are empty: submitted and reaped in the
- * calling thread on the shared one, so that no engine thread is woken (a
- * wake-up costs more than a page-cache read, see wake.h). A buffered read
- * or write is then done inside io_submit(), in this thread, as pread()
- * would. This thread then reaps until its event is done (and wakes the
- * poller when it leaves IO in flight), so the poller is left asleep; one
- * that is awake naps meanwhile.
- * Handlers of signals that arrive meanwhile run between two sleeps; the
- * call goes on after them, as pread() on a file does.
- */
-static int aio_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
-{
-	struct aio_driver *d = arg;
-	struct ioe_word_waiter ww;
-	bool restart;
-	int ret;
-
-	if (!ioe_direct_possible(d->base.sh))
-		return -EAGAIN;
-	ioe_word_wait_begin(&ww, NULL);
-	if (!direct_submit(&d->base, ev, NULL, &ret)) {
-		ioe_word_wait_end(&ww);
-		return ret;
-	}
-	/* A caller from now on, not during a buffered io_submit(): the poller naps for callers. */
-	ioe_word_wait_join(&ww, &d->base);
-	while (caller_wait(d, (uint32_t *)done, IOE_W_PENDING, 0, &ww.mask, &restart, true) == -EINTR)
-		ioe_word_wait_handlers(&ww);
-	ioe_word_wait_end(&ww);
-	return 0;
 }
 
 /* ioe_submit_local() as on io_uring (see ioe_submit_here()), for what caller_may_submit(). */
@@ -583,7 +544,6 @@ const struct ioe_driver_ops ioe_aio_ops = {
 	.start = aio_start,
 	.threads = aio_threads,
 	.stop = aio_stop,
-	.submit_wait = aio_submit_wait,
 	.wait_word = aio_wait_word,
 	.submit_local = aio_submit_local,
 	.caller_direct_only = true,

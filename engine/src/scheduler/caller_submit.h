@@ -2,7 +2,7 @@
 /*
  * The caller-side path: an event handed to the kernel by the thread that
  * submits it, or held for the next caller that waits (ioe_submit_local(),
- * ioe_submit_wait()).
+ * ioe_wait_word()).
  */
 #ifndef IOE_CALLER_SUBMIT_H
 #define IOE_CALLER_SUBMIT_H

@@ -322,7 +322,8 @@ static void sync_done(struct ioe_event *ev, void *arg)
 }
 
 /*
- * The one decision for a synchronous request: where it runs.
+ * The one decision for a synchronous request: where it runs. The shim asks
+ * it too, for a read, before its fast path (shim/rw.c): the same function.
  * - IOE_PATH_PLAIN: a write, an fsync or an fdatasync, whatever the queues
  *   hold; a read that finds the engine idle (nothing queued and a slot
  *   free, or its threads not started); and any request of a signal handler
@@ -331,15 +332,15 @@ static void sync_done(struct ioe_event *ev, void *arg)
  *   what the program would have made without the engine, one system call,
  *   and a pipe, a socket or a bad fd gets the kernel's own ESPIPE or EBADF.
  * - IOE_PATH_SHARED: a read while others are queued or every slot is
- *   taken: the context's shared ring or AIO context, handed to the kernel
- *   by this thread when the driver can (its submit_wait), else queued for
- *   the submitter, behind the others and by the queues' policy.
+ *   taken: queued for the submitter, behind the others and by the queues'
+ *   policy, for the context's shared ring or AIO context. (The caller could
+ *   hand it to the kernel itself only with the queues empty and a slot
+ *   free, the case of IOE_PATH_PLAIN.)
  */
-static enum ioe_path choose_path(struct ioe_context *ctx, const struct ioe_event *ev)
+enum ioe_path ioe_choose_path(struct ioe_context *ctx, bool read)
 {
-	bool read = ioe_event_is_rw(ev) && !ioe_event_is_write(ev);
-
-	if (read && !queueing && threads_running(ctx) && !ioe_direct_possible(&ctx->shared))
+	/* queueing last: an idle engine's answer needs no look at thread-local storage (__tls_get_addr). */
+	if (read && threads_running(ctx) && !ioe_direct_possible(&ctx->shared) && !queueing)
 		return IOE_PATH_SHARED;
 	return IOE_PATH_PLAIN;
 }
@@ -359,7 +360,7 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	/* For asynchronous events only: a thread would wait for its file. */
 	if (ev->flags & IOE_F_AT_POSITION)
 		return -EOPNOTSUPP;
-	*path = choose_path(ctx, ev);
+	*path = ioe_choose_path(ctx, ioe_event_is_rw(ev) && !ioe_event_is_write(ev));
 	if (queueing) {
 		/* Nothing shared is touched, not even the producers' count. */
 		ioe_event_run_inline(ev);
@@ -368,9 +369,9 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 	/* The ticket is held until the event is done: ioe_context_free() waits. */
 	if (!producer_enter(&ctx->shared))
 		return -ESHUTDOWN;
-	if (*path == IOE_PATH_PLAIN)
+	if (*path == IOE_PATH_PLAIN) {
 		ioe_event_run_inline(ev);
-	else if (!ctx->ops->submit_wait || ctx->ops->submit_wait(ctx->driver, ev, &done)) {
+	} else {
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
 	}

@@ -80,12 +80,6 @@ struct ioe_driver_ops {
 	/* Optional: in a fork child, close the driver's descriptors, touching nothing else. */
 	void (*forget)(void *driver);
 	/*
-	 * Optional: hand ev (whose callback sets *done) to the kernel from the
-	 * calling thread and wait there until *done. Returns 0 once done, or
-	 * -EAGAIN when ev must go through the queues instead.
-	 */
-	int (*submit_wait)(void *driver, struct ioe_event *ev, _Atomic uint32_t *done);
-	/*
 	 * Optional: wait in the calling thread, reaping, until *word != old (0),
 	 * the CLOCK_MONOTONIC deadline (-ETIMEDOUT; 0: none) or a signal handler
 	 * that a futex wait would not restart after (-EINTR). -EAGAIN: not here,

@@ -172,7 +172,7 @@ static inline void ioe_backoff(unsigned int *spins)
 
 /*
  * The submission side (free slots, and for io_uring the SQ) has one user at
- * a time: the submitter's rounds, or a caller of ioe_submit_wait() handing
+ * a time: the submitter's rounds, or a caller of ioe_submit_local() handing
  * its own event to the kernel.
  */
 static inline bool ioe_sq_trylock(struct ioe_driver *d)
@@ -194,7 +194,7 @@ static inline void ioe_sq_unlock(struct ioe_driver *d)
 /*
  * Completions have one consumer at a time: the poller, the submitter taking
  * a quick look right after it submitted to an idle ring, or a caller of
- * ioe_submit_wait().
+ * ioe_wait_word().
  */
 static inline bool ioe_cq_trylock(struct ioe_driver *d)
 {

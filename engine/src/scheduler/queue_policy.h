@@ -96,8 +96,9 @@ static inline bool ioe_submitter_ready(struct ioe_shared_ctx *sh, bool retry_pen
 }
 
 /*
- * A caller of ioe_submit_wait() may hand its event to the kernel itself when
- * the queues are empty and a slot is free: nothing to overtake, room to go.
+ * The engine is idle: the queues are empty and a slot is free. A caller's
+ * read runs plain then (ioe_choose_path()), and one of ioe_submit_local()
+ * may hand its event to the kernel itself: nothing to overtake, room to go.
  */
 static inline bool ioe_direct_possible(struct ioe_shared_ctx *sh)
 {

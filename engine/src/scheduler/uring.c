@@ -2,8 +2,8 @@
 /*
  * io_uring driver. The submission queue and the completion queue each have
  * one user at a time, under a try-lock: the submitter's rounds, a caller of
- * ioe_submit_wait() that hands its own event to the kernel while the queues
- * are empty, or a caller of ioe_wait_word() that hands over the events
+ * ioe_submit_local() that hands its own event to the kernel while the
+ * engine is idle, or a caller of ioe_wait_word() that hands over the events
  * ioe_submit_local() held back (see ioe_hold()); the poller's reaping, the
  * submitter's quick look right after it submitted to an idle ring, or a
  * caller's. A short read or write goes back to the submitter in the same
@@ -690,10 +690,9 @@ static void ring_wait_failed(int ret, const struct __kernel_timespec *ts)
 }
 
 /* Sleep in the kernel until a CQE is posted (or, with ts, until it expires). */
-IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, const sigset_t *sigmask, struct __kernel_timespec *ts)
+IOE_CANCEL_FRAME static void sleep_for_cqe(struct uring_driver *d, struct __kernel_timespec *ts)
 {
 	struct io_uring_getevents_arg arg = {
-		.sigmask = (uint64_t)(uintptr_t)sigmask,
 		.sigmask_sz = _NSIG / 8,
 		.ts = (uint64_t)(uintptr_t)ts,
 	};
@@ -732,7 +731,7 @@ static void wait_cqe(struct uring_driver *d)
 		}
 	} while (ioe_now_ns() < deadline);
 	if (d->ext_arg)
-		sleep_for_cqe(d, NULL, &ts);
+		sleep_for_cqe(d, &ts);
 	else
 		ring_wait_failed(ring_enter(d, 0, 1, IORING_ENTER_GETEVENTS, NULL, _NSIG / 8), NULL);
 }
@@ -804,26 +803,22 @@ static bool busy_wait_on(uint64_t *until)
  * which the submitter sends, and IO the submitter sent, whose CQE another
  * reaper may take between this thread's look and its sleep.
  *
- * Signals are blocked (see uring_submit_wait()), so that a handler never
- * runs while this thread holds a lock. With sigmask, the sleep lets them in,
- * as ppoll() does. Without, it sleeps with them blocked and, when one the
- * caller's mask lets in is pending, returns -EINTR (*restart: see
- * ioe_signal_due()) for the caller to deliver it; after a sleep that a
+ * Signals are blocked (ioe_word_wait_begin()), so that a handler never
+ * runs while this thread holds a lock: it sleeps with them blocked and,
+ * when one the caller's mask lets in is pending, returns -EINTR (*restart:
+ * see ioe_signal_due()) for the caller to deliver it; after a sleep that a
  * completion ended, only once that is reaped and the word still unchanged
  * (before the next sleep): a wait that the completion ends returns 0, its
  * handlers run when the caller's mask is back, and the look (a system call)
  * is spared. Returns 0 once *word != old; -ETIMEDOUT at deadline (CLOCK_MONOTONIC ns, 0 for none).
- * With cancellable, the sleep is asynchronously cancellable (it holds
- * nothing).
+ * The sleep is asynchronously cancellable (it holds nothing). Held events
+ * (ioe_hold()) are submitted on the way.
  */
 struct caller_wait {
 	uint32_t *word;
 	uint32_t old;
 	uint64_t deadline;
-	const sigset_t *sigmask;	/* in the sleep */
-	const sigset_t *caller_mask;	/* without sigmask: what is due */
-	bool cancellable;
-	bool submits_held;		/* ioe_wait_word(): see ioe_hold() */
+	const sigset_t *caller_mask;	/* what is due */
 	bool restart;			/* out */
 };
 
@@ -838,7 +833,7 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		struct __kernel_timespec ts = { 0, 0 };
 		int oldtype;
 
-		if (w->submits_held && atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
+		if (atomic_load_explicit(&d->base.sh->held_count, memory_order_relaxed))
 			ioe_submit_held(&d->base, &cbb);
 
 		if (cq_pending(d)) {
@@ -862,13 +857,11 @@ IOE_CANCEL_FRAME static int caller_wait(struct uring_driver *d, struct caller_wa
 		}
 		if (!(ts.tv_nsec = ioe_wait_slice(w->deadline)))
 			return -ETIMEDOUT;
-		if (w->cancellable)
-			pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
-		sleep_for_cqe(d, w->sigmask, &ts);
-		if (w->cancellable)
-			pthread_setcanceltype(oldtype, NULL);
+		pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &oldtype);
+		sleep_for_cqe(d, &ts);
+		pthread_setcanceltype(oldtype, NULL);
 		busy_until = 0;
-		if (w->caller_mask && __atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
+		if (__atomic_load_n(w->word, __ATOMIC_ACQUIRE) == w->old) {
 			if (cq_pending(d))
 				due_unchecked = true;	/* reap first: checked before the next sleep */
 			else if (ioe_signal_due(w->caller_mask, w->deadline, &w->restart))
@@ -892,27 +885,6 @@ static bool direct_submit(struct ioe_driver *base, struct ioe_event *ev, sigset_
 	ioe_sq_unlock(&d->base);
 	atomic_fetch_add_explicit(&d->base.inflight, 1, memory_order_relaxed);
 	return true;
-}
-
-/*
- * Hand ev to the kernel from the calling thread and wait for it there. Every
- * signal is blocked while this thread may hold a lock or run other events'
- * callbacks: a handler that calls pread() must not find either held by the
- * frame it interrupted.
- */
-static int uring_submit_wait(void *arg, struct ioe_event *ev, _Atomic uint32_t *done)
-{
-	struct uring_driver *d = arg;
-	sigset_t old;
-	int ret;
-
-	if (!caller_direct_ok(d))
-		return -EAGAIN;
-	if (!direct_submit(&d->base, ev, &old, &ret))
-		return ret;
-	caller_wait(d, &(struct caller_wait){ .word = (uint32_t *)done, .old = IOE_W_PENDING, .sigmask = &old });
-	ioe_signals_restore(&old);
-	return 0;
 }
 
 /*
@@ -942,8 +914,7 @@ IOE_CANCEL_FRAME static int uring_wait_word(void *arg, uint32_t *word, uint32_t 
 {
 	struct uring_driver *d = arg;
 	struct ioe_word_waiter ww;
-	struct caller_wait w = { .word = word, .old = old, .deadline = deadline,
-				 .caller_mask = &ww.mask, .cancellable = true, .submits_held = true };
+	struct caller_wait w = { .word = word, .old = old, .deadline = deadline, .caller_mask = &ww.mask };
 	int ret;
 
 	if (!caller_direct_ok(d))
@@ -974,7 +945,7 @@ static int cancel_wait(struct uring_driver *d, struct cancel_rec *rec)
 			 !d->ext_arg || ring_dead(d))
 			ioe_backoff(&spins);
 		else
-			sleep_for_cqe(d, NULL, &ts);
+			sleep_for_cqe(d, &ts);
 	}
 	return rec->res;
 }
@@ -1228,7 +1199,6 @@ const struct ioe_driver_ops ioe_uring_ops = {
 	.threads = uring_threads,
 	.stop = uring_stop,
 	.forget = uring_forget,
-	.submit_wait = uring_submit_wait,
 	.wait_word = uring_wait_word,
 	.submit_local = uring_submit_local,
 	.cancel = uring_cancel,
