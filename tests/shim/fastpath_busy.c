@@ -316,6 +316,10 @@ static void mode_fd_change(void)
 	memset(dbuf, 'x', sizeof(dbuf));
 	if (read_then_end_busy(n, dbuf, BS, &slept) != BS)
 		die("pread O_DIRECT");
+	if (!slept) {
+		fprintf(stderr, "fastpath_busy: after F_SETFL O_DIRECT: answered while the engine was busy\n");
+		exit(1);
+	}
 	check_bytes(dbuf, BS, 'c', "pread O_DIRECT data");
 	close(n);
 }
