@@ -122,46 +122,6 @@ bats_require_minimum_version 1.5.0
 	[ -n "$got" ] || grep -q "$t/build is a sanitizer build" "$t/err" || fail "no reason given: $(cat "$t/err")"
 }
 
-# A read whose first page is cached and whose second is not. On the idle
-# engine it is one plain call; were the engine busy, the fast path would
-# read the first page and the engine the rest. Every byte is counted once:
-# a fast path's part in fastpath_bytes (no hit: the read was not answered
-# whole), the routed call's part in read_bytes.
-partial_read_stats() {
-	local prog=$BATS_TEST_TMPDIR/partial.py
-	cat >"$prog" <<'PY'
-import mmap, os, sys
-buf = mmap.mmap(-1, 8192)	# page-aligned, for O_DIRECT
-buf.write(b"a" * 8192)
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_DIRECT, 0o600)
-os.write(fd, buf)	# nothing of the file in the page cache
-os.close(fd)
-fd = os.open(sys.argv[1], os.O_RDONLY)
-os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)	# no readahead
-os.pread(fd, 4096, 0)	# the first page now cached, the second not
-n = os.preadv(fd, [bytearray(8192)], 0, os.RWF_NOWAIT)	# the real preadv2: v2 flags are not routed
-if n != 4096:
-    print("precondition: RWF_NOWAIT read %d of 8192 bytes" % n)
-    sys.exit(1)
-print("read", len(os.pread(fd, 8192, 0)))
-PY
-	OPTS=(--backend "$1")
-	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/partial.dat"
-	[ "$output" != "precondition: RWF_NOWAIT read 8192 of 8192 bytes" ] ||
-		skip "this filesystem keeps no O_DIRECT-written file out of the page cache"
-	assert_success
-	assert_output "read 8192"
-	# Two reads, 12288 bytes; the first may be a fast-path hit if its page stayed cached.
-	assert_equal $(($(stat_of routed_reads) + $(stat_of fastpath_hits))) 2
-	assert_equal $(($(stat_of read_bytes) + $(stat_of fastpath_bytes))) 12288
-	# The engine idle: both on the plain path.
-	assert_equal "$(stat_of plain_syscalls)" 2
-	assert_equal "$(stat_of fastpath_bytes)" 0
-}
-
-@test "stats: a read partly by the fast path counts every byte once: uring" { partial_read_stats uring; }
-@test "stats: a read partly by the fast path counts every byte once: aio" { partial_read_stats aio; }
-
 # Writes, and O_DIRECT reads on an idle engine, run as plain system calls
 # in the caller; each is counted where it ran, and no other path is printed.
 path_stats() {
@@ -220,55 +180,3 @@ PY
 
 @test "a fork child's reads are routed by its own engine: uring" { fork_child_reads uring; }
 @test "a fork child's reads are routed by its own engine: aio" { fork_child_reads aio; }
-
-# A program that makes an fd number stand for an O_DIRECT file (by close and
-# open, dup2(), fcntl(F_SETFL), close_range()) has its next read routed at
-# once: the shim's fd cache forgets the fd in each of those calls. On the
-# idle engine every read here, buffered or O_DIRECT, is the program's own
-# call on the plain path (ioe_choose_path()): no fast path.
-fd_change_seen() {
-	local prog=$BATS_TEST_TMPDIR/change.py
-	cat >"$prog" <<'PY'
-import fcntl, mmap, os, sys
-path = sys.argv[1]
-with open(path, "wb") as f:
-    f.write(b"c" * 8192)
-os.open(path, os.O_RDONLY)  # kept open: the page cache keeps the file
-buf = mmap.mmap(-1, 4096)
-os.pread(os.open(path, os.O_RDONLY), 4096, 0)  # cached now
-
-def reopen_direct(fd):
-    os.close(fd)
-    assert os.open(path, os.O_RDONLY | os.O_DIRECT) == fd
-
-def dup2_direct(fd):
-    d = os.open(path, os.O_RDONLY | os.O_DIRECT)
-    os.dup2(d, fd)
-    os.close(d)
-
-def setfl_direct(fd):
-    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
-
-def closerange_direct(fd):
-    os.closerange(fd, fd + 1)
-    assert os.open(path, os.O_RDONLY | os.O_DIRECT) == fd
-
-for change in (reopen_direct, dup2_direct, setfl_direct, closerange_direct):
-    fd = os.open(path, os.O_RDONLY)
-    assert len(os.pread(fd, 4096, 0)) == 4096  # buffered
-    change(fd)
-    assert os.preadv(fd, [buf], 0) == 4096  # O_DIRECT
-    os.close(fd)
-print("ok")
-PY
-	OPTS=(--backend "$1")
-	shim "$PY" -I -S "$prog" "$BATS_TEST_TMPDIR/change.dat"
-	assert_success
-	assert_output ok
-	assert_equal "$(stat_of fastpath_hits)" 0
-	assert_equal "$(stat_of routed_reads)" 9
-	assert_equal "$(stat_of plain_syscalls)" 9
-}
-
-@test "an fd changed by close, dup2, fcntl or close_range is routed at its next read: uring" { fd_change_seen uring; }
-@test "an fd changed by close, dup2, fcntl or close_range is routed at its next read: aio" { fd_change_seen aio; }
