@@ -101,15 +101,8 @@ static void wait_all(struct aiocb **l, int n)
 
 static void block_start(void)
 {
-	int before = fault_hold_arm(&block);
-
-	memset(&block_cb, 0, sizeof(block_cb));
-	block_cb.aio_fildes = zero;
-	block_cb.aio_buf = block.buf;
-	block_cb.aio_nbytes = BLOCK_LEN;
-	if (aio_read(&block_cb))
+	if (fault_hold_aio_read(&block, &block_cb, zero, BLOCK_LEN))
 		DIE("blocked aio_read: %s", strerror(errno));
-	fault_hold_wait(&block, before);
 }
 
 static void block_release(void)

@@ -8,6 +8,7 @@
 #ifndef IOE_TEST_FAULT_HOLD_H
 #define IOE_TEST_FAULT_HOLD_H
 
+#include <aio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
@@ -107,6 +108,24 @@ static inline void fault_hold_wait(struct fault_hold *h, int before)
 		}
 		nanosleep(&ms, NULL);
 	}
+}
+
+/*
+ * An aio_read() of len bytes of fd into the held buffer, in progress in the
+ * kernel when this returns: 0, or aio_read()'s -1 with errno (nothing held).
+ */
+static inline int fault_hold_aio_read(struct fault_hold *h, struct aiocb *cb, int fd, size_t len)
+{
+	int before = fault_hold_arm(h);
+
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_fildes = fd;
+	cb->aio_buf = h->buf;
+	cb->aio_nbytes = len;
+	if (aio_read(cb))
+		return -1;
+	fault_hold_wait(h, before);
+	return 0;
 }
 
 /* Let one held fault go. */

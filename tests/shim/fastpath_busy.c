@@ -99,15 +99,8 @@ static void read_page(int fd, char c)
 /* Busy: the engine's one slot held by a read in the kernel until busy_end(). */
 static void busy_begin(int held_fd)
 {
-	int faults = fault_hold_arm(&hold);
-
-	memset(&held_cb, 0, sizeof(held_cb));
-	held_cb.aio_fildes = held_fd;
-	held_cb.aio_buf = hold.buf;
-	held_cb.aio_nbytes = HELD_LEN;
-	if (aio_read(&held_cb))
+	if (fault_hold_aio_read(&hold, &held_cb, held_fd, HELD_LEN))
 		die("aio_read");
-	fault_hold_wait(&hold, faults);
 }
 
 static void busy_check(void)
