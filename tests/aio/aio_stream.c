@@ -615,7 +615,7 @@ static void *read_datagrams(void *p)
 	static char b[256 * 1024];
 	struct reader *rd = p;
 
-	for (int i = 0; i < rd->n; i++)
+	for (int i = 0; i < rd->n && i < (int)sizeof(rd->tags); i++)
 		rd->tags[i] = (char)recv_tag(rd->fd, b, sizeof(b));
 	return NULL;
 }
