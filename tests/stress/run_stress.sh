@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The stress program under the preloaded shim on one backend with fault
-# injection; the stats summary must show the IO routed and the faults injected.
+# injection; the stats summary must show the IO routed, the faults injected
+# and the sequential batches merged (each run has thousands: at least 10).
 # Usage: run_stress.sh PROGRAM PRELOAD BACKEND DIR faults|eio SECONDS [STRESS_OPTION...]
 set -euo pipefail
 prog=$1 preload=$2 backend=$3 dir=$4 mode=$5 secs=$6
@@ -56,3 +57,4 @@ grep -q "backend=$name routed_reads=[1-9][0-9]* routed_writes=[1-9]" <<<"$main" 
 for k in "${want[@]}"; do
 	grep -q " faults_$k=[1-9]" <<<"$main" || { echo "FAIL: no $k fault injected"; exit 1; }
 done
+grep -q " merged_runs=[1-9][0-9]" <<<"$main" || { echo "FAIL: fewer than 10 merged IOs"; exit 1; }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Stress: many threads mix pread/pwrite/preadv/pwritev and POSIX AIO
- * (aio_read/aio_write/aio_fsync one by one and through lio_listio, waited
+ * (aio_read/aio_write/aio_fsync one by one and through lio_listio, some
+ * batches over adjacent ranges that the engine merges into one IO, waited
  * for with aio_suspend or by polling, cancelled with aio_cancel, notified by
  * SIGEV_NONE, SIGEV_SIGNAL and SIGEV_THREAD) over many files, while a timer
  * sends signals to the process, children are forked and do their own IO, and
@@ -68,7 +69,7 @@ static _Atomic bool stop;
 static _Atomic int failures;
 
 /* Statistics. */
-static _Atomic uint64_t n_sync_ops, n_aio_ops, n_lio, n_fsync, n_verified_bytes, n_eio, n_short,
+static _Atomic uint64_t n_sync_ops, n_aio_ops, n_seq_batches, n_lio, n_fsync, n_verified_bytes, n_eio, n_short,
 	n_canceled, n_cancel_calls, n_timer_sigs, n_notes, n_eintr, n_forks, n_thread_cancels;
 
 /* Notifications by request id: how many arrived, how many are expected. */
@@ -476,26 +477,56 @@ static void finish_req(struct req *q)
 		check_data(q->r, q->ro, (const uint8_t *)q->cb.aio_buf, (size_t)n, names[q->op]);
 }
 
+/*
+ * A sequential batch: n ranges of one region, each starting where the one
+ * before it ends (whole blocks on an O_DIRECT file), all reads or all
+ * writes: what the engine merges into one IO when they wait together.
+ * Returns how many fit (the first always does); q[i].ro and len[i] set.
+ */
+static int seq_ranges(struct worker *w, struct region *r, struct req *q, size_t *len, int n)
+{
+	size_t unit = is_direct[r->file] ? 4096 : 1, ro = unit * (rnd(&w->rng) % (REGION / unit / 2));
+	int i;
+
+	for (i = 0; i < n; i++) {
+		size_t l = is_direct[r->file] ? 4096 * (1 + rnd(&w->rng) % 2) : 1 + rnd(&w->rng) % 4096;
+
+		if (ro + l > REGION)
+			break;
+		q[i].ro = ro;
+		len[i] = l;
+		ro += l;
+	}
+	return i;
+}
+
 static void aio_batch(struct worker *w)
 {
 	struct req q[BATCH];
 	struct aiocb *list[BATCH];
 	struct sigevent lsev;
+	size_t lens[BATCH];
 	int n = 1 + (int)(rnd(&w->rng) % (BATCH < w->nregions ? BATCH : w->nregions));
 	int how = (int)(rnd(&w->rng) % 4), first = (int)(rnd(&w->rng) % (uint64_t)w->nregions);
+	bool seq = rnd(&w->rng) % 3 == 0;
+	int seq_op = (int)(rnd(&w->rng) % 2);
 	uint32_t lid = 0;
 	bool lio_eio = false;
 
 	if (opt.glibc && how < 3)
 		how = 0;	/* neither aio_cancel nor LIO_WAIT: see usage() */
-	/* Distinct regions: requests in flight together never overlap. */
+	if (seq) {
+		n = seq_ranges(w, &w->regions[first], q, lens, 2 + (int)(rnd(&w->rng) % (BATCH - 1)));
+		atomic_fetch_add_explicit(&n_seq_batches, 1, memory_order_relaxed);
+	}
+	/* Distinct regions, or adjacent ranges of one: requests in flight together never overlap. */
 	for (int i = 0; i < n; i++) {
-		struct region *r = &w->regions[(first + i) % w->nregions];
-		size_t len = pick_range(w, r, &q[i].ro);
+		struct region *r = &w->regions[seq ? first : (first + i) % w->nregions];
+		size_t len = seq ? lens[i] : pick_range(w, r, &q[i].ro);
 
 		memset(&q[i].cb, 0, sizeof(q[i].cb));
 		q[i].r = r;
-		q[i].op = rnd(&w->rng) % 2;
+		q[i].op = seq ? seq_op : (int)(rnd(&w->rng) % 2);
 		q[i].submitted = false;
 		q[i].cb.aio_fildes = fds[r->file];
 		q[i].cb.aio_buf = w->buf[i];
@@ -1102,13 +1133,14 @@ int main(int argc, char **argv)
 
 	final_check(ws, vs);
 	check_notes();
-	printf("stress: %s%d s, %d threads, %d files%s: %llu sync calls, %llu AIO requests (%llu lio_listio, "
-	       "%llu fsync), %llu aio_cancel calls, %llu ECANCELED, %llu EIO results, %llu short results, "
+	printf("stress: %s%d s, %d threads, %d files%s: %llu sync calls, %llu AIO requests (%llu sequential batches, "
+	       "%llu lio_listio, %llu fsync), %llu aio_cancel calls, %llu ECANCELED, %llu EIO results, %llu short results, "
 	       "%llu bytes verified, %llu notifications, %llu timer signals, %llu EINTR, %llu children, "
 	       "%llu threads cancelled\n",
 	       opt.eio ? "eio mode, " : "", opt.duration, opt.threads, opt.nfiles,
 	       is_direct[0] ? " (one O_DIRECT)" : "",
-	       (unsigned long long)n_sync_ops, (unsigned long long)n_aio_ops, (unsigned long long)n_lio,
+	       (unsigned long long)n_sync_ops, (unsigned long long)n_aio_ops, (unsigned long long)n_seq_batches,
+	       (unsigned long long)n_lio,
 	       (unsigned long long)n_fsync, (unsigned long long)n_cancel_calls, (unsigned long long)n_canceled,
 	       (unsigned long long)n_eio, (unsigned long long)n_short, (unsigned long long)n_verified_bytes,
 	       (unsigned long long)n_notes, (unsigned long long)n_timer_sigs, (unsigned long long)n_eintr,
