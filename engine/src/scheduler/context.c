@@ -12,6 +12,7 @@
 #include "ioengine_internal.h"
 #include "../futex.h"
 #include "../run_inline.h"
+#include "../signals.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
 
@@ -371,11 +372,22 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 		return -ESHUTDOWN;
 	if (*path == IOE_PATH_PLAIN) {
 		ioe_event_run_inline(ev);
+		producer_leave(&ctx->shared);
 	} else {
+		sigset_t old;
+
+		/*
+		 * ev and done are on this stack: no handler runs while the engine
+		 * has them (one that left by longjmp() would leave the engine a
+		 * dead frame to complete). As natively: a handler does not
+		 * interrupt a read of a regular file, it runs once the read is done.
+		 */
+		ioe_signals_block(&old);
 		queue(&ctx->shared, ev, channel);
 		ioe_done_wait(&done);
+		producer_leave(&ctx->shared);
+		ioe_signals_restore(&old);
 	}
-	producer_leave(&ctx->shared);
 	errno = saved;
 	return 0;
 }
