@@ -191,7 +191,9 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * cost the same call and a check of the fd (a pipe, a socket or a bad fd
  * gets the kernel's own ESPIPE or EBADF); such IO is not counted in
  * ioe_running() nor held to the context's depth. A read while others are
- * queued, or no slot is free, is queued like any other and waited for.
+ * queued, or no slot is free, is queued like any other and waited for,
+ * with every signal blocked: a handler runs once it is done (one that
+ * left by longjmp() would leave the engine ev to complete in a dead frame).
  * Called from a signal handler that interrupted this thread's
  * ioe_submit() or ioe_submit_wait(), it does the IO with
  * plain syscalls. Not a cancellation point: a
