@@ -478,10 +478,11 @@ static void finish_req(struct req *q)
 }
 
 /*
- * A sequential batch: n ranges of one region, each starting where the one
- * before it ends (whole blocks on an O_DIRECT file), all reads or all
- * writes: what the engine merges into one IO when they wait together.
- * Returns how many fit (the first always does); q[i].ro and len[i] set.
+ * A sequential batch's ranges: up to n of one region, each starting where
+ * the one before it ends (whole blocks on an O_DIRECT file). All reads or
+ * all writes (aio_batch()), they are what the engine merges into one IO
+ * when they wait together. Returns how many fit (the first always does),
+ * with q[i].ro and len[i] set.
  */
 static int seq_ranges(struct worker *w, struct region *r, struct req *q, size_t *len, int n)
 {
