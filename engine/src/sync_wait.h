@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include "futex.h"
 #include "wake.h"
 
@@ -41,16 +42,22 @@ static inline void ioe_done_set(_Atomic uint32_t *w)
 		ioe_futex_wake(w, 1);
 }
 
-/* Caller side: return once DONE. A signal (EINTR) only means: wait again. */
-static inline void ioe_done_wait(_Atomic uint32_t *w)
+/*
+ * Caller side: true once DONE, false after a sleep of ns (a slice of the
+ * wait: the caller looks at its signals, then waits again). A signal
+ * (EINTR) only means: look again.
+ */
+static inline bool ioe_done_wait(_Atomic uint32_t *w, long ns)
 {
+	struct timespec slice = { ns / 1000000000, ns % 1000000000 };
 	uint64_t deadline = 0;
 	uint32_t expect = IOE_W_PENDING;
+	bool done = true;
 	int saved = errno;
 
 	for (unsigned int i = 1;; i++) {
 		if (atomic_load_explicit(w, memory_order_acquire) == IOE_W_DONE)
-			return;
+			return true;
 		if (!(i & 31)) {
 			uint64_t now = ioe_now_ns();
 
@@ -61,12 +68,14 @@ static inline void ioe_done_wait(_Atomic uint32_t *w)
 		}
 		ioe_cpu_relax();
 	}
-	if (atomic_compare_exchange_strong_explicit(w, &expect, IOE_W_SLEEPING,
-						    memory_order_acquire, memory_order_acquire)) {
-		while (atomic_load_explicit(w, memory_order_acquire) != IOE_W_DONE)
-			ioe_futex_wait(w, IOE_W_SLEEPING, NULL);
+	/* PENDING, or SLEEPING from an earlier slice; DONE: the waker was first. */
+	if (atomic_compare_exchange_strong_explicit(w, &expect, IOE_W_SLEEPING, memory_order_acquire,
+						    memory_order_acquire) || expect == IOE_W_SLEEPING) {
+		ioe_futex_wait(w, IOE_W_SLEEPING, &slice);
+		done = atomic_load_explicit(w, memory_order_acquire) == IOE_W_DONE;
 	}
 	errno = saved;
+	return done;
 }
 
 #endif

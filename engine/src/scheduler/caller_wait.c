@@ -29,6 +29,30 @@ bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 	return due;
 }
 
+void ioe_signals_let_defaults(const sigset_t *caller_mask)
+{
+	sigset_t pending, mask;
+	bool any = false;
+
+	if (sigpending(&pending))
+		return;
+	sigfillset(&mask);
+	for (int sig = 1; sig < _NSIG; sig++) {
+		struct sigaction sa;
+
+		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1 ||
+		    sigaction(sig, NULL, &sa) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+			continue;
+		sigdelset(&mask, sig);
+		any = true;
+	}
+	if (!any)
+		return;
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+	sigfillset(&mask);
+	pthread_sigmask(SIG_SETMASK, &mask, NULL);
+}
+
 void ioe_word_wait_begin(struct ioe_word_waiter *ww, struct ioe_driver *d)
 {
 	ww->d = NULL;

@@ -52,6 +52,16 @@ static inline long ioe_wait_slice(uint64_t deadline)
 }
 
 /*
+ * For a thread that has every signal blocked while the engine has an event
+ * on its stack (ioe_submit_wait_path()), between sleeps: let through the
+ * pending signals that the caller's mask lets in and that run no handler
+ * of the program. A fatal one ends the process, a stop stops it, an
+ * ignored one vanishes, as during a read natively; one with a handler
+ * stays pending until the wait is over.
+ */
+void ioe_signals_let_defaults(const sigset_t *caller_mask);
+
+/*
  * A caller of ioe_wait_word(): every signal blocked (the caller's mask kept
  * in mask) and, when it reaps in its own thread (d not NULL), counted in the
  * driver's callers, from ioe_word_wait_begin() to ioe_word_wait_end() (also

@@ -380,11 +380,13 @@ int ioe_submit_wait_path(struct ioe_context *ctx, struct ioe_event *ev, enum ioe
 		 * ev and done are on this stack: no handler runs while the engine
 		 * has them (one that left by longjmp() would leave the engine a
 		 * dead frame to complete). As natively: a handler does not
-		 * interrupt a read of a regular file, it runs once the read is done.
+		 * interrupt a read of a regular file, it runs once the read is
+		 * done; a signal that runs none (a fatal one) acts meanwhile.
 		 */
 		ioe_signals_block(&old);
 		queue(&ctx->shared, ev, channel);
-		ioe_done_wait(&done);
+		while (!ioe_done_wait(&done, IOE_WAIT_RECHECK_NS))
+			ioe_signals_let_defaults(&old);
 		producer_leave(&ctx->shared);
 		ioe_signals_restore(&old);
 	}

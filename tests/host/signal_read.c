@@ -1,22 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A signal handler that leaves by siglongjmp() while a pread() waits for the
- * engine. The engine's one slot (IOENGINE_DEPTH=1) is taken by an aio_read()
- * that a userfaultfd holds in the kernel, and the fast path is off
- * (IOENGINE_FASTPATH=0): the pread() is queued behind it and sleeps. A
- * thread sends SIGUSR1 to the reader once it sleeps in a futex wait (under
- * the shim) or once its pread() has returned (natively, where a read of a
- * cached file does not wait); it lets the held read go once the reader has
- * jumped and filled its stack (below), or while the signal waits, blocked.
+ * A signal while a pread() waits for the engine. The engine's one slot
+ * (IOENGINE_DEPTH=1) is taken by an aio_read() that a userfaultfd holds in
+ * the kernel, and the fast path is off (IOENGINE_FASTPATH=0): the pread()
+ * is queued behind it and sleeps. A thread sends the signal to the reader
+ * once it sleeps in a futex wait (under the shim) or once its pread() has
+ * returned (natively, where a read of a cached file does not wait).
  *
- * Natively a handler does not interrupt a read of a regular file: it runs
- * once the read has returned, its bytes in the buffer. So under the shim.
- * Were the handler to run while the read waits in the engine, the jump
- * would leave the engine an event in a dead stack frame, which it would
- * complete later: write its result there, call its callback from there.
- * After the jump the case fills that stack with a pattern, collects the
- * held read, reads once more (behind whatever is still queued) and looks
- * at the pattern.
+ * MODE (argv[1]):
+ *   longjmp  SIGUSR1, whose handler leaves by siglongjmp(). Natively a
+ *            handler does not interrupt a read of a regular file: it runs
+ *            once the read has returned, its bytes in the buffer. So under
+ *            the shim. Were the handler to run while the read waits in the
+ *            engine, the jump would leave the engine an event in a dead
+ *            stack frame, which it would complete later: write its result
+ *            there, call its callback from there. The held read goes once
+ *            the reader has jumped and filled the stack below the jump with
+ *            a pattern, or while the signal waits, blocked; then the case
+ *            collects it, reads once more (behind whatever is still queued)
+ *            and looks at the pattern.
+ *   term     SIGTERM, no handler: the process ends by it at once, as
+ *            natively, though the held read is never let go.
  */
 #include <aio.h>
 #include <fcntl.h>
@@ -42,6 +46,7 @@ static sigjmp_buf back;
 static atomic_int reader_tid;
 static atomic_bool returned, filled;
 static int fd;
+static bool term;
 
 static void on_usr1(int sig)
 {
@@ -69,9 +74,10 @@ static bool pending_blocked(int tid, int sig)
 }
 
 /*
- * Once the reader sleeps in the engine, or has returned: SIGUSR1. The held
- * read goes once the reader has jumped and filled its stack, or while the
- * signal waits, blocked, for the reader's read (no handler runs in it).
+ * Once the reader sleeps in the engine, or has returned: the signal. The
+ * held read goes (SIGUSR1) once the reader has jumped and filled its
+ * stack, or while the signal waits, blocked, for the reader's read (no
+ * handler runs in it).
  */
 static void *kicker(void *arg)
 {
@@ -79,8 +85,10 @@ static void *kicker(void *arg)
 
 	while (!atomic_load(&returned) && !thread_in_wait(tid))
 		usleep(100);
-	if (pthread_kill(*(pthread_t *)arg, SIGUSR1))
+	if (pthread_kill(*(pthread_t *)arg, term ? SIGTERM : SIGUSR1))
 		HOST_DIE("pthread_kill");
+	if (term)
+		return NULL;	/* the process ends */
 	while (!atomic_load(&filled) && !pending_blocked(tid, SIGUSR1))
 		usleep(100);
 	fault_hold_release(&hold);
@@ -113,13 +121,14 @@ static __attribute__((noinline)) void stack_after(void)
 	printf("stack below the jump: %s\n", changed ? "changed" : "intact");
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static char data[2 * BS], buf[BS];
 	struct sigaction sa = { .sa_handler = on_usr1 };
 	pthread_t k, self = pthread_self();
 	int held;
 
+	term = argc > 1 && !strcmp(argv[1], "term");
 	if (!fault_hold_init(&hold, HELD_LEN))
 		HOST_DIE("userfaultfd");
 	memset(data, 'd', sizeof(data));
