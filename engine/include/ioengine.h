@@ -193,7 +193,8 @@ IOE_API int ioe_submit(struct ioe_context *ctx, struct ioe_event *ev, enum ioe_c
  * ioe_running() nor held to the context's depth. A read while others are
  * queued, or no slot is free, is queued like any other and waited for,
  * with every signal blocked: a handler runs once it is done (one that
- * left by longjmp() would leave the engine ev to complete in a dead frame).
+ * left by longjmp() would leave the engine ev to complete in a dead frame);
+ * a signal that runs no handler (a fatal one, a stop) acts meanwhile.
  * Called from a signal handler that interrupted this thread's
  * ioe_submit() or ioe_submit_wait(), it does the IO with
  * plain syscalls. Not a cancellation point: a
