@@ -81,8 +81,10 @@ static bool pending_blocked(int tid, int sig)
  */
 static void *kicker(void *arg)
 {
-	int tid = atomic_load(&reader_tid);
+	int tid;
 
+	while (!(tid = atomic_load(&reader_tid)))	/* set once the jump's target is */
+		usleep(100);
 	while (!atomic_load(&returned) && !thread_in_wait(tid))
 		usleep(100);
 	if (pthread_kill(*(pthread_t *)arg, term ? SIGTERM : SIGUSR1))
@@ -141,10 +143,10 @@ int main(int argc, char **argv)
 		HOST_DIE("sigaction");
 	if (fault_hold_aio_read(&hold, &held_cb, held, HELD_LEN))
 		HOST_DIE("aio_read");
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 	if (pthread_create(&k, NULL, kicker, &self))
 		HOST_DIE("pthread_create");
 	if (!sigsetjmp(back, 1)) {
+		atomic_store(&reader_tid, (int)syscall(SYS_gettid));
 		(void)pread(fd, buf, BS, 0);
 		atomic_store(&returned, true);
 		for (;;)
