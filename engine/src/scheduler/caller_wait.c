@@ -7,6 +7,21 @@
 #include "../signals.h"
 #include "../futex.h"
 
+/* The next signal after *sig that is pending and that the caller's mask lets in: false when none is left. */
+static bool next_due(const sigset_t *pending, const sigset_t *caller_mask, int *sig)
+{
+	while (++*sig < _NSIG)
+		if (sigismember(pending, *sig) == 1 && sigismember(caller_mask, *sig) != 1)
+			return true;
+	return false;
+}
+
+/* Whether sig runs a handler of the program (not SIG_DFL nor SIG_IGN); its action in *sa. */
+static bool runs_handler(int sig, struct sigaction *sa)
+{
+	return !sigaction(sig, NULL, sa) && sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
+}
+
 bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 {
 	sigset_t pending;
@@ -15,13 +30,11 @@ bool ioe_signal_due(const sigset_t *caller_mask, bool timed, bool *restart)
 	*restart = true;
 	if (sigpending(&pending))
 		return false;
-	for (int sig = 1; sig < _NSIG; sig++) {
+	for (int sig = 0; next_due(&pending, caller_mask, &sig);) {
 		struct sigaction sa;
 
-		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1)
-			continue;
 		due = true;
-		if (sigaction(sig, NULL, &sa) || sa.sa_handler == SIG_DFL || sa.sa_handler == SIG_IGN)
+		if (!runs_handler(sig, &sa))
 			continue;
 		if (timed || !(sa.sa_flags & SA_RESTART))
 			*restart = false;
@@ -37,11 +50,10 @@ void ioe_signals_let_defaults(const sigset_t *caller_mask)
 	if (sigpending(&pending))
 		return;
 	sigfillset(&mask);
-	for (int sig = 1; sig < _NSIG; sig++) {
+	for (int sig = 0; next_due(&pending, caller_mask, &sig);) {
 		struct sigaction sa;
 
-		if (sigismember(&pending, sig) != 1 || sigismember(caller_mask, sig) == 1 ||
-		    sigaction(sig, NULL, &sa) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN))
+		if (runs_handler(sig, &sa))
 			continue;
 		sigdelset(&mask, sig);
 		any = true;
