@@ -10,6 +10,7 @@
  * let the thread go.
  */
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 static int fd;
 static _Atomic unsigned long reads;
 static _Atomic bool stop;
+static sem_t first_read;		/* posted once per reader, after its first read */
 
 static void *hog(void *arg)
 {
@@ -42,6 +44,7 @@ static void *reader(void *arg)
 	/* On the stack on purpose: the buffers the engine writes into. */
 	unsigned char buf[RBLK * BLK] __attribute__((aligned(BLK)));
 	unsigned int seed = (unsigned int)(uintptr_t)arg;
+	bool posted = false;
 
 	for (;;) {
 		off_t off = (off_t)(rand_r(&seed) % (NBLK - RBLK)) * BLK;
@@ -50,6 +53,10 @@ static void *reader(void *arg)
 		CHECK_EQ(buf[0], (unsigned char)(off / BLK));
 		CHECK_EQ(buf[sizeof(buf) - 1], (unsigned char)(off / BLK + RBLK - 1));
 		atomic_fetch_add(&reads, 1);
+		if (!posted) {
+			posted = true;
+			CHECK(!sem_post(&first_read));
+		}
 	}
 	return NULL;
 }
@@ -96,6 +103,7 @@ int main(void)
 
 	pthread_t hogs[2];
 
+	CHECK(!sem_init(&first_read, 0, 0));
 	for (int i = 0; i < 2; i++)
 		CHECK(!pthread_create(&hogs[i], NULL, hog, NULL));
 	/* One reader at a time: its stack is the next thread's (the watcher's). */
@@ -105,6 +113,9 @@ int main(void)
 		struct timespec ts = { 0, 200000 + (long)(rand_r(&seed) % 3000) * 1000 };
 
 		CHECK(!pthread_create(&t, NULL, reader, (void *)(uintptr_t)(r + 1)));
+		/* Cancelled only after one checked read, in whatever comes next. */
+		while (sem_wait(&first_read))
+			CHECK(errno == EINTR);
 		nanosleep(&ts, NULL);
 		CHECK(!pthread_cancel(t));
 		CHECK(!pthread_join(t, &res));
@@ -116,7 +127,7 @@ int main(void)
 	atomic_store(&stop, true);
 	for (int i = 0; i < 2; i++)
 		CHECK(!pthread_join(hogs[i], NULL));
-	CHECK(atomic_load(&reads) > 0);
+	CHECK(atomic_load(&reads) >= ROUNDS);
 	/* One engine at most (synchronous reads start none of its threads). */
 	CHECK(count_threads("ioe-submit") <= 1);
 	printf("ok cancel: %d rounds, %lu reads, cancelled threads never written to after unwinding\n",
