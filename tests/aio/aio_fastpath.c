@@ -4,10 +4,11 @@
  * fast path), read off its stats summary by run_fastpath.sh:
  *   aio_fastpath alone FILE    200 reads, each waited for alone in
  *                              aio_suspend(): after the first, fast;
- *   aio_fastpath backlog FILE  a 128 MiB read of /dev/zero keeps the
- *                              submitter busy while 40 reads of FILE are
- *                              queued without a wait: once 8 requests wait
- *                              for it, the rest are fast;
+ *   aio_fastpath backlog FILE  a 1 MiB read of /dev/zero into a buffer
+ *                              whose page faults a userfaultfd holds keeps
+ *                              the engine busy while 40 reads of FILE are
+ *                              queued without a wait: once 8 requests wait,
+ *                              the rest are fast (exit 77: no userfaultfd);
  *   aio_fastpath large FILE    20 reads of all 160 KiB, each waited for
  *                              alone: none fast (above 64 KiB a read
  *                              is routed, so aio_read() never takes long).
@@ -23,8 +24,10 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include "fault_hold.h"
 
 #define BS 4096
+#define HELD_LEN (1u << 20)	/* above what aio_read() does in the caller (64 KiB) */
 #define NBACKLOG 40
 
 static int fail(const char *what)
@@ -52,8 +55,9 @@ static int wait_one(struct aiocb *cb)
 int main(int argc, char **argv)
 {
 	static unsigned char bufs[NBACKLOG][BS], block[BS];
+	static struct fault_hold hold;
 	struct aiocb cbs[NBACKLOG], zero;
-	int fd, i;
+	int fd, zero_fd, i;
 
 	if (argc != 3 || (strcmp(argv[1], "alone") && strcmp(argv[1], "backlog") && strcmp(argv[1], "large"))) {
 		fprintf(stderr, "usage: aio_fastpath alone|backlog|large FILE\n");
@@ -113,23 +117,27 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	memset(&zero, 0, sizeof(zero));
-	zero.aio_fildes = open("/dev/zero", O_RDONLY);
-	zero.aio_nbytes = 128 << 20;
-	zero.aio_buf = malloc(zero.aio_nbytes);
-	if (zero.aio_fildes < 0 || !zero.aio_buf)
+	if (!fault_hold_init(&hold, HELD_LEN)) {
+		printf("skipped: no userfaultfd (%s)\n", strerror(errno));
+		return 77;
+	}
+	zero_fd = open("/dev/zero", O_RDONLY);
+	if (zero_fd < 0)
 		return fail("/dev/zero");
-	if (aio_read(&zero))
+	if (fault_hold_aio_read(&hold, &zero, zero_fd, HELD_LEN))
 		return fail("aio_read /dev/zero");
 	for (i = 0; i < NBACKLOG; i++)
 		if (aio_read(&cbs[i]))
 			return fail("aio_read");
+	if (aio_error(&zero) != EINPROGRESS)
+		return fail("the held read is not in progress");
+	fault_hold_release(&hold);
 	for (i = 0; i < NBACKLOG; i++)
 		if (wait_one(&cbs[i]))
 			return 1;
 	while (aio_error(&zero) == EINPROGRESS)
 		usleep(1000);
-	if (aio_return(&zero) != (ssize_t)zero.aio_nbytes)
+	if (aio_return(&zero) != HELD_LEN)
 		return fail("/dev/zero read");
 	return 0;
 }

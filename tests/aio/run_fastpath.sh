@@ -29,10 +29,17 @@ hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
 [ "${hits:-0}" -ge 150 ] && [ "${routed:-999}" -le 50 ] ||
 	{ echo "FAIL: alone: want >= 150 fast path hits, <= 50 routed reads"; fail=1; }
 
-run backlog
-hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
-[ "${hits:-0}" -ge 1 ] && [ "${routed:-0}" -ge 8 ] ||
-	{ echo "FAIL: backlog: want fast path hits and >= 8 routed reads"; fail=1; }
+# (Exit 77: no userfaultfd to hold the engine busy; the other modes still count.)
+: > "$stats"
+IOENGINE_BACKEND=$backend IOENGINE_STATS=$stats LD_PRELOAD=$preload timeout 60 "$prog" backlog "$data"
+status=$?
+cat "$stats"
+if [ $status -ne 77 ]; then
+	[ $status -eq 0 ] || { echo "FAIL: backlog run (status $status)"; fail=1; }
+	hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
+	[ "${hits:-0}" -ge 1 ] && [ "${routed:-0}" -ge 8 ] ||
+		{ echo "FAIL: backlog: want fast path hits and >= 8 routed reads"; fail=1; }
+fi
 run large
 hits=$(stat_of fastpath_hits) routed=$(stat_of routed_reads)
 [ "${hits:-1}" -eq 0 ] && [ "${routed:-0}" -ge 20 ] ||
