@@ -4,8 +4,9 @@
  * (IOENGINE_DEPTH=1) is taken by an aio_read() that a userfaultfd holds in
  * the kernel, and the fast path is off (IOENGINE_FASTPATH=0): the pread()
  * is queued behind it and sleeps. A thread sends the signal to the reader
- * once it sleeps in a futex wait (under the shim) or once its pread() has
- * returned (natively, where a read of a cached file does not wait).
+ * once it sleeps in a wait with the signal blocked (under the shim) or once
+ * its pread() has returned (natively, where a read of a cached file does
+ * not wait).
  *
  * MODE (argv[1]):
  *   longjmp  SIGUSR1, whose handler leaves by siglongjmp(). Natively a
@@ -54,8 +55,8 @@ static void on_usr1(int sig)
 	siglongjmp(back, 1);
 }
 
-/* Whether signal sig is pending for thread tid and blocked there (its /proc status). */
-static bool pending_blocked(int tid, int sig)
+/* Whether signal sig is blocked in thread tid, and (with pending) also pending there: its /proc status. */
+static bool sig_blocked(int tid, int sig, bool pending)
 {
 	char path[64], line[256];
 	unsigned long long pnd = 0, blk = 0, bit = 1ull << (sig - 1);
@@ -70,14 +71,16 @@ static bool pending_blocked(int tid, int sig)
 		sscanf(line, "SigBlk: %llx", &blk);
 	}
 	fclose(f);
-	return (pnd & bit) && (blk & bit);
+	return (blk & bit) && (!pending || (pnd & bit));
 }
 
 /*
- * Once the reader sleeps in the engine, or has returned: the signal. The
- * held read goes (SIGUSR1) once the reader has jumped and filled its
- * stack, or while the signal waits, blocked, for the reader's read (no
- * handler runs in it).
+ * Once the reader sleeps in the engine (in a wait, the signal blocked: not
+ * in some lock on its way there), or has returned: the signal. The held
+ * read goes (SIGUSR1) once the reader has jumped and filled its stack, or
+ * while the signal waits, blocked, for the reader's read (no handler runs
+ * in it). A library that waited with the signal open would never be sent
+ * it, and the case would end at its time limit.
  */
 static void *kicker(void *arg)
 {
@@ -85,13 +88,13 @@ static void *kicker(void *arg)
 
 	while (!(tid = atomic_load(&reader_tid)))	/* set once the jump's target is */
 		usleep(100);
-	while (!atomic_load(&returned) && !thread_in_wait(tid))
+	while (!atomic_load(&returned) && !(thread_in_wait(tid) && sig_blocked(tid, term ? SIGTERM : SIGUSR1, false)))
 		usleep(100);
 	if (pthread_kill(*(pthread_t *)arg, term ? SIGTERM : SIGUSR1))
 		HOST_DIE("pthread_kill");
 	if (term)
 		return NULL;	/* the process ends */
-	while (!atomic_load(&filled) && !pending_blocked(tid, SIGUSR1))
+	while (!atomic_load(&filled) && !sig_blocked(tid, SIGUSR1, true))
 		usleep(100);
 	fault_hold_release(&hold);
 	return NULL;
