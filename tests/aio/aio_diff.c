@@ -304,7 +304,7 @@ static void usr1_handler(int s)
 struct kick {
 	pthread_t thread;
 	int sig, ms;
-	pid_t waiter;	/* if set: first wait until this thread sleeps in a wait */
+	pid_t waiter;	/* if set: first wait until this thread sleeps in a wait that lasts */
 	_Atomic int *ran;	/* if set: then block_release() once the handler counted here */
 };
 
@@ -314,8 +314,8 @@ static void *kick(void *arg)
 {
 	struct kick *k = arg;
 
-	for (int i = 0; k->waiter && i < 10000 && !thread_in_wait(k->waiter); i++)
-		usleep(200);
+	for (int i = 0; k->waiter && i < 2000 && !thread_in_settled_wait(k->waiter, 1); i++)
+		;
 	sleep_ms(k->ms);
 	pthread_kill(k->thread, k->sig);
 	if (k->ran) {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* The first line of /proc/self/task/TID/NAME into buf; false if the thread has ended. */
 static inline bool task_file(pid_t tid, const char *name, char *buf, int len)
@@ -45,6 +46,39 @@ static inline bool thread_in_wait(pid_t tid)
 	nr = strtol(line, NULL, 10);
 	return nr == SYS_futex || nr == SYS_io_uring_enter || nr == SYS_io_getevents ||
 	       nr == SYS_io_pgetevents || nr == SYS_ppoll;
+}
+
+/* How often thread tid slept (voluntary context switches); -1 once it has ended. */
+static inline long thread_sleeps(pid_t tid)
+{
+	char path[96], line[256];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "voluntary_ctxt_switches:", 24))
+			n = strtol(line + 24, NULL, 10);
+	fclose(f);
+	return n;
+}
+
+/*
+ * Whether thread tid sleeps in a wait (thread_in_wait()) and has not woken
+ * for ms: one sleep that lasts, not a passing wait for some lock on its way.
+ */
+static inline bool thread_in_settled_wait(pid_t tid, int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	long before;
+
+	if (!thread_in_wait(tid) || (before = thread_sleeps(tid)) < 0)
+		return false;
+	nanosleep(&ts, NULL);
+	return thread_in_wait(tid) && thread_sleeps(tid) == before;
 }
 
 /* Whether thread tid of this process is named prefix* (false once it has ended). */
@@ -90,17 +124,10 @@ static inline long threads_sleeps(const char *prefix)
 	if (!dir)
 		return -1;
 	while ((tid = next_thread_named(dir, prefix))) {
-		char path[300], line[256];
-		FILE *f;
+		long n = thread_sleeps((pid_t)atoi(tid));
 
-		snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;	/* ended meanwhile */
-		while (fgets(line, sizeof(line), f))
-			if (!strncmp(line, "voluntary_ctxt_switches:", 24))
-				total += strtol(line + 24, NULL, 10);
-		fclose(f);
+		if (n > 0)
+			total += n;	/* (-1: ended meanwhile) */
 	}
 	closedir(dir);
 	return total;
