@@ -81,6 +81,25 @@ static inline bool thread_in_settled_wait(pid_t tid, int ms)
 	return thread_in_wait(tid) && thread_sleeps(tid) == before;
 }
 
+/* Whether signal sig is blocked in thread tid, and (with pending) also pending there (its /proc status). */
+static inline bool thread_blocks_signal(pid_t tid, int sig, bool pending)
+{
+	char path[96], line[256];
+	unsigned long long pnd = 0, blk = 0, bit = 1ull << (sig - 1);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "SigPnd: %llx", &pnd);
+		sscanf(line, "SigBlk: %llx", &blk);
+	}
+	fclose(f);
+	return (blk & bit) && (!pending || (pnd & bit));
+}
+
 /* Whether thread tid of this process is named prefix* (false once it has ended). */
 static inline bool thread_named(pid_t tid, const char *prefix)
 {

@@ -390,32 +390,6 @@ static void on_usr1(int sig)
 }
 
 /*
- * Whether tid blocks SIGUSR1: inside ioe_wait_word(), which blocks every
- * signal while it sleeps. A thread in a futex with it unblocked is
- * elsewhere (a lock on the way in, a sanitizer's own), where a signal
- * would be handled before the wait began, and the wait not interrupted.
- */
-static bool blocks_usr1(pid_t tid)
-{
-	char path[64], line[128];
-	unsigned long long mask;
-	bool blocked = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SigBlk: %llx", &mask) == 1) {
-			blocked = mask & (1ull << (SIGUSR1 - 1));
-			break;
-		}
-	fclose(f);
-	return blocked;
-}
-
-/*
  * The other side of a wait_kicked(): SIGUSR1 once the waiter sleeps, then,
  * once the handler has run, the word bumped: at once (a wait that goes on
  * after the handler returns 0 only so), or only after the wait returned
@@ -435,7 +409,8 @@ static void *later_main(void *arg)
 {
 	struct later *l = arg;
 
-	for (int i = 0; !(thread_in_wait(l->tid) && blocks_usr1(l->tid)); i++) {
+	/* In ioe_wait_word(), which blocks every signal while it sleeps: not in a lock on its way. */
+	for (int i = 0; !(thread_in_wait(l->tid) && thread_blocks_signal(l->tid, SIGUSR1, false)); i++) {
 		CHECK(i < 100000);	/* 10 s */
 		usleep(100);
 	}

@@ -55,25 +55,6 @@ static void on_usr1(int sig)
 	siglongjmp(back, 1);
 }
 
-/* Whether signal sig is blocked in thread tid, and (with pending) also pending there: its /proc status. */
-static bool sig_blocked(int tid, int sig, bool pending)
-{
-	char path[64], line[256];
-	unsigned long long pnd = 0, blk = 0, bit = 1ull << (sig - 1);
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
-	f = fopen(path, "r");
-	if (!f)
-		HOST_DIE("%s", path);
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "SigPnd: %llx", &pnd);
-		sscanf(line, "SigBlk: %llx", &blk);
-	}
-	fclose(f);
-	return (blk & bit) && (!pending || (pnd & bit));
-}
-
 /*
  * Once the reader sleeps in the engine (in a wait, the signal blocked: not
  * in some lock on its way there), or has returned: the signal. The held
@@ -88,13 +69,13 @@ static void *kicker(void *arg)
 
 	while (!(tid = atomic_load(&reader_tid)))	/* set once the jump's target is */
 		usleep(100);
-	while (!atomic_load(&returned) && !(thread_in_wait(tid) && sig_blocked(tid, term ? SIGTERM : SIGUSR1, false)))
+	while (!atomic_load(&returned) && !(thread_in_wait(tid) && thread_blocks_signal(tid, term ? SIGTERM : SIGUSR1, false)))
 		usleep(100);
 	if (pthread_kill(*(pthread_t *)arg, term ? SIGTERM : SIGUSR1))
 		HOST_DIE("pthread_kill");
 	if (term)
 		return NULL;	/* the process ends */
-	while (!atomic_load(&filled) && !sig_blocked(tid, SIGUSR1, true))
+	while (!atomic_load(&filled) && !thread_blocks_signal(tid, SIGUSR1, true))
 		usleep(100);
 	fault_hold_release(&hold);
 	return NULL;
