@@ -86,7 +86,7 @@ static bool cancel_held(int fd, const struct aiocb *cb)
 		struct aio_req *next = got->fifo_next;
 
 		got->fifo_next = NULL;
-		complete(got, -ECANCELED);
+		req_complete(got, -ECANCELED);
 		got = next;
 	}
 	submit_list(go);

@@ -107,7 +107,7 @@ static bool is_dir(int fd)
 	return !fstat(fd, &st) && S_ISDIR(st.st_mode);
 }
 
-void complete(struct aio_req *r, ssize_t res)
+void req_complete(struct aio_req *r, ssize_t res)
 {
 	struct aiocb *cb = atomic_load_explicit(&r->cb, memory_order_relaxed);
 	struct lio_group *g = r->group;
@@ -168,10 +168,10 @@ void on_engine_done(struct ioe_event *ev, void *arg)
 	 * ask pread, which fails at once on a directory (EISDIR, or EFAULT ...).
 	 */
 	if (r->ev.res == -EINVAL && (r->op == OP_READ || r->op == OP_WRITE) && is_dir(r->ev.fd)) {
-		complete(r, do_inline(atomic_load_explicit(&r->cb, memory_order_relaxed), r->op));
+		req_complete(r, do_inline(atomic_load_explicit(&r->cb, memory_order_relaxed), r->op));
 		return;
 	}
-	complete(r, r->ev.res);
+	req_complete(r, r->ev.res);
 }
 
 /*
@@ -197,11 +197,11 @@ void engine_submit(struct ioe_context *ctx, struct aio_req *r)
 		ret = ioe_submit_for(ctx, &r->ev, ch, waiter_of(r));
 
 	if (ret == -ESHUTDOWN || ret == -EINVAL)
-		complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
+		req_complete(r, ret == -ESHUTDOWN ? -EAGAIN : ret);
 	else if (ret && r->stream)
 		to_glibc(r);
 	else if (ret && ioe_submit_wait_path(ctx, &r->ev, ch, &r->path))
-		complete(r, -EAGAIN);
+		req_complete(r, -EAGAIN);
 	else if (ret)
 		on_engine_done(&r->ev, r);	/* not called by ioe_submit_wait() */
 }

@@ -161,7 +161,7 @@ static void rec_free(struct aio_req *r)
 		rec_push(r);
 }
 
-/* uncount: the request still counts against the outstanding limit (see complete()). */
+/* uncount: the request still counts against the outstanding limit (see req_complete()). */
 void release_rec(struct aio_req *r, bool uncount)
 {
 	uint32_t pins;

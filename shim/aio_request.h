@@ -161,7 +161,7 @@ bool glibc_submit(struct aio_req *r);
 extern __thread enum ioe_wait_kind waits __attribute__((visibility("hidden")));
 
 ssize_t do_inline(const struct aiocb *cb, int op);
-void complete(struct aio_req *r, ssize_t res);
+void req_complete(struct aio_req *r, ssize_t res);
 void on_engine_done(struct ioe_event *ev, void *arg);
 void engine_submit(struct ioe_context *ctx, struct aio_req *r);
 void submit_list(struct aio_req *r);

@@ -204,7 +204,7 @@ static void complete_here(struct aio_req *r, const struct aiocb *cb, int op)
 		shim_stats_fallback(SHIM_FB_INLINE);
 		res = do_inline(cb, op);
 	}
-	complete(r, res);
+	req_complete(r, res);
 }
 
 /* A write, a sync or a stream's request on fd: to the engine now, or held until what is before it on fd is done. */
