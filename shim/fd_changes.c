@@ -38,7 +38,7 @@ SHIM_API int close(int fd)
 	int ret;
 
 	shim_resolve();
-	ret = shim_real.close ? shim_real.close(fd) : (int)syscall(SYS_close, fd);
+	ret = shim_real.close ? shim_real.close(fd) : (int)ioe_raw_errno(IOE_RAW(SYS_close, fd, 0, 0, 0, 0, 0));
 	/* Whatever it returned: after EINTR or EIO the number is free all the same. */
 	shim_fd_forget(fd);
 	return ret;
@@ -48,8 +48,8 @@ SHIM_API int close(int fd)
 static int raw_dup2(int oldfd, int newfd)
 {
 	if (oldfd == newfd)
-		return syscall(SYS_fcntl, oldfd, F_GETFD) < 0 ? -1 : newfd;
-	return (int)syscall(SYS_dup3, oldfd, newfd, 0);
+		return ioe_raw_errno(IOE_RAW(SYS_fcntl, oldfd, F_GETFD, 0, 0, 0, 0)) < 0 ? -1 : newfd;
+	return (int)ioe_raw_errno(IOE_RAW(SYS_dup3, oldfd, newfd, 0, 0, 0, 0));
 }
 
 SHIM_API int dup2(int oldfd, int newfd)
@@ -62,7 +62,7 @@ SHIM_API int dup3(int oldfd, int newfd, int flags)
 {
 	shim_resolve();
 	return forget_new(newfd, shim_real.dup3 ? shim_real.dup3(oldfd, newfd, flags) :
-						  (int)syscall(SYS_dup3, oldfd, newfd, flags));
+						  (int)ioe_raw_errno(IOE_RAW(SYS_dup3, oldfd, newfd, flags, 0, 0, 0)));
 }
 
 SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
@@ -71,7 +71,7 @@ SHIM_API int close_range(unsigned int first, unsigned int last, int flags)
 
 	shim_resolve();
 	ret = shim_real.close_range ? shim_real.close_range(first, last, flags) :
-				      (int)syscall(SYS_close_range, first, last, flags);
+				      (int)ioe_raw_errno(IOE_RAW(SYS_close_range, first, last, flags, 0, 0, 0));
 	/* CLOEXEC only marks them: each still stands for what it did. */
 	if (!ret && !(flags & CLOSE_RANGE_CLOEXEC))
 		shim_fd_forget_range(first, last);
@@ -84,7 +84,7 @@ SHIM_API void closefrom(int lowfd)
 	if (shim_real.closefrom)
 		shim_real.closefrom(lowfd);
 	else
-		syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0);
+		ioe_raw_errno(IOE_RAW(SYS_close_range, (unsigned int)lowfd, ~0U, 0, 0, 0, 0));
 	if (lowfd >= 0)
 		shim_fd_forget_range((unsigned int)lowfd, ~0U);
 }
@@ -114,7 +114,7 @@ SHIM_API int name(int fd, int cmd, ...)								\
 	va_end(ap);										\
 	shim_resolve();										\
 	return fcntl_forget(fd, cmd, shim_real.name ? shim_real.name(fd, cmd, arg) :		\
-						   (int)syscall(SYS_fcntl, fd, cmd, arg));	\
+						   (int)ioe_raw_errno(IOE_RAW(SYS_fcntl, fd, cmd, arg, 0, 0, 0)));	\
 }
 
 INTERPOSE_FCNTL(fcntl)

@@ -20,7 +20,6 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include "raw_syscall.h"
 #include "shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
@@ -70,7 +69,7 @@ NO_SANITIZE static int change(pid_t pid, int resource, const void *limit, void *
 
 	if (limit)
 		shim_fsize_changing();
-	ret = RAW(SYS_prlimit64, pid, resource, limit, old, 0, 0);
+	ret = IOE_RAW(SYS_prlimit64, pid, resource, limit, old, 0, 0);
 	if (limit)
 		shim_fsize_changed();
 	if (ret < 0) {

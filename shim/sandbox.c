@@ -68,7 +68,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "raw_syscall.h"
 #include "shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
@@ -169,7 +168,7 @@ static const struct step steps[] = {
 #define N_STEPS (STEP_FIRST + (int)(sizeof(steps) / sizeof(steps[0])))
 
 __attribute__((no_sanitize("address", "undefined"), always_inline))
-static inline long arg(struct probe_shared *p, const struct step *s, int i)
+static inline long step_arg(struct probe_shared *p, const struct step *s, int i)
 {
 	return s->ptr == i + 1 ? (long)((char *)p + s->a[i]) : s->a[i];
 }
@@ -180,27 +179,27 @@ static int probe_child(void *argp)
 	struct probe_shared *p = argp;
 
 	p->at = STEP_BLOCK;
-	RAW(SYS_rt_sigprocmask, SIG_SETMASK, &p->full_mask, 0, 8, 0, 0);
+	IOE_RAW(SYS_rt_sigprocmask, SIG_SETMASK, &p->full_mask, 0, 8, 0, 0);
 	p->at = STEP_WAITID;
-	RAW(SYS_waitid, P_ALL, 0, 0, WEXITED | WNOHANG | __WALL, 0, 0);	/* no child: ECHILD */
+	IOE_RAW(SYS_waitid, P_ALL, 0, 0, WEXITED | WNOHANG | __WALL, 0, 0);	/* no child: ECHILD */
 	if (!p->skip_rlimit) {
 		p->at = STEP_RLIMIT;
-		RAW(SYS_prlimit64, 0, RLIMIT_CORE, &p->no_core, 0, 0, 0);
+		IOE_RAW(SYS_prlimit64, 0, RLIMIT_CORE, &p->no_core, 0, 0, 0);
 	}
 	if (p->inst_nr >= 0) {
 		p->at = STEP_INSTALL;
-		p->inst_ret = RAW(p->inst_nr, p->inst_a, p->inst_b, p->inst_c, 0, 0, 0);
+		p->inst_ret = IOE_RAW(p->inst_nr, p->inst_a, p->inst_b, p->inst_c, 0, 0, 0);
 		if (p->inst_ret < 0)
-			RAW(SYS_exit, 0, 0, 0, 0, 0, 0);
+			IOE_RAW(SYS_exit, 0, 0, 0, 0, 0, 0);
 	}
 	for (int i = p->start; i < N_STEPS; i++) {
 		const struct step *s = &steps[i - STEP_FIRST];
 
 		p->at = i;
-		RAW(s->nr, arg(p, s, 0), arg(p, s, 1), arg(p, s, 2), arg(p, s, 3), arg(p, s, 4), arg(p, s, 5));
+		IOE_RAW(s->nr, step_arg(p, s, 0), step_arg(p, s, 1), step_arg(p, s, 2), step_arg(p, s, 3), step_arg(p, s, 4), step_arg(p, s, 5));
 	}
 	p->at = N_STEPS;
-	RAW(SYS_exit, 0, 0, 0, 0, 0, 0);
+	IOE_RAW(SYS_exit, 0, 0, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -264,7 +263,7 @@ static bool run_child(struct probe_shared *p, void *stack)
 	/* A filter that kills waitid() (the child died making it): left a zombie, nothing known. */
 	if (p->at <= STEP_WAITID)
 		return false;
-	while (RAW(SYS_waitid, P_PID, pid, &si, WEXITED | __WALL, 0, 0) == -EINTR)
+	while (IOE_RAW(SYS_waitid, P_PID, pid, &si, WEXITED | __WALL, 0, 0) == -EINTR)
 		;
 	return true;
 }
@@ -296,7 +295,7 @@ static unsigned int probe(long inst_nr, long inst_a, long inst_b, long inst_c, b
 	void *stack;
 
 	*refused = false;
-	stack = (void *)RAW(SYS_mmap, 0, PROBE_STACK, PROT_READ | PROT_WRITE,
+	stack = (void *)IOE_RAW(SYS_mmap, 0, PROBE_STACK, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if ((unsigned long)stack > -4096ul)
 		return 0;
@@ -327,7 +326,7 @@ static unsigned int probe(long inst_nr, long inst_a, long inst_b, long inst_c, b
 		}
 		p.start = group_end(steps[p.at - STEP_FIRST].group);
 	}
-	RAW(SYS_munmap, stack, PROBE_STACK, 0, 0, 0, 0);
+	IOE_RAW(SYS_munmap, stack, PROBE_STACK, 0, 0, 0, 0);
 	errno = saved;
 	return mask;
 }
@@ -388,12 +387,12 @@ pid_t shim_sandbox_init(void)
 	pid_t pid = 0;
 	int mode = -1;
 
-	fd = RAW(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC, 0, 0, 0);
+	fd = IOE_RAW(SYS_openat, AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	if (fd >= 0) {
 		while (len < (long)sizeof(buf) - 1 &&
-		       (n = RAW(SYS_read, fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0, 0, 0)) > 0)
+		       (n = IOE_RAW(SYS_read, fd, buf + len, sizeof(buf) - 1 - (size_t)len, 0, 0, 0)) > 0)
 			len += n;
-		RAW(SYS_close, fd, 0, 0, 0, 0, 0);
+		IOE_RAW(SYS_close, fd, 0, 0, 0, 0, 0);
 		buf[len] = 0;
 		if ((s = strstr(buf, "\nTgid:")))
 			pid = (pid_t)strtol(s + 6, NULL, 10);
@@ -433,13 +432,13 @@ static long install(long nr, long a, long b, long c, bool strict, bool tsync)
 		else
 			atomic_store(&private_filters, true);
 	}
-	ret = RAW(nr, a, b, c, 0, 0, 0);
+	ret = IOE_RAW(nr, a, b, c, 0, 0, 0);
 	if (ret >= 0)
 		shim_sb_thread = SHIM_SB_KNOWN | mask;
 	return ret;
 }
 
-#if SB_INTERPOSE
+#if IOE_RAW_BYPASSES_LIBC
 static long set_errno(long ret)
 {
 	if ((unsigned long)ret > -4096ul) {
@@ -461,7 +460,7 @@ SHIM_API int prctl(int option, ...)
 	if (option == PR_SET_SECCOMP && (a[0] == SECCOMP_MODE_FILTER || a[0] == SECCOMP_MODE_STRICT))
 		return (int)set_errno(install(SYS_prctl, option, (long)a[0], (long)a[1],
 					      a[0] == SECCOMP_MODE_STRICT, false));
-	return (int)set_errno(RAW(SYS_prctl, option, a[0], a[1], a[2], a[3], 0));
+	return (int)set_errno(IOE_RAW(SYS_prctl, option, a[0], a[1], a[2], a[3], 0));
 }
 
 /*
@@ -485,10 +484,10 @@ SHIM_API long syscall(long nr, ...)
 		long ret;
 
 		shim_fsize_changing();
-		ret = set_errno(RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+		ret = set_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 		shim_fsize_changed();
 		return ret;
 	}
-	return set_errno(RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+	return set_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 #endif

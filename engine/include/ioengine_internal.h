@@ -14,10 +14,12 @@
 
 /*
  * The engine's own helpers that the shim uses too (written once, kept in
- * engine/src): the clock, the raw futex calls, moving through an iovec,
- * blocking every signal, a word zeroed in fork children.
+ * engine/src): the clock, a system call without libc, the raw futex calls,
+ * moving through an iovec, blocking every signal, a word zeroed in fork
+ * children.
  */
 #include "../src/clock.h"
+#include "../src/raw_syscall.h"
 #include "../src/futex.h"
 #include "../src/iov.h"
 #include "../src/signals.h"

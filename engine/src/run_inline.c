@@ -28,9 +28,9 @@
  */
 #include <errno.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include "fault.h"
 #include "iov.h"
+#include "raw_syscall.h"
 #include "run_inline.h"
 #include "tasks.h"
 #include "scheduler/progress.h"
@@ -38,7 +38,7 @@
 /*
  * One read or write of ev's kind: iov[0..cnt) at off, the first skip bytes
  * of iov[0] left out (then only the rest of iov[0]). Raw system calls
- * (the shim wraps pread()): the result, or -1 with errno.
+ * (the shim wraps pread()): the result or -errno.
  */
 static long rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int cnt, size_t skip, int64_t off)
 {
@@ -50,27 +50,26 @@ static long rw_syscall(const struct ioe_event *ev, const struct iovec *iov, int 
 
 		at_off.flags &= ~IOE_F_AT_POSITION;
 		if ((ev->flags & IOE_F_STREAM_OFFSET) &&
-		    ((res = rw_syscall(&at_off, iov, cnt, skip, off)) != -1 || errno != ESPIPE))
+		    (res = rw_syscall(&at_off, iov, cnt, skip, off)) != -ESPIPE)
 			return res;
 		if (skip || cnt == 1)
-			return syscall(write ? SYS_write : SYS_read, ev->fd, (char *)iov->iov_base + skip,
-				       iov->iov_len - skip);
-		return syscall(write ? SYS_writev : SYS_readv, ev->fd, iov, cnt);
+			return IOE_RAW(write ? SYS_write : SYS_read, ev->fd, (char *)iov->iov_base + skip,
+				       iov->iov_len - skip, 0, 0, 0);
+		return IOE_RAW(write ? SYS_writev : SYS_readv, ev->fd, iov, cnt, 0, 0, 0);
 	}
 	if (skip || cnt == 1) {
 		size_t len = iov->iov_len - skip;
 
-		return syscall(write ? SYS_pwrite64 : SYS_pread64, ev->fd, (char *)iov->iov_base + skip,
-			       len < IOE_MAX_RW ? len : IOE_MAX_RW, (long)off);
+		return IOE_RAW(write ? SYS_pwrite64 : SYS_pread64, ev->fd, (char *)iov->iov_base + skip,
+			       len < IOE_MAX_RW ? len : IOE_MAX_RW, off, 0, 0);
 	}
 	/* The high half of the offset is 0 on 64-bit kernels, which ignore it. */
-	return syscall(write ? SYS_pwritev : SYS_preadv, ev->fd, iov, cnt, (long)off,
-		       (long)((uint64_t)off >> 32));
+	return IOE_RAW(write ? SYS_pwritev : SYS_preadv, ev->fd, iov, cnt, off, (uint64_t)off >> 32, 0);
 }
 
 static long sync_syscall(const struct ioe_event *ev)
 {
-	return syscall(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd);
+	return IOE_RAW(ev->action == IOE_FSYNC ? SYS_fsync : SYS_fdatasync, ev->fd, 0, 0, 0, 0, 0);
 }
 
 /* One piece by a plain system call: its result or -errno. */
@@ -88,7 +87,7 @@ static long plain_piece(const struct ioe_event *ev, const struct ioe_progress *p
 		res = ioe_event_is_vectored(ev) ? rw_syscall(ev, p.iov, (int)p.len, p.skip, p.offset) :
 						  rw_syscall(ev, &one, 1, 0, p.offset);
 	}
-	return res < 0 ? -errno : res;
+	return res;
 }
 
 void ioe_event_finish_inline(struct ioe_progress *p, struct ioe_event *ev)

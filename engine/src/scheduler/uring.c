@@ -36,6 +36,7 @@
 #include "queue_policy.h"
 #include "uring_prep.h"
 #include "../fault.h"
+#include "../raw_syscall.h"
 #include "../run_inline.h"
 #include "../sync_wait.h"
 #include "../tasks.h"
@@ -126,8 +127,8 @@ static void unregister_index(int idx)
 {
 	struct io_uring_rsrc_update up = { .offset = (unsigned int)idx };
 
-	syscall(__NR_io_uring_register, idx, IORING_UNREGISTER_RING_FDS | IORING_REGISTER_USE_REGISTERED_RING,
-		&up, 1);
+	IOE_RAW(__NR_io_uring_register, idx, IORING_UNREGISTER_RING_FDS | IORING_REGISTER_USE_REGISTERED_RING,
+		&up, 1, 0, 0);
 }
 
 static int register_index(const struct uring_driver *d)
@@ -135,7 +136,7 @@ static int register_index(const struct uring_driver *d)
 	struct io_uring_rsrc_update up = { .offset = -1U, .data = (unsigned int)d->ring.ring_fd };
 
 	if (!fd_is_ring(d) ||
-	    syscall(__NR_io_uring_register, d->ring.ring_fd, IORING_REGISTER_RING_FDS, &up, 1) != 1)
+	    IOE_RAW(__NR_io_uring_register, d->ring.ring_fd, IORING_REGISTER_RING_FDS, &up, 1, 0, 0) != 1)
 		return -1;
 	if (!fd_is_ring(d)) {
 		unregister_index((int)up.offset);
@@ -486,7 +487,7 @@ static void prep_stream(struct uring_driver *d, struct ioe_event *ev)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&d->ring);
 	struct ioe_progress prog;
-	long fl = syscall(SYS_fcntl, ev->fd, F_GETFL);
+	long fl = IOE_RAW(SYS_fcntl, ev->fd, F_GETFL, 0, 0, 0, 0);
 
 	ioe_progress_start(&prog, ev);
 	ioe_uring_prep(sqe, ev, &prog);
