@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The driver base: see driver.h. */
 #include <errno.h>
-#include <sys/mman.h>
 #include "driver.h"
 #include "queue_policy.h"
 #include "../thread.h"
@@ -33,19 +32,6 @@ void ioe_held_before_sleep(struct ioe_driver *d)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&d->sh->held_count, memory_order_relaxed))
 		ioe_held_kick(d->sh);
-}
-
-void *ioe_map(size_t size)
-{
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-void ioe_unmap(void *p, size_t size)
-{
-	if (p)
-		munmap(p, size);
 }
 
 int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh)

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <signal.h>
 #include "context.h"
+#include "../map.h"
 
 /*
  * Free slots travel poller -> submitter through a lock-free stack; the
@@ -127,15 +128,7 @@ static inline bool ioe_file_io_in_flight(struct ioe_driver *d)
 	       (int)atomic_load_explicit(&d->sh->streams, memory_order_relaxed);
 }
 
-/*
- * Memory of a context and its driver: mmap()ed, not malloc()ed, as a
- * context may be created inside a signal handler that interrupted malloc().
- * Zeroed; NULL on failure.
- */
-void *ioe_map(size_t size);
-void ioe_unmap(void *p, size_t size);
-
-/* No allocation but ioe_map(): see there. */
+/* No allocation but ioe_map() (../map.h). */
 int ioe_driver_init(struct ioe_driver *d, struct ioe_shared_ctx *sh);
 void ioe_driver_fini(struct ioe_driver *d);
 /*

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "context.h"
-#include "driver.h"
 #include "ioengine_internal.h"
 #include "merge_take.h"
+#include "../map.h"
 #include "../merge_master.h"
 #include "../run_inline.h"
 
