@@ -52,12 +52,11 @@ static inline bool ioe_done_wait(_Atomic uint32_t *w, long ns)
 	struct timespec slice = { ns / 1000000000, ns % 1000000000 };
 	uint64_t deadline = 0;
 	uint32_t expect = IOE_W_PENDING;
-	bool done = true;
+	bool done;
 	int saved = errno;
 
-	for (unsigned int i = 1;; i++) {
-		if (atomic_load_explicit(w, memory_order_acquire) == IOE_W_DONE)
-			return true;
+	/* The spin: on the first slice only (a later one finds SLEEPING). */
+	for (unsigned int i = 1; atomic_load_explicit(w, memory_order_acquire) == IOE_W_PENDING; i++) {
 		if (!(i & 31)) {
 			uint64_t now = ioe_now_ns();
 
@@ -70,10 +69,9 @@ static inline bool ioe_done_wait(_Atomic uint32_t *w, long ns)
 	}
 	/* PENDING, or SLEEPING from an earlier slice; DONE: the waker was first. */
 	if (atomic_compare_exchange_strong_explicit(w, &expect, IOE_W_SLEEPING, memory_order_acquire,
-						    memory_order_acquire) || expect == IOE_W_SLEEPING) {
+						    memory_order_acquire) || expect == IOE_W_SLEEPING)
 		ioe_futex_wait(w, IOE_W_SLEEPING, &slice);
-		done = atomic_load_explicit(w, memory_order_acquire) == IOE_W_DONE;
-	}
+	done = ioe_done_is_set(w);
 	errno = saved;
 	return done;
 }
