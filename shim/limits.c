@@ -72,11 +72,7 @@ NO_SANITIZE static int change(pid_t pid, int resource, const void *limit, void *
 	ret = IOE_RAW(SYS_prlimit64, pid, resource, limit, old, 0, 0);
 	if (limit)
 		shim_fsize_changed();
-	if (ret < 0) {
-		errno = (int)-ret;
-		return -1;
-	}
-	return 0;
+	return (int)ioe_raw_errno(ret);
 }
 
 /* glibc makes each of these one prlimit64 system call. */

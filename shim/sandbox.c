@@ -439,15 +439,6 @@ static long install(long nr, long a, long b, long c, bool strict, bool tsync)
 }
 
 #if IOE_RAW_BYPASSES_LIBC
-static long set_errno(long ret)
-{
-	if ((unsigned long)ret > -4096ul) {
-		errno = (int)-ret;
-		return -1;
-	}
-	return ret;
-}
-
 SHIM_API int prctl(int option, ...)
 {
 	unsigned long a[4];
@@ -458,9 +449,9 @@ SHIM_API int prctl(int option, ...)
 		a[i] = va_arg(ap, unsigned long);
 	va_end(ap);
 	if (option == PR_SET_SECCOMP && (a[0] == SECCOMP_MODE_FILTER || a[0] == SECCOMP_MODE_STRICT))
-		return (int)set_errno(install(SYS_prctl, option, (long)a[0], (long)a[1],
+		return (int)ioe_raw_errno(install(SYS_prctl, option, (long)a[0], (long)a[1],
 					      a[0] == SECCOMP_MODE_STRICT, false));
-	return (int)set_errno(IOE_RAW(SYS_prctl, option, a[0], a[1], a[2], a[3], 0));
+	return (int)ioe_raw_errno(IOE_RAW(SYS_prctl, option, a[0], a[1], a[2], a[3], 0));
 }
 
 /*
@@ -478,16 +469,16 @@ SHIM_API long syscall(long nr, ...)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
 	if (nr == SYS_seccomp && (a[0] == SECCOMP_SET_MODE_FILTER || a[0] == SECCOMP_SET_MODE_STRICT))
-		return set_errno(install(nr, a[0], a[1], a[2], a[0] == SECCOMP_SET_MODE_STRICT,
+		return ioe_raw_errno(install(nr, a[0], a[1], a[2], a[0] == SECCOMP_SET_MODE_STRICT,
 					 a[0] == SECCOMP_SET_MODE_FILTER && (a[1] & SECCOMP_FILTER_FLAG_TSYNC)));
 	if (nr == SYS_prlimit64 || nr == SYS_setrlimit) {
 		long ret;
 
 		shim_fsize_changing();
-		ret = set_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+		ret = ioe_raw_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 		shim_fsize_changed();
 		return ret;
 	}
-	return set_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+	return ioe_raw_errno(IOE_RAW(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 }
 #endif
