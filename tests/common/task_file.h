@@ -48,22 +48,33 @@ static inline bool thread_in_wait(pid_t tid)
 	       nr == SYS_io_pgetevents || nr == SYS_ppoll;
 }
 
-/* How often thread tid slept (voluntary context switches); -1 once it has ended. */
-static inline long thread_sleeps(pid_t tid)
+/* The value of field key ("SigBlk:", ...) of thread tid's /proc status, parsed with base; false if absent or ended. */
+static inline bool task_status_field(pid_t tid, const char *key, int base, unsigned long long *val)
 {
 	char path[96], line[256];
-	long n = -1;
+	size_t len = strlen(key);
+	bool found = false;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "voluntary_ctxt_switches:", 24))
-			n = strtol(line + 24, NULL, 10);
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len)) {
+			*val = strtoull(line + len, NULL, base);
+			found = true;
+		}
 	fclose(f);
-	return n;
+	return found;
+}
+
+/* How often thread tid slept (voluntary context switches); -1 once it has ended. */
+static inline long thread_sleeps(pid_t tid)
+{
+	unsigned long long n;
+
+	return task_status_field(tid, "voluntary_ctxt_switches:", 10, &n) ? (long)n : -1;
 }
 
 /*
@@ -84,20 +95,10 @@ static inline bool thread_in_settled_wait(pid_t tid, int ms)
 /* Whether signal sig is blocked in thread tid, and (with pending) also pending there (its /proc status). */
 static inline bool thread_blocks_signal(pid_t tid, int sig, bool pending)
 {
-	char path[96], line[256];
-	unsigned long long pnd = 0, blk = 0, bit = 1ull << (sig - 1);
-	FILE *f;
+	unsigned long long pnd, blk, bit = 1ull << (sig - 1);
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		sscanf(line, "SigPnd: %llx", &pnd);
-		sscanf(line, "SigBlk: %llx", &blk);
-	}
-	fclose(f);
-	return (blk & bit) && (!pending || (pnd & bit));
+	return task_status_field(tid, "SigBlk:", 16, &blk) && (blk & bit) &&
+	       (!pending || (task_status_field(tid, "SigPnd:", 16, &pnd) && (pnd & bit)));
 }
 
 /* Whether thread tid of this process is named prefix* (false once it has ended). */
