@@ -72,7 +72,12 @@ NO_SANITIZE static int change(pid_t pid, int resource, const void *limit, void *
 	ret = IOE_RAW(SYS_prlimit64, pid, resource, limit, old, 0, 0);
 	if (limit)
 		shim_fsize_changed();
-	return (int)ioe_raw_errno(ret);
+	/* Not ioe_raw_errno(): its store to errno would be instrumented, and a sanitizer calls setrlimit() while it starts. */
+	if (ret < 0) {
+		errno = (int)-ret;
+		return -1;
+	}
+	return 0;
 }
 
 /* glibc makes each of these one prlimit64 system call. */
